@@ -1,0 +1,23 @@
+"""Representational-similarity measures. Every measure takes X (n, d1), Y (n, d2) — numpy arrays or torch
+tensors whose rows are the same n stimuli — and returns a Python float; torch input stays on its device.
+
+See ``list_metrics()`` for each measure's kind (similarity or distance), range, invariances and cost.
+"""
+
+from .cca import cca, pwcca, svcca
+from .cka import linear_cka, rbf_cka
+from .knn import cknna, jaccard_knn, mutual_knn
+from .layers import layer_similarity
+from .predictability import linear_predictability, paired_cosine
+from .procrustes import procrustes, procrustes_distance
+from .registry import INVARIANCES, MetricInfo, get_metric, list_metrics
+from .rsa import compute_rdm, rsa, rsa_rdms
+from .stats import BootstrapResult, PermutationResult, bootstrap_ci, null_calibrated, permutation_test
+from .streaming import StreamingCKA
+
+__all__ = [
+    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCKA", "bootstrap_ci", "cca",
+    "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
+    "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",
+    "permutation_test", "procrustes", "procrustes_distance", "pwcca", "rbf_cka", "rsa", "rsa_rdms", "svcca",
+]

@@ -1,0 +1,130 @@
+"""Input validation at the boundary: every public measure calls these first.
+
+Inputs may be numpy arrays, torch tensors or nested lists of shape (n, d), rows = the same n stimuli.
+Everything is converted to a torch tensor (numpy input: zero-copy on the CPU; torch input: kept on its
+device), so one code path serves CPU and CUDA, and torch's matmul is used (numpy's OpenBLAS float64
+``X @ X.T`` has been seen to segfault at n=20000 here).
+
+Dtype policy: float64 stays float64; float32 stays float32 (products in float32, norms and traces reduced in
+float64); float16/bfloat16 and integers are promoted (to float32 and float64 respectively).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def _fmt_choices(choices: Sequence[str]) -> str:
+    return ", ".join(repr(c) for c in choices)
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Raise ValueError naming the accepted values when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"unknown {name}={value!r}; accepted values: {_fmt_choices(choices)}")
+    return value
+
+
+def to_tensor(X, name: str = "X", device: torch.device | None = None) -> torch.Tensor:
+    """Convert X to a floating torch tensor without copying where possible."""
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
+    elif isinstance(X, np.ndarray) or isinstance(X, (list, tuple)) or np.isscalar(X):
+        a = np.asarray(X)
+        if a.dtype == object:
+            raise TypeError(f"{name} could not be read as a numeric array (dtype=object); pass a numeric "
+                            "numpy array or torch tensor of shape (n_stimuli, n_features)")
+        if a.dtype.kind == "c":
+            raise TypeError(f"{name} is complex; pass real-valued features")
+        if a.dtype.kind in "biu":
+            a = a.astype(np.float64)
+        elif a.dtype.kind != "f":
+            raise TypeError(f"{name} has dtype {a.dtype}; expected a real-valued numpy array or torch tensor of "
+                            "shape (n_stimuli, n_features)")
+        if a.dtype.byteorder not in ("=", "|") and a.dtype.byteorder != ("<" if np.little_endian else ">"):
+            a = a.astype(a.dtype.newbyteorder("="))
+        with warnings.catch_warnings():  # read-only arrays (memmaps): torch only warns, we never write
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.from_numpy(a) if a.ndim else torch.tensor(a)
+    else:
+        raise TypeError(f"{name} must be a numpy array or torch tensor of shape (n_stimuli, n_features), "
+                        f"got {type(X).__name__}")
+    if t.is_complex():
+        raise TypeError(f"{name} is complex; pass real-valued features")
+    if not t.is_floating_point():
+        t = t.to(torch.float64)
+    elif t.dtype in (torch.float16, torch.bfloat16):
+        t = t.to(torch.float32)
+    if device is not None and t.device != device:
+        t = t.to(device)
+    return t
+
+
+def check_matrix(X, name: str = "X", min_rows: int = 2, device=None) -> torch.Tensor:
+    """Validate one representation: 2-D, finite, at least ``min_rows`` stimuli."""
+    t = to_tensor(X, name, device)
+    if t.ndim == 1:
+        raise ValueError(f"{name} is 1-D with shape {tuple(t.shape)}; expected (n_stimuli, n_features). "
+                         f"If it holds one feature per stimulus use {name}.reshape(-1, 1)")
+    if t.ndim != 2:
+        raise ValueError(f"{name} has {t.ndim} dimensions {tuple(t.shape)}; expected 2-D (n_stimuli, "
+                         "n_features). Pool the extra axes first, e.g. tokens or positions with "
+                         f"{name}.mean(axis=1), or flatten them with {name}.reshape(len({name}), -1)")
+    n, d = t.shape
+    if d == 0:
+        raise ValueError(f"{name} has no features (shape {tuple(t.shape)})")
+    if n < min_rows:
+        raise ValueError(f"{name} has {n} stimuli; this estimator needs at least {min_rows}")
+    if not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; remove or impute them "
+                         "(e.g. drop those stimuli from both representations) before comparing")
+    return t
+
+
+def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False):
+    """Validate a pair of representations of the same stimuli; returns tensors on one device, one dtype."""
+    x = check_matrix(X, "X", min_rows)
+    y = check_matrix(Y, "Y", min_rows, device=x.device)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {x.shape[0]} stimuli (rows) but Y has {y.shape[0]}; both must hold the same "
+                         "stimuli in the same order")
+    if same_dims and x.shape[1] != y.shape[1]:
+        raise ValueError(f"this measure needs equal feature dimensions, got X: {x.shape[1]} and "
+                         f"Y: {y.shape[1]}; project both to a common space first (e.g. with PCA) or use "
+                         "a measure that allows different widths (linear_cka, procrustes, cca)")
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    return x.to(dtype), y.to(dtype)
+
+
+def center(X: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """Subtract the column means (computed in float64), and refuse a constant representation."""
+    mean = X.mean(dim=0, dtype=torch.float64, keepdim=True)
+    Xc = X - mean.to(X.dtype)
+    scale = torch.linalg.vector_norm(X, dtype=torch.float64)
+    norm = torch.linalg.vector_norm(Xc, dtype=torch.float64)
+    if not bool(norm > 1e-12 * max(float(scale), 1e-300)) or float(norm) == 0.0:
+        raise ValueError(f"{name} is constant across stimuli (zero variance after centering); the measure "
+                         "is undefined. Check that the features were extracted for different inputs")
+    return Xc
+
+
+def check_k(k: int, n: int) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k >= n:
+        raise ValueError(f"k={k} neighbours needs more than k stimuli (k < n - 1 excluding self), got n={n}; "
+                         f"choose k <= {max(n - 2, 1)}")
+    if k > n - 2:
+        raise ValueError(f"k={k} with n={n}: every other stimulus is a neighbour, so the measure is "
+                         f"trivially 1; choose k <= {max(n - 3, 1)}")
+    return int(k)
+
+
+def acc_dtype(t: torch.Tensor) -> torch.dtype:
+    """float64 for reductions, unless the device cannot (MPS)."""
+    return torch.float32 if t.device.type == "mps" else torch.float64

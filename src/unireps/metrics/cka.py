@@ -1,0 +1,189 @@
+"""Centered kernel alignment (CKA).
+
+CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))           (Kornblith et al., ICML 2019)
+
+Estimators of HSIC:
+* biased (default):  HSIC_0 = tr(K H L H) / (n-1)^2,  H = I - 11^T/n     (Gretton et al., ALT 2005)
+* debiased:          HSIC_1 = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)),
+  K~ = K with its diagonal set to zero                                    (Song et al., JMLR 2012)
+The normalisations cancel in the ratio. Returns a similarity: 1 for representations equal up to the
+measure's invariances; biased CKA is in [0, 1], debiased CKA can be slightly negative.
+
+Linear kernel K = X X^T on column-centred X.  For n > d the feature-space form is used (Kornblith et al.
+2019, eq. for linear CKA): HSIC_0 ∝ ||X^T Y||_F^2 with O(n d1 d2) work and no n×n matrix; the Gram form is
+used otherwise.  No n×n centering matrix is ever built: centring the features (or the Gram's rows and
+columns) is equivalent.  Norms and traces of float32 products are reduced in float64.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validate import acc_dtype, center, check_pair
+
+# --------------------------------------------------------------------------------------------- primitives
+
+
+def _sqnorm(t: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norm reduced in float64."""
+    return torch.linalg.vector_norm(t, dtype=acc_dtype(t)) ** 2
+
+
+def _use_feature_form(n: int, dx: int, dy: int) -> bool:
+    """Feature-space cost n(dx dy + dx^2 + dy^2) against Gram cost n^2 (dx + dy)."""
+    return dx * dy + dx * dx + dy * dy <= n * (dx + dy)
+
+
+def debiased_from_terms(cross: torch.Tensor, rx: torch.Tensor, ry: torch.Tensor, n: int) -> torch.Tensor:
+    """Unbiased HSIC (times n(n-3)) from feature-space terms of column-centred X, Y.
+
+    cross = ||X^T Y||_F^2 = tr(K L);  rx, ry = squared row norms (diag K, diag L).  With centred features,
+    K~ 1 = -diag(K), so 1^T K~ 1 = -sum(rx) and 1^T K~ L~ 1 = rx . ry; substituting into Song's formula:
+    tr(KL) - n/(n-2) rx.ry + sum(rx) sum(ry) / ((n-1)(n-2)).
+    """
+    return cross - n / (n - 2.0) * torch.dot(rx, ry) + rx.sum() * ry.sum() / ((n - 1.0) * (n - 2.0))
+
+
+class GramStats:
+    """What HSIC needs of one Gram matrix, formed once and reused against many others.
+
+    biased:   the doubly centred Gram H K H;   debiased: K~ (zero diagonal), its row sums and total.
+    """
+
+    __slots__ = ("mat", "rowsum", "total", "debiased", "n")
+
+    def __init__(self, K: torch.Tensor, debiased: bool, centered: bool = False):
+        self.n = K.shape[0]
+        self.debiased = debiased
+        acc = acc_dtype(K)
+        if debiased:
+            Kt = K.clone()
+            Kt.diagonal().zero_()
+            self.mat = Kt
+            self.rowsum = Kt.sum(dim=1, dtype=acc)
+            self.total = self.rowsum.sum()
+        else:
+            self.mat = K if centered else center_gram(K)
+            self.rowsum = self.total = None
+
+    def hsic(self, other: GramStats) -> torch.Tensor:
+        """HSIC (up to the positive factor that cancels in CKA) between two prepared Grams."""
+        tr = torch.sum(self.mat * other.mat, dtype=acc_dtype(self.mat))  # tr(K L) for symmetric K, L
+        if not self.debiased:
+            return tr
+        n = self.n
+        return (tr + self.total * other.total / ((n - 1.0) * (n - 2.0))
+                - 2.0 / (n - 2.0) * torch.dot(self.rowsum, other.rowsum))
+
+
+def center_gram(K: torch.Tensor) -> torch.Tensor:
+    """H K H without forming H: subtract row and column means, add back the grand mean (float64 means)."""
+    acc = acc_dtype(K)
+    row = K.mean(dim=1, dtype=acc)
+    col = K.mean(dim=0, dtype=acc)
+    grand = row.mean()
+    return K - row[:, None].to(K.dtype) - col[None, :].to(K.dtype) + grand.to(K.dtype)
+
+
+def cka_from_hsic(hxy: torch.Tensor, hxx: torch.Tensor, hyy: torch.Tensor) -> float:
+    denom = hxx * hyy
+    if not bool(denom > 0):
+        raise ValueError("the HSIC of a representation with itself is not positive (a degenerate, nearly "
+                         "constant representation, or too few stimuli for the debiased estimator); "
+                         "use more stimuli or debiased=False")
+    return float(hxy / torch.sqrt(denom))
+
+
+# ------------------------------------------------------------------------------------------- public API
+
+
+def linear_cka(X, Y, debiased: bool = False) -> float:
+    """Linear CKA between representations X (n, d1) and Y (n, d2) of the same n stimuli.
+
+    CKA = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) on column-centred X, Y (Kornblith et al. 2019), biased
+    HSIC (Gretton 2005) by default; ``debiased=True`` uses the unbiased HSIC of Song et al. 2012 (n >= 4).
+    Similarity in [0, 1] (debiased: can dip below 0). Invariant to orthogonal transforms, isotropic
+    scaling and translation of either representation; not to general invertible linear maps.
+    Feature-space form when n > d (cost n·d1·d2), Gram form otherwise.
+    """
+    x, y = check_pair(X, Y, min_rows=4 if debiased else 2)
+    x, y = center(x, "X"), center(y, "Y")
+    n, dx = x.shape
+    dy = y.shape[1]
+    if _use_feature_form(n, dx, dy):
+        cross, xx, yy = _sqnorm(x.T @ y), _sqnorm(x.T @ x), _sqnorm(y.T @ y)
+        if debiased:
+            acc = acc_dtype(x)
+            rx = torch.linalg.vector_norm(x, dim=1, dtype=acc) ** 2
+            ry = torch.linalg.vector_norm(y, dim=1, dtype=acc) ** 2
+            cross = debiased_from_terms(cross, rx, ry, n)
+            xx = debiased_from_terms(xx, rx, rx, n)
+            yy = debiased_from_terms(yy, ry, ry, n)
+        return cka_from_hsic(cross, xx, yy)
+    gx = GramStats(x @ x.T, debiased, centered=True)
+    gy = GramStats(y @ y.T, debiased, centered=True)
+    return cka_from_hsic(gx.hsic(gy), gx.hsic(gx), gy.hsic(gy))
+
+
+def sq_distances(x: torch.Tensor) -> torch.Tensor:
+    """All n^2 squared Euclidean distances, via the Gram of the centred rows, clamped at 0, zero diagonal."""
+    xc = x - x.mean(dim=0, dtype=acc_dtype(x), keepdim=True).to(x.dtype)
+    G = xc @ xc.T
+    sq = torch.diagonal(G)
+    D = sq[:, None] + sq[None, :] - 2.0 * G
+    D.clamp_(min=0)
+    D.diagonal().zero_()
+    return D
+
+
+def median_all(D: torch.Tensor) -> torch.Tensor:
+    """Median of all entries (numpy's convention: the mean of the two middle values for an even count)."""
+    flat = D.reshape(-1)
+    m = flat.numel()
+    lo = torch.kthvalue(flat, (m + 1) // 2).values
+    if m % 2:
+        return lo
+    hi = torch.kthvalue(flat, m // 2 + 1).values
+    return (lo + hi) / 2
+
+
+def rbf_gram(x: torch.Tensor, sigma: float | None = None, threshold: float = 1.0, name: str = "X"):
+    """RBF Gram exp(-||x_i - x_j||^2 / (2 sigma^2)).
+
+    sigma=None: Kornblith et al.'s convention, sigma^2 = threshold^2 × median of all n^2 squared distances
+    (diagonal zeros included), per matrix.
+    """
+    D = sq_distances(x)
+    if sigma is None:
+        med = median_all(D)
+        if not bool(med > 0):
+            raise ValueError(f"the median squared distance of {name} is 0 (most stimuli are identical), so the "
+                             "median-heuristic bandwidth is undefined; pass sigma explicitly")
+        sigma2 = threshold**2 * med
+    else:
+        sigma2 = torch.as_tensor(float(sigma) ** 2, dtype=D.dtype, device=D.device)
+    return torch.exp(-D / (2.0 * sigma2))
+
+
+def _check_bandwidth(sigma, threshold):
+    if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number or None (median heuristic), got {sigma!r}")
+    if not (isinstance(threshold, (int, float)) and threshold > 0):
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+
+
+def rbf_cka(X, Y, sigma: float | None = None, threshold: float = 1.0, debiased: bool = False) -> float:
+    """CKA with Gaussian RBF kernels k(x, x') = exp(-||x - x'||^2 / (2 sigma^2)) (Kornblith et al. 2019).
+
+    sigma=None (default): per representation sigma^2 = threshold^2 × median of all n^2 squared distances
+    (diagonal included), Kornblith et al.'s convention; a number fixes sigma for both. Biased HSIC by
+    default, ``debiased=True`` for Song et al.'s unbiased estimator. Similarity in [0, 1]. Invariant to
+    orthogonal transforms and translation; to isotropic scaling only with the median bandwidth. Gram form:
+    O(n^2 d) time, O(n^2) memory.
+    """
+    _check_bandwidth(sigma, threshold)
+    x, y = check_pair(X, Y, min_rows=4 if debiased else 2)
+    center(x, "X"), center(y, "Y")  # refuses constant representations
+    gx = GramStats(rbf_gram(x, sigma, threshold, "X"), debiased)
+    gy = GramStats(rbf_gram(y, sigma, threshold, "Y"), debiased)
+    return cka_from_hsic(gx.hsic(gy), gx.hsic(gx), gy.hsic(gy))

@@ -1,0 +1,153 @@
+"""k-nearest-neighbour alignment measures (Huh, Cheung, Wang & Isola, "The Platonic Representation
+Hypothesis", ICML 2024).
+
+Neighbour rule (all three measures): rows are L2-normalised, neighbours are the k most cosine-similar other
+stimuli (self excluded, as the PRH code does by filling the diagonal with -1e8 before sorting); ties are
+broken by index order of ``torch.topk``.  mutual_knn and jaccard_knn are symmetric similarities in
+[0, 1]; cknna is at most 1 and not exactly symmetric.
+
+The n×n similarity matrix is never held: rows are processed in chunks (about 64 MiB each by default), so
+peak extra memory is O(chunk·n + n·k) and the cost is the two n×n similarity products plus top-k.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validate import acc_dtype, center, check_k, check_pair
+
+_CHUNK_BYTES = 1 << 26
+
+
+def unit_rows(x: torch.Tensor, name: str = "X") -> torch.Tensor:
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    if bool((norms == 0).any()):
+        raise ValueError(f"{name} has {int((norms == 0).sum())} all-zero rows; cosine neighbours are undefined "
+                         "for them. Drop those stimuli first")
+    return x / norms
+
+
+def knn(x: torch.Tensor, k: int, groups: torch.Tensor | None = None, chunk: int | None = None):
+    """Top-k cosine neighbours of each row of unit-norm x, self excluded.
+
+    ``groups`` (optional, (n,) ints): rows with the same group id are copies of one stimulus (bootstrap
+    resamples) and are excluded from each other's neighbour sets.  Returns (indices (n, k) int64,
+    similarities (n, k)).
+    """
+    n = x.shape[0]
+    if chunk is None:
+        chunk = max(1, _CHUNK_BYTES // (n * x.element_size()))
+    idx = torch.empty((n, k), dtype=torch.int64, device=x.device)
+    val = torch.empty((n, k), dtype=x.dtype, device=x.device)
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        S = x[s:e] @ x.T
+        rows = torch.arange(e - s, device=x.device)
+        S[rows, rows + s] = float("-inf")
+        if groups is not None:
+            S.masked_fill_(groups[s:e, None] == groups[None, :], float("-inf"))
+        v, i = torch.topk(S, k, dim=1)
+        idx[s:e], val[s:e] = i, v
+        del S
+    return idx, val
+
+
+def overlap_counts(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """|N_a(i) ∩ N_b(i)| per row, for neighbour index sets ia, ib of shape (n, k)."""
+    out = torch.empty(ia.shape[0], dtype=torch.int64, device=ia.device)
+    for s in range(0, ia.shape[0], chunk):
+        a, b = ia[s:s + chunk], ib[s:s + chunk]
+        out[s:s + chunk] = (a[:, :, None] == b[:, None, :]).any(dim=2).sum(dim=1)
+    return out
+
+
+def _prepare(X, Y, k):
+    x, y = check_pair(X, Y, min_rows=3)
+    k = check_k(k, x.shape[0])
+    xu, yu = unit_rows(x, "X"), unit_rows(y, "Y")
+    center(xu, "X (rows L2-normalised)"), center(yu, "Y (rows L2-normalised)")  # all rows parallel: no neighbours
+    return xu, yu, k
+
+
+def mutual_knn(X, Y, k: int = 10) -> float:
+    """Mutual k-NN alignment: mean over i of |N_k^X(i) ∩ N_k^Y(i)| / k (Huh et al. 2024).
+
+    Rows L2-normalised, neighbours by cosine similarity, self excluded. Similarity in [0, 1]; chance level
+    for unrelated representations is about k / (n - 1).
+    """
+    x, y, k = _prepare(X, Y, k)
+    ia, _ = knn(x, k)
+    ib, _ = knn(y, k)
+    return float(overlap_counts(ia, ib).double().mean() / k)
+
+
+def jaccard_knn(X, Y, k: int = 10) -> float:
+    """Mean over i of the Jaccard index |N^X(i) ∩ N^Y(i)| / |N^X(i) ∪ N^Y(i)| of the k-NN sets.
+
+    Same neighbour rule as ``mutual_knn``. Similarity in [0, 1].
+    """
+    x, y, k = _prepare(X, Y, k)
+    ia, _ = knn(x, k)
+    ib, _ = knn(y, k)
+    inter = overlap_counts(ia, ib).double()
+    return float((inter / (2 * k - inter)).mean())
+
+
+def _masked_hsic(ik, vk, il, vl, n: int) -> torch.Tensor:
+    """Unbiased HSIC (Song et al. 2012) of A = M ⊙ K and B = M ⊙ L, M_ij = [j ∈ N_K(i) ∩ N_L(i)].
+
+    A and B have at most k non-zeros per row and a zero diagonal, so every term of
+    [tr(A B) + 1'A1 1'B1/((n-1)(n-2)) - 2/(n-2) 1'AB1] / (n(n-3)) is computed from the neighbour lists.
+    A is not symmetric: tr(AB) = sum_ij A_ij B_ji (as in the PRH code, sum(A * B^T)).
+    """
+    acc = torch.float64
+    match = ik[:, :, None] == il[:, None, :]  # (n, k, k): position p of N_K(i) equals position q of N_L(i)
+    in_both = match.any(dim=2)  # (n, k) over N_K(i) order
+    a_vals = torch.where(in_both, vk.to(acc), 0.0)
+    # the L-value of the same neighbour j, gathered in N_K order
+    l_in_k_order = (match.to(acc) * vl.to(acc)[:, None, :]).sum(dim=2)
+    b_vals = torch.where(in_both, l_in_k_order, 0.0)
+    rows = torch.arange(n, device=ik.device)[:, None].expand_as(ik)
+    keep = in_both.reshape(-1)
+    i_idx, j_idx = rows.reshape(-1)[keep], ik.reshape(-1)[keep]
+    a_flat, b_flat = a_vals.reshape(-1)[keep], b_vals.reshape(-1)[keep]
+    # tr(AB) = sum over entries (i, j) of A_ij * B_ji; B_ji != 0 needs (j, i) in the mask too
+    key = i_idx * n + j_idx
+    order = torch.argsort(key)
+    key_sorted, b_sorted = key[order], b_flat[order]
+    rev = j_idx * n + i_idx
+    pos = torch.searchsorted(key_sorted, rev).clamp_(max=max(key_sorted.numel() - 1, 0))
+    found = key_sorted.numel() > 0 and key_sorted[pos] == rev
+    tr = (a_flat * torch.where(found, b_sorted[pos], 0.0)).sum() if key.numel() else torch.zeros((), dtype=acc)
+    sum_a, sum_b = a_flat.sum(), b_flat.sum()
+    col_a = torch.zeros(n, dtype=acc, device=ik.device).index_add_(0, j_idx, a_flat)
+    row_b = torch.zeros(n, dtype=acc, device=ik.device).index_add_(0, i_idx, b_flat)
+    ab = torch.dot(col_a, row_b)
+    return (tr + sum_a * sum_b / ((n - 1.0) * (n - 2.0)) - 2.0 * ab / (n - 2.0)) / (n * (n - 3.0))
+
+
+def cknna(X, Y, k: int = 10) -> float:
+    """Centered kernel nearest-neighbour alignment, CKNNA (Huh et al. 2024, the PRH code's default).
+
+    CKA restricted to mutual neighbours: with K, L the cosine Gram matrices and M_ij = [j in both k-NN sets
+    of i] (self excluded), CKNNA = HSIC_1(M⊙K, M⊙L) / sqrt(HSIC_1(M_K⊙K, M_K⊙K) HSIC_1(M_L⊙L, M_L⊙L)),
+    HSIC_1 the unbiased estimator (Song et al. 2012). Unlike the PRH code, no 1e-6 is added to the
+    denominator (its values equal ours once that term is removed). Similarity, at most 1; can be negative.
+    Not exactly symmetric: M⊙K is not a symmetric matrix, so the 1^T A B 1 term of HSIC_1 changes when
+    X and Y swap (as in the PRH code).
+    Needs n >= 4; memory O(n k^2), never n×n.
+    """
+    x, y, k = _prepare(X, Y, k)
+    n = x.shape[0]
+    if n < 4:
+        raise ValueError(f"cknna uses the unbiased HSIC, which needs n >= 4 stimuli; got {n}")
+    ik, vk = knn(x, k)
+    il, vl = knn(y, k)
+    kl = _masked_hsic(ik, vk, il, vl, n)
+    kk = _masked_hsic(ik, vk, ik, vk, n)
+    ll = _masked_hsic(il, vl, il, vl, n)
+    denom = kk * ll
+    if not bool(denom > 0):
+        raise ValueError("CKNNA's self-alignment is not positive for X or Y (too few stimuli or a degenerate "
+                         "neighbourhood structure); use more stimuli or a larger k")
+    return float(kl / torch.sqrt(denom).to(acc_dtype(kl)))

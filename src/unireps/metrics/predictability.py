@@ -1,0 +1,80 @@
+"""Linear predictability and paired cosine.
+
+``linear_predictability(X, Y)``: cross-validated ridge R^2 of predicting Y from X, asymmetric.  K shuffled
+folds (seeded); in each, an intercept and a ridge map W = (Xc^T Xc + a I)^-1 Xc^T Yc are fit on the training
+fold, with a chosen per fold by generalised cross-validation (Golub, Heath & Wahba 1979) over
+a = s_max^2 × 10^[-8, -7, ..., 2] (scale-free).  The score is the pooled out-of-fold
+R^2 = 1 - sum ||Y - Y_hat||^2 / sum ||Y - mean(Y)||^2 over all stimuli and outputs (variance-weighted).
+Similarity, at most 1 (can be negative for useless predictors).  Invariant to invertible linear maps of X
+up to the ridge penalty, and to translation and isotropic scaling of either side.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validate import acc_dtype, check_pair
+
+_ALPHA_EXPONENTS = torch.arange(-8, 3, dtype=torch.float64)
+
+
+def _fit_ridge(x: torch.Tensor, y: torch.Tensor):
+    """Ridge with intercept, alpha by GCV; returns (W, x_mean, y_mean)."""
+    mx, my = x.mean(0, keepdim=True), y.mean(0, keepdim=True)
+    xc, yc = x - mx, y - my
+    U, s, Vh = torch.linalg.svd(xc, full_matrices=False)
+    n = x.shape[0]
+    c = (U.T @ yc).pow(2).sum(dim=1)  # squared projections of Y on each left singular vector
+    y2 = yc.pow(2).sum()
+    s2 = s.pow(2)
+    best, best_alpha = None, None
+    for e in _ALPHA_EXPONENTS:
+        alpha = s2[0] * 10.0 ** float(e)
+        f = s2 / (s2 + alpha)
+        rss = (y2 - ((2 * f - f * f) * c).sum()).clamp(min=0)
+        dof = f.sum() + 1.0  # + intercept
+        gcv = rss / max(float(n - dof), 1e-12) ** 2
+        if best is None or gcv < best:
+            best, best_alpha = gcv, alpha
+    W = Vh.T @ ((s / (s2 + best_alpha))[:, None] * (U.T @ yc))
+    return W, mx, my
+
+
+def linear_predictability(X, Y, cv: int = 5, seed: int = 0) -> float:
+    """Cross-validated ridge R^2 of predicting Y (n, d2) from X (n, d1); see the module docstring."""
+    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
+        raise ValueError(f"cv must be an integer >= 2 (number of folds), got {cv!r}")
+    x, y = check_pair(X, Y)
+    n = x.shape[0]
+    if n < 2 * cv:
+        raise ValueError(f"{cv}-fold cross-validation needs at least {2 * cv} stimuli, got {n}; lower cv")
+    x, y = x.to(acc_dtype(x)), y.to(acc_dtype(y))
+    sst = (y - y.mean(0, keepdim=True)).pow(2).sum()
+    if not bool(sst > 0):
+        raise ValueError("Y is constant across stimuli (zero variance); R^2 is undefined")
+    if not bool((x - x.mean(0, keepdim=True)).abs().sum() > 0):
+        raise ValueError("X is constant across stimuli (zero variance); nothing can be predicted from it")
+    g = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(n, generator=g).to(x.device)
+    sse = torch.zeros((), dtype=x.dtype, device=x.device)
+    for test in torch.tensor_split(perm, cv):
+        train = torch.ones(n, dtype=torch.bool, device=x.device)
+        train[test] = False
+        W, mx, my = _fit_ridge(x[train], y[train])
+        pred = (x[test] - mx) @ W + my
+        sse = sse + (y[test] - pred).pow(2).sum()
+    return float(1.0 - sse / sst)
+
+
+def paired_cosine(X, Y) -> float:
+    """Mean cosine similarity between matched rows, (1/n) sum_i <x_i, y_i> / (||x_i|| ||y_i||).
+
+    Needs equal widths (the same embedding space). Similarity in [-1, 1]; not centred.
+    """
+    x, y = check_pair(X, Y, min_rows=1, same_dims=True)
+    nx = torch.linalg.vector_norm(x, dim=1, dtype=acc_dtype(x))
+    ny = torch.linalg.vector_norm(y, dim=1, dtype=acc_dtype(y))
+    if bool((nx == 0).any() | (ny == 0).any()):
+        raise ValueError("some rows of X or Y are all zeros; their cosine is undefined. Drop those stimuli")
+    dots = (x.to(nx.dtype) * y.to(ny.dtype)).sum(dim=1)
+    return float((dots / (nx * ny)).mean())

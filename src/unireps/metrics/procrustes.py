@@ -1,0 +1,56 @@
+"""Orthogonal Procrustes / normalised Bures similarity and the Procrustes shape distances.
+
+With column-centred, Frobenius-normalised X~ = Xc / ||Xc||_F and Y~ (Williams et al., NeurIPS 2021, "Generalized
+shape metrics"; Ding et al. 2021):
+
+    procrustes(X, Y) = max_Q tr(Q^T X~^T Y~) = ||X~^T Y~||_*  (nuclear norm, Q orthogonal, widths zero-padded)
+
+a similarity in [0, 1] equal to the normalised Bures similarity of the linear Gram matrices.  Distances:
+``angular`` = arccos(similarity) (netrep's LinearMetric(alpha=1), score_method="angular"), ``euclidean`` =
+min_Q ||X~ - Y~ Q||_F = sqrt(2 - 2 similarity).  Invariant to orthogonal maps, isotropic scaling and
+translation; symmetric.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._validate import acc_dtype, center, check_choice, check_pair
+
+DISTANCE_KINDS = ("angular", "euclidean")
+
+
+def reduce_columns(x: torch.Tensor) -> torch.Tensor:
+    """A matrix with the same row Gram x x^T and at most n columns (U S of the thin SVD when d > n)."""
+    n, d = x.shape
+    if d <= n:
+        return x
+    U, s, _ = torch.linalg.svd(x, full_matrices=False)
+    return U * s
+
+
+def nuclear_similarity(x: torch.Tensor, y: torch.Tensor) -> float:
+    """||X~^T Y~||_* for centred x, y; normalised here."""
+    x = x / torch.linalg.vector_norm(x, dtype=acc_dtype(x)).to(x.dtype)
+    y = y / torch.linalg.vector_norm(y, dtype=acc_dtype(y)).to(y.dtype)
+    x, y = reduce_columns(x), reduce_columns(y)
+    s = torch.linalg.svdvals(x.T @ y)
+    return float(min(s.sum(dtype=acc_dtype(s)), 1.0))
+
+
+def procrustes(X, Y) -> float:
+    """Orthogonal Procrustes similarity ||X~^T Y~||_* in [0, 1] (centred, Frobenius-normalised X~, Y~)."""
+    x, y = check_pair(X, Y)
+    return nuclear_similarity(center(x, "X"), center(y, "Y"))
+
+
+def procrustes_distance(X, Y, kind: str = "angular") -> float:
+    """Procrustes shape distance: ``angular`` arccos(sim) in [0, pi/2]; ``euclidean`` sqrt(2 - 2 sim) in
+    [0, sqrt 2]. Distances (0 = identical up to rotation, scale and translation); both are metrics."""
+    check_choice("kind", kind, DISTANCE_KINDS)
+    sim = procrustes(X, Y)
+    if kind == "angular":
+        return float(math.acos(max(-1.0, min(1.0, sim))))
+    return float(math.sqrt(max(0.0, 2.0 - 2.0 * sim)))

@@ -1,0 +1,188 @@
+"""Representational similarity analysis (Kriegeskorte, Mur & Bandettini, Front. Syst. Neurosci. 2008).
+
+An RDM holds the dissimilarity of every pair of stimuli; two representations are compared through their
+RDMs' upper triangles (i < j, the n(n-1)/2 pairs in scipy's ``squareform`` order), so the diagonal never
+enters.  ``rsa`` returns a similarity (a correlation or cosine between RDM vectors, in [-1, 1]).
+
+RDMs (``rdm=``):
+* ``correlation``  1 - Pearson r between the two stimuli's feature vectors (rsatoolbox's 'correlation')
+* ``euclidean``    ||x_i - x_j||
+* ``sq_euclidean`` ||x_i - x_j||^2 (rsatoolbox's 'euclidean' is this divided by the number of features;
+  rank and correlation comparisons are unaffected by that constant)
+* ``cosine``       1 - cos(x_i, x_j)
+
+Comparisons (``compare=``): ``spearman`` (Pearson on average ranks of ties), ``pearson``, ``kendall_tau_a``
+(ties count neither concordant nor discordant, denominator m(m-1)/2: Nili et al. 2014's choice for
+models that predict ties), ``cosine`` (uncentred).  Values equal rsatoolbox's ``compare`` with methods
+'spearman', 'corr', 'tau-a', 'cosine'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._validate import acc_dtype, check_choice, check_matrix, check_pair
+
+RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")
+COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine")
+
+
+def _triu(M: torch.Tensor) -> torch.Tensor:
+    n = M.shape[0]
+    i, j = torch.triu_indices(n, n, offset=1, device=M.device)
+    return M[i, j]
+
+
+def _unit_rows(x: torch.Tensor, what: str, name: str) -> torch.Tensor:
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    if bool((norms == 0).any()):
+        bad = int((norms == 0).sum())
+        raise ValueError(f"{name} has {bad} stimuli whose {what} is zero, so the {what.split()[0]} RDM is "
+                         "undefined for them; drop those stimuli or use rdm='euclidean'")
+    return x / norms
+
+
+def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
+    """The square (n, n) RDM of representation X (rows = stimuli) under the named dissimilarity."""
+    check_choice("rdm", rdm, RDM_KINDS)
+    x = check_matrix(X, name)
+    if rdm == "correlation":
+        if x.shape[1] < 3:
+            raise ValueError(f"the correlation RDM needs at least 3 features ({name} has {x.shape[1]}: the "
+                             "correlation of two 2-vectors is always +-1); use rdm='euclidean'")
+        xc = x - x.mean(dim=1, keepdim=True, dtype=acc_dtype(x)).to(x.dtype)
+        u = _unit_rows(xc, "variance across features", name)
+        D = 1.0 - u @ u.T
+    elif rdm == "cosine":
+        u = _unit_rows(x, "norm", name)
+        D = 1.0 - u @ u.T
+    else:
+        xc = x - x.mean(dim=0, keepdim=True, dtype=acc_dtype(x)).to(x.dtype)
+        G = xc @ xc.T
+        sq = torch.diagonal(G)
+        D = (sq[:, None] + sq[None, :] - 2.0 * G).clamp_(min=0)
+        if rdm == "euclidean":
+            D = D.sqrt_()
+    D.diagonal().zero_()
+    return D
+
+
+def compute_rdm(X, rdm: str = "correlation") -> np.ndarray:
+    """The condensed RDM (n(n-1)/2 upper-triangle values, scipy ``squareform`` order) as numpy float64."""
+    return _triu(rdm_matrix(X, rdm)).double().cpu().numpy()
+
+
+def as_condensed(A, name: str = "A") -> torch.Tensor:
+    """Accept a square symmetric RDM or a condensed vector of length n(n-1)/2; return the condensed vector."""
+    if isinstance(A, torch.Tensor):
+        t = A.detach()
+        t = t.double() if not t.is_floating_point() else t
+    else:
+        a = np.asarray(A)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a numeric array (an RDM), got dtype {a.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"RDM {name} contains NaN or infinite values; remove those stimuli first")
+    if t.ndim == 2:
+        if t.shape[0] != t.shape[1]:
+            raise ValueError(f"RDM {name} has shape {tuple(t.shape)}; a square RDM must be (n, n). Pass the "
+                             "representation to rsa() instead, or a condensed vector")
+        tol = 1e-8 * max(float(t.abs().max()), 1.0)
+        if not bool(torch.allclose(t, t.T, atol=tol, rtol=0)):
+            raise ValueError(f"RDM {name} is not symmetric; symmetrise it, e.g. (A + A.T) / 2")
+        if t.shape[0] < 3:
+            raise ValueError(f"RDM {name} covers {t.shape[0]} stimuli; RSA needs at least 3")
+        return _triu(t)
+    if t.ndim == 1:
+        m = t.shape[0]
+        n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+        if n * (n - 1) // 2 != m:
+            raise ValueError(f"condensed RDM {name} has length {m}, which is not n(n-1)/2 for any n; pass "
+                             "the upper triangle (scipy.spatial.distance.squareform order) or the square RDM")
+        if n < 3:
+            raise ValueError(f"RDM {name} covers {n} stimuli; RSA needs at least 3")
+        return t
+    raise ValueError(f"RDM {name} must be square (n, n) or condensed (n(n-1)/2,), got shape {tuple(t.shape)}")
+
+
+def rankdata(v: torch.Tensor) -> torch.Tensor:
+    """Average ranks (ties share the mean of their ranks, as scipy.stats.rankdata), on v's device."""
+    sorted_v, order = torch.sort(v, stable=True)
+    m = v.shape[0]
+    new_group = torch.ones(m, dtype=torch.bool, device=v.device)
+    new_group[1:] = sorted_v[1:] != sorted_v[:-1]
+    group = torch.cumsum(new_group, 0) - 1
+    n_groups = int(group[-1]) + 1
+    pos = torch.arange(1, m + 1, dtype=torch.float64, device=v.device)
+    sums = torch.zeros(n_groups, dtype=torch.float64, device=v.device).index_add_(0, group, pos)
+    counts = torch.zeros(n_groups, dtype=torch.float64, device=v.device).index_add_(
+        0, group, torch.ones_like(pos))
+    ranks = torch.empty(m, dtype=torch.float64, device=v.device)
+    ranks[order] = (sums / counts)[group]
+    return ranks
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double(), b.double()
+    return float(torch.dot(a, b) / (torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)))
+
+
+def _kendall_tau_a(a: torch.Tensor, b: torch.Tensor) -> float:
+    """(concordant - discordant) / (m(m-1)/2), from scipy's O(m log m) tau-b and the tie counts."""
+    from scipy.stats import kendalltau
+
+    x, y = a.double().cpu().numpy(), b.double().cpu().numpy()
+    m = x.shape[0]
+    n0 = m * (m - 1) / 2.0
+
+    def ties(v):
+        _, c = np.unique(v, return_counts=True)
+        return float((c * (c - 1) / 2.0).sum())
+
+    tau_b = kendalltau(x, y, variant="b").statistic
+    con_minus_dis = tau_b * np.sqrt((n0 - ties(x)) * (n0 - ties(y)))
+    return float(np.clip(con_minus_dis / n0, -1.0, 1.0))
+
+
+def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
+    """Compare two condensed RDMs (1-D tensors of equal length)."""
+    check_choice("compare", compare, COMPARE_METHODS)
+    b = b.to(a.device)
+    for v, name in ((a, "A"), (b, "B")):
+        if bool((v == v[0]).all()):
+            raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation "
+                             "with another RDM is undefined")
+    if compare == "cosine":
+        return _cosine(a, b)
+    if compare == "kendall_tau_a":
+        return _kendall_tau_a(a, b)
+    if compare == "spearman":
+        a, b = rankdata(a), rankdata(b)
+    a, b = a.double(), b.double()
+    return _cosine(a - a.mean(), b - b.mean())
+
+
+def rsa_rdms(A, B, compare: str = "spearman") -> float:
+    """Compare two precomputed RDMs (square symmetric or condensed), upper triangles only.
+
+    Returns a similarity in [-1, 1] (see the module docstring for the comparison conventions).
+    """
+    check_choice("compare", compare, COMPARE_METHODS)
+    a, b = as_condensed(A, "A"), as_condensed(B, "B")
+    if a.shape != b.shape:
+        raise ValueError(f"RDMs A and B cover different numbers of pairs ({a.shape[0]} vs {b.shape[0]}); "
+                         "both must be over the same stimuli in the same order")
+    return compare_vectors(a, b, compare)
+
+
+def rsa(X, Y, rdm: str = "correlation", compare: str = "spearman") -> float:
+    """RSA between representations X (n, d1) and Y (n, d2): compare(RDM(X), RDM(Y)) on the upper triangle.
+
+    Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].
+    """
+    check_choice("rdm", rdm, RDM_KINDS)
+    check_choice("compare", compare, COMPARE_METHODS)
+    x, y = check_pair(X, Y, min_rows=3)
+    return compare_vectors(_triu(rdm_matrix(x, rdm, "X")), _triu(rdm_matrix(y, rdm, "Y")), compare)

@@ -1,0 +1,184 @@
+"""Statistics for any registered measure: permutation tests, bootstrap confidence intervals, null calibration.
+
+* ``permutation_test``: the rows of Y are permuted (breaking the stimulus pairing) ``n_permutations``
+  times; p = (1 + #{null >= observed}) / (1 + n_permutations) for similarities (<= for distances), the
+  add-one estimator of Phipson & Smyth 2010, never 0.  For RSA this is the Mantel-style test that permutes
+  the stimuli of one RDM.
+* ``bootstrap_ci``: stimuli resampled with replacement ``n_boot`` times (the same draw for X and Y);
+  percentile interval.  Duplicated rows: kernel, CCA, Procrustes and regression measures keep copies as
+  separate rows (the ordinary nonparametric bootstrap); RSA drops the pairs formed by two copies of one
+  stimulus (their dissimilarity is 0 by construction; rsatoolbox does the same); k-NN measures exclude
+  copies of a stimulus from its own neighbour set.
+* ``null_calibrated``: (value - null mean) / (1 - null mean) for similarities bounded by 1, so that
+  chance is 0 and identity is 1, plus the z-score against the permutation null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import knn as _knn
+from ._validate import center, check_k, check_pair
+from .cka import GramStats, _use_feature_form, cka_from_hsic
+from .registry import get_metric
+from .rsa import _triu, compare_vectors, rankdata, rdm_matrix
+
+
+@dataclass
+class PermutationResult:
+    value: float
+    p_value: float
+    null_mean: float
+    null_std: float
+    n_permutations: int
+    null: np.ndarray
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "null"}
+
+
+@dataclass
+class BootstrapResult:
+    value: float
+    low: float
+    high: float
+    std: float
+    level: float
+    n_boot: int
+    samples: np.ndarray
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "samples"}
+
+
+def _check_count(name: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _permuted_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
+    """A function perm -> value that reuses what does not change when Y's rows are permuted."""
+    info = get_metric(name)
+    if name in ("linear_cka", "linear_cka_debiased") and not kwargs.get("debiased", name.endswith("debiased")):
+        xc, yc = center(x, "X"), center(y, "Y")
+        n, dx, dy = x.shape[0], x.shape[1], y.shape[1]
+        if _use_feature_form(n, dx, dy):
+            hxx = torch.linalg.vector_norm(xc.T @ xc, dtype=torch.float64) ** 2
+            hyy = torch.linalg.vector_norm(yc.T @ yc, dtype=torch.float64) ** 2
+            return lambda p: cka_from_hsic(torch.linalg.vector_norm(xc.T @ yc[p], dtype=torch.float64) ** 2,
+                                           hxx, hyy)
+        gx, gy = GramStats(xc @ xc.T, False, True), GramStats(yc @ yc.T, False, True)
+        hxx, hyy = gx.hsic(gx), gy.hsic(gy)
+
+        def gram_perm(p):
+            L = gy.mat[p][:, p]
+            return cka_from_hsic(torch.sum(gx.mat * L, dtype=torch.float64), hxx, hyy)
+
+        return gram_perm
+    if name == "rsa":
+        rdm, compare = kwargs.get("rdm", "correlation"), kwargs.get("compare", "spearman")
+        a = _triu(rdm_matrix(x, rdm, "X"))
+        B = rdm_matrix(y, rdm, "Y")
+        if compare == "spearman":
+            a = rankdata(a)
+            return lambda p: compare_vectors(a, rankdata(_triu(B[p][:, p])), "pearson")
+        return lambda p: compare_vectors(a, _triu(B[p][:, p]), compare)
+    return lambda p: info.fn(x, y[p], **kwargs)
+
+
+def permutation_test(X, Y, metric: str = "linear_cka", n_permutations: int = 1000, seed: int = 0,
+                     **metric_kwargs) -> PermutationResult:
+    """Permutation test of the pairing of X's and Y's rows; see the module docstring for the p-value."""
+    info = get_metric(metric)
+    info.check_kwargs(metric_kwargs)
+    n_permutations = _check_count("n_permutations", n_permutations)
+    x, y = check_pair(X, Y, min_rows=info.min_n)
+    value = info.fn(x, y, **metric_kwargs)
+    score = _permuted_scorer(info.name, x, y, metric_kwargs)
+    g = torch.Generator().manual_seed(int(seed))
+    n = x.shape[0]
+    null = np.array([score(torch.randperm(n, generator=g).to(x.device)) for _ in range(n_permutations)])
+    extreme = null >= value - 1e-12 if info.kind == "similarity" else null <= value + 1e-12
+    p = (1.0 + extreme.sum()) / (1.0 + n_permutations)
+    return PermutationResult(float(value), float(p), float(null.mean()), float(null.std(ddof=1))
+                             if n_permutations > 1 else 0.0, n_permutations, null)
+
+
+def _bootstrap_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
+    info = get_metric(name)
+    if name == "rsa":
+        rdm, compare = kwargs.get("rdm", "correlation"), kwargs.get("compare", "spearman")
+        A, B = rdm_matrix(x, rdm, "X"), rdm_matrix(y, rdm, "Y")
+
+        def rsa_boot(idx):
+            i, j = torch.triu_indices(len(idx), len(idx), offset=1, device=idx.device)
+            keep = idx[i] != idx[j]  # drop pairs of two copies of one stimulus
+            ii, jj = idx[i[keep]], idx[j[keep]]
+            return compare_vectors(A[ii, jj], B[ii, jj], compare)
+
+        return rsa_boot
+    if name in ("mutual_knn", "jaccard_knn"):
+        k = check_k(kwargs.get("k", 10), x.shape[0])
+        xu, yu = _knn.unit_rows(x, "X"), _knn.unit_rows(y, "Y")
+
+        def knn_boot(idx):
+            ia, _ = _knn.knn(xu[idx], k, groups=idx)
+            ib, _ = _knn.knn(yu[idx], k, groups=idx)
+            inter = _knn.overlap_counts(ia, ib).double()
+            if name == "jaccard_knn":
+                return float((inter / (2 * k - inter)).mean())
+            return float(inter.mean() / k)
+
+        return knn_boot
+    return lambda idx: info.fn(x[idx], y[idx], **kwargs)
+
+
+def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                 **metric_kwargs) -> BootstrapResult:
+    """Percentile bootstrap CI over stimuli; see the module docstring for how duplicates are handled."""
+    info = get_metric(metric)
+    info.check_kwargs(metric_kwargs)
+    n_boot = _check_count("n_boot", n_boot, 2)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    x, y = check_pair(X, Y, min_rows=max(info.min_n, 3))
+    value = info.fn(x, y, **metric_kwargs)
+    score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
+    g = torch.Generator().manual_seed(int(seed))
+    n = x.shape[0]
+    samples, failed = [], 0
+    for _ in range(n_boot):
+        idx = torch.randint(n, (n,), generator=g).to(x.device)
+        try:
+            samples.append(score(idx))
+        except ValueError:  # a degenerate resample (e.g. too few distinct stimuli)
+            failed += 1
+    if failed > 0.1 * n_boot:
+        raise ValueError(f"{failed} of {n_boot} bootstrap resamples were degenerate for {info.name} "
+                         f"(n={n} stimuli is too few); use more stimuli")
+    s = np.asarray(samples)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(s, [alpha, 1.0 - alpha])
+    return BootstrapResult(float(value), float(low), float(high), float(s.std(ddof=1)), float(level),
+                           len(s), s)
+
+
+def null_calibrated(X, Y, metric: str = "linear_cka", n_permutations: int = 200, seed: int = 0,
+                    **metric_kwargs) -> dict:
+    """Chance-corrected score (value - null mean) / (1 - null mean), and the z-score against the null.
+
+    Defined for similarities whose maximum is 1; 0 means chance level, 1 means identical.
+    """
+    info = get_metric(metric)
+    if info.kind != "similarity" or info.range[1] != 1.0:
+        raise ValueError(f"null calibration needs a similarity bounded by 1; {info.name} is a {info.kind} "
+                         f"with range {info.range}")
+    res = permutation_test(X, Y, metric, n_permutations, seed, **metric_kwargs)
+    calibrated = (res.value - res.null_mean) / (1.0 - res.null_mean)
+    z = (res.value - res.null_mean) / res.null_std if res.null_std > 0 else float("inf")
+    return {"value": res.value, "calibrated": float(calibrated), "z": float(z), "null_mean": res.null_mean,
+            "null_std": res.null_std, "p_value": res.p_value, "n_permutations": n_permutations}
