@@ -64,8 +64,17 @@ def to_tensor(X, name: str = "X", device: torch.device | None = None) -> torch.T
     return t
 
 
-def check_matrix(X, name: str = "X", min_rows: int = 2, device=None) -> torch.Tensor:
-    """Validate one representation: 2-D, finite, at least ``min_rows`` stimuli."""
+def check_finite(t: torch.Tensor, name: str = "X") -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; remove or impute them "
+                         "(e.g. drop those stimuli from both representations) before comparing")
+    return t
+
+
+def check_matrix(X, name: str = "X", min_rows: int = 2, device=None, check_finite: bool = True) -> torch.Tensor:
+    """Validate one representation: 2-D, at least ``min_rows`` stimuli, finite (unless the caller checks
+    finiteness more cheaply on its own products)."""
     t = to_tensor(X, name, device)
     if t.ndim == 1:
         raise ValueError(f"{name} is 1-D with shape {tuple(t.shape)}; expected (n_stimuli, n_features). "
@@ -79,17 +88,18 @@ def check_matrix(X, name: str = "X", min_rows: int = 2, device=None) -> torch.Te
         raise ValueError(f"{name} has no features (shape {tuple(t.shape)})")
     if n < min_rows:
         raise ValueError(f"{name} has {n} stimuli; this estimator needs at least {min_rows}")
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; remove or impute them "
-                         "(e.g. drop those stimuli from both representations) before comparing")
+    if check_finite:
+        _finite(t, name)
     return t
 
 
-def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False):
+_finite = check_finite
+
+
+def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False, check_finite: bool = True):
     """Validate a pair of representations of the same stimuli; returns tensors on one device, one dtype."""
-    x = check_matrix(X, "X", min_rows)
-    y = check_matrix(Y, "Y", min_rows, device=x.device)
+    x = check_matrix(X, "X", min_rows, check_finite=check_finite)
+    y = check_matrix(Y, "Y", min_rows, device=x.device, check_finite=check_finite)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"X has {x.shape[0]} stimuli (rows) but Y has {y.shape[0]}; both must hold the same "
                          "stimuli in the same order")

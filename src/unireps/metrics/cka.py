@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import acc_dtype, center, check_pair
+from ._validate import acc_dtype, center, check_finite, check_pair
 
 # --------------------------------------------------------------------------------------------- primitives
 
@@ -97,6 +97,63 @@ def cka_from_hsic(hxy: torch.Tensor, hxx: torch.Tensor, hyy: torch.Tensor) -> fl
 # ------------------------------------------------------------------------------------------- public API
 
 
+def _shifted(x: torch.Tensor, name: str):
+    """(x_s, r): x_s = x, or x minus its column means (one copy) when the means dominate the energy, and r the
+    residual column means of x_s, so that the centred x is x_s - r exactly.
+
+    Skipping the copy keeps linear_cka at the cost of its products; uncentred products are then corrected by
+    -n r r^T in float64.  The copy is made when ||x||^2 > limit × ||x - mean||^2 (limit 8 for float32, 1e6 for
+    float64), where cancellation would otherwise cost accuracy.
+    """
+    n = x.shape[0]
+    acc = acc_dtype(x)
+    mean = x.sum(dim=0) / n
+    total = torch.linalg.vector_norm(x, dtype=acc) ** 2
+    centred = total - n * torch.linalg.vector_norm(mean, dtype=acc) ** 2
+    limit = 8.0 if x.dtype == torch.float32 else 1e6
+    if not bool(torch.isfinite(total)):
+        return x, mean  # reported by the caller's finiteness check
+    if bool(total > limit * centred) or x.dtype not in (torch.float32, torch.float64):
+        x = x - mean
+        mean = x.sum(dim=0) / n
+    return x, mean
+
+
+def _feature_terms(x: torch.Tensor, y: torch.Tensor, debiased: bool):
+    """||Xc^T Yc||^2, ||Xc^T Xc||^2, ||Yc^T Yc||^2 (float64), HSIC_1-corrected when debiased."""
+    n = x.shape[0]
+    acc = acc_dtype(x)
+    xs, rx = _shifted(x, "X")
+    ys, ry = _shifted(y, "Y")
+    rx, ry = rx.to(acc), ry.to(acc)
+    cxy = (xs.T @ ys).to(acc) - n * torch.outer(rx, ry)
+    cxx = (xs.T @ xs).to(acc) - n * torch.outer(rx, rx)
+    cyy = (ys.T @ ys).to(acc) - n * torch.outer(ry, ry)
+    if not bool(torch.isfinite(cxy.sum() + cxx.sum() + cyy.sum())):
+        check_finite(x, "X"), check_finite(y, "Y")
+        raise ValueError("the feature products overflowed (values too large for the dtype); rescale X and Y or "
+                         "pass float64")
+    for c, t, name in ((cxx, x, "X"), (cyy, y, "Y")):
+        if not bool(torch.trace(c) > 1e-12 * torch.linalg.vector_norm(t, dtype=acc) ** 2):
+            raise ValueError(f"{name} is constant across stimuli (zero variance after centering); the measure "
+                             "is undefined. Check that the features were extracted for different inputs")
+    hxy, hxx, hyy = (cxy**2).sum(), (cxx**2).sum(), (cyy**2).sum()
+    if debiased:
+        ax = _row_sq_norms(xs, rx)
+        ay = _row_sq_norms(ys, ry)
+        hxy = debiased_from_terms(hxy, ax, ay, n)
+        hxx = debiased_from_terms(hxx, ax, ax, n)
+        hyy = debiased_from_terms(hyy, ay, ay, n)
+    return hxy, hxx, hyy
+
+
+def _row_sq_norms(xs: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """||xs_i - r||^2 = ||xs_i||^2 - 2 xs_i . r + ||r||^2 (r is small: no cancellation)."""
+    acc = r.dtype
+    return (torch.linalg.vector_norm(xs, dim=1, dtype=acc) ** 2 - 2.0 * (xs @ r.to(xs.dtype)).to(acc)
+            + torch.dot(r, r))
+
+
 def linear_cka(X, Y, debiased: bool = False) -> float:
     """Linear CKA between representations X (n, d1) and Y (n, d2) of the same n stimuli.
 
@@ -104,22 +161,15 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     HSIC (Gretton 2005) by default; ``debiased=True`` uses the unbiased HSIC of Song et al. 2012 (n >= 4).
     Similarity in [0, 1] (debiased: can dip below 0). Invariant to orthogonal transforms, isotropic
     scaling and translation of either representation; not to general invertible linear maps.
-    Feature-space form when n > d (cost n·d1·d2), Gram form otherwise.
+    Feature-space form when n > d (cost n·d1·d2, three d×d products), Gram form otherwise.
     """
-    x, y = check_pair(X, Y, min_rows=4 if debiased else 2)
-    x, y = center(x, "X"), center(y, "Y")
+    x, y = check_pair(X, Y, min_rows=4 if debiased else 2, check_finite=False)
     n, dx = x.shape
     dy = y.shape[1]
     if _use_feature_form(n, dx, dy):
-        cross, xx, yy = _sqnorm(x.T @ y), _sqnorm(x.T @ x), _sqnorm(y.T @ y)
-        if debiased:
-            acc = acc_dtype(x)
-            rx = torch.linalg.vector_norm(x, dim=1, dtype=acc) ** 2
-            ry = torch.linalg.vector_norm(y, dim=1, dtype=acc) ** 2
-            cross = debiased_from_terms(cross, rx, ry, n)
-            xx = debiased_from_terms(xx, rx, rx, n)
-            yy = debiased_from_terms(yy, ry, ry, n)
-        return cka_from_hsic(cross, xx, yy)
+        return cka_from_hsic(*_feature_terms(x, y, debiased))
+    check_finite(x, "X"), check_finite(y, "Y")
+    x, y = center(x, "X"), center(y, "Y")
     gx = GramStats(x @ x.T, debiased, centered=True)
     gy = GramStats(y @ y.T, debiased, centered=True)
     return cka_from_hsic(gx.hsic(gy), gx.hsic(gx), gy.hsic(gy))

@@ -34,6 +34,34 @@ def _as_list(layers, name: str) -> tuple[list[torch.Tensor], set[int]]:
     return out, ns
 
 
+def _batched_gram_cka(pa: list, pb: list) -> np.ndarray:
+    """CKA for all pairs of prepared Grams at once: the traces tr(K_a L_b) of every pair are one matrix
+    product of the flattened Grams, taken in column chunks converted to float64 (float64 reduction without
+    holding float64 copies of all Grams)."""
+    A = torch.stack([g.mat.reshape(-1) for g, _ in pa])
+    B = torch.stack([g.mat.reshape(-1) for g, _ in pb]).to(A.device)
+    acc = acc_dtype(A)
+    tr = torch.zeros((A.shape[0], B.shape[0]), dtype=acc, device=A.device)
+    step = 1 << 18
+    for s in range(0, A.shape[1], step):
+        tr += A[:, s:s + step].to(acc) @ B[:, s:s + step].to(acc).T
+    g0 = pa[0][0]
+    if g0.debiased:
+        n = g0.n
+        ta = torch.stack([g.total for g, _ in pa])
+        tb = torch.stack([g.total for g, _ in pb]).to(ta.device)
+        ra = torch.stack([g.rowsum for g, _ in pa])
+        rb = torch.stack([g.rowsum for g, _ in pb]).to(ra.device)
+        tr = tr + torch.outer(ta, tb) / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * (ra @ rb.T)
+    ha = torch.stack([h for _, h in pa]).to(acc)
+    hb = torch.stack([h for _, h in pb]).to(acc).to(ha.device)
+    denom = torch.outer(ha, hb)
+    if not bool((denom > 0).all()):
+        raise ValueError("the HSIC of a layer with itself is not positive (a degenerate layer, or too few stimuli "
+                         "for the debiased estimator)")
+    return (tr / torch.sqrt(denom)).cpu().numpy()
+
+
 class _LinearCKA:
     def __init__(self, debiased: bool, feature_form: bool):
         self.debiased, self.feature = debiased, feature_form
@@ -49,6 +77,9 @@ class _LinearCKA:
         if self.debiased:
             self_h = debiased_from_terms(self_h, r, r, xc.shape[0])
         return (xc, r), self_h
+
+    def batched(self, pa, pb):
+        return None if self.feature else _batched_gram_cka(pa, pb)
 
     def pair(self, pa, pb):
         (a, ha), (b, hb) = pa, pb
@@ -69,6 +100,9 @@ class _RBFCKA:
         center(x, name)
         g = GramStats(rbf_gram(x, self.sigma, self.threshold, name), self.debiased)
         return g, g.hsic(g)
+
+    def batched(self, pa, pb):
+        return _batched_gram_cka(pa, pb)
 
     def pair(self, pa, pb):
         return cka_from_hsic(pa[0].hsic(pb[0]), pa[1], pb[1])
@@ -169,6 +203,9 @@ def layer_similarity(layers_a, layers_b, metric: str = "linear_cka", **metric_kw
     pa = [fast.prepare(t, f"layers_a[{i}]") for i, t in enumerate(la)]
     same = layers_b is layers_a
     pb = pa if same else [fast.prepare(t, f"layers_b[{j}]") for j, t in enumerate(lb)]
+    batched = getattr(fast, "batched", None)
+    if batched is not None and (res := batched(pa, pb)) is not None:
+        return res
     for i in range(len(la)):
         for j in range(len(lb)):
             if same and j < i and info.symmetric:
