@@ -1,0 +1,22 @@
+"""``unireps datasets``: the datasets of the embedded default."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from ..data import list_datasets
+from .common import add_json, emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("datasets", help="list the datasets", description="List the built-in datasets.")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    rows = [dataclasses.asdict(d) if dataclasses.is_dataclass(d) else dict(d) for d in list_datasets()]
+    emit(rows, args.json, pd.DataFrame(rows)[["name", "n", "modalities", "description"]])
+    return 0
