@@ -24,16 +24,20 @@ def _fit_ridge(x: torch.Tensor, y: torch.Tensor):
     xc, yc = x - mx, y - my
     U, s, Vh = torch.linalg.svd(xc, full_matrices=False)
     n = x.shape[0]
-    c = (U.T @ yc).pow(2).sum(dim=1)  # squared projections of Y on each left singular vector
-    y2 = yc.pow(2).sum()
+    proj = U.T @ yc
+    c = proj.pow(2).sum(dim=1)  # squared projections of Y on each left singular vector
+    # RSS = sum_i (1 - f_i)^2 c_i + ||Y outside span(U)||^2 and n - dof = (n - 1 - k) + sum_i (1 - f_i), with
+    # 1 - f_i = alpha / (s_i^2 + alpha): no subtraction of nearly equal numbers (y2 - sum (2f - f^2) c lost every
+    # digit at the smallest alphas when d >= n, where the fit nearly interpolates, and misled the GCV choice)
+    rss_out = (yc - U @ proj).pow(2).sum()
     s2 = s.pow(2)
     best, best_alpha = None, None
     for e in _ALPHA_EXPONENTS:
         alpha = s2[0] * 10.0 ** float(e)
-        f = s2 / (s2 + alpha)
-        rss = (y2 - ((2 * f - f * f) * c).sum()).clamp(min=0)
-        dof = f.sum() + 1.0  # + intercept
-        gcv = rss / max(float(n - dof), 1e-12) ** 2
+        g = alpha / (s2 + alpha)  # 1 - f
+        rss = (g * g * c).sum() + rss_out
+        n_minus_dof = (n - 1.0 - s.shape[0]) + g.sum()  # n - (sum f + 1 for the intercept)
+        gcv = rss / max(float(n_minus_dof), 1e-12) ** 2
         if best is None or gcv < best:
             best, best_alpha = gcv, alpha
     W = Vh.T @ ((s / (s2 + best_alpha))[:, None] * (U.T @ yc))

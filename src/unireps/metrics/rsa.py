@@ -58,7 +58,9 @@ def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
         u = _unit_rows(x, "norm", name)
         D = 1.0 - u @ u.T
     else:
-        xc = x - x.mean(dim=0, keepdim=True, dtype=acc_dtype(x)).to(x.dtype)
+        # shift by a data value per column (the lower median), not the mean: as stable against large offsets,
+        # and exact for integer / grid-valued features, so tied dissimilarities stay exactly tied (ranks)
+        xc = x - x.median(dim=0, keepdim=True).values
         G = xc @ xc.T
         sq = torch.diagonal(G)
         D = (sq[:, None] + sq[None, :] - 2.0 * G).clamp_(min=0)
