@@ -1,1 +1,23 @@
-"""unireps.analysis."""
+"""unireps.analysis: when, how and why models converge — each question a function returning tidy tables.
+
+* ``compare_models``        N×N similarity per measure with CIs, p-values and baselines
+* ``layerwise``             layer × layer maps, best matches, the layer-identification test
+* ``pairwise_table``, ``sweep``   convergence over seed, width, training step, objective, architecture
+* ``cross_modal_alignment`` image vs text towers and vs a language model, with retrieval competence
+* ``factor_alignment``      similarity to the generative factors of ``shapes``
+* ``brain_rsa``, ``noise_ceiling``   RSA with human and monkey IT on the 92 objects
+"""
+
+from .brain import brain_rsa, noise_ceiling, reference_rows
+from .compare import Comparison, compare_models
+from .crossmodal import cross_modal_alignment, retrieval_at_1
+from .groundtruth import factor_alignment, factor_matrices
+from .layerwise import Layerwise, identification_rate, layerwise
+from .reps import raw_input, representations, untrained_twin
+from .sweeps import pairwise_table, sweep
+
+__all__ = [
+    "Comparison", "Layerwise", "brain_rsa", "compare_models", "cross_modal_alignment", "factor_alignment",
+    "factor_matrices", "identification_rate", "layerwise", "noise_ceiling", "pairwise_table", "raw_input",
+    "reference_rows", "representations", "retrieval_at_1", "sweep", "untrained_twin",
+]

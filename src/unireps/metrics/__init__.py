@@ -12,11 +12,19 @@ from .predictability import linear_predictability, paired_cosine
 from .procrustes import procrustes, procrustes_distance
 from .registry import INVARIANCES, MetricInfo, get_metric, list_metrics
 from .rsa import compute_rdm, rsa, rsa_rdms
-from .stats import BootstrapResult, PermutationResult, bootstrap_ci, null_calibrated, permutation_test
+from .stats import (
+    BootstrapResult,
+    PermutationResult,
+    bootstrap_ci,
+    bootstrap_rdms,
+    null_calibrated,
+    permutation_test,
+)
 from .streaming import StreamingCKA
 
 __all__ = [
-    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCKA", "bootstrap_ci", "cca",
+    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCKA", "bootstrap_ci",
+    "bootstrap_rdms", "cca",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
     "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",
     "permutation_test", "procrustes", "procrustes_distance", "pwcca", "rbf_cka", "rsa", "rsa_rdms", "svcca",

@@ -167,6 +167,45 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
                            len(s), s)
 
 
+def bootstrap_rdms(A, B, compare: str = "spearman", n_boot: int = 1000, level: float = 0.95,
+                   seed: int = 0) -> BootstrapResult:
+    """Percentile bootstrap CI of ``rsa_rdms(A, B)`` over stimuli, for precomputed RDMs (e.g. brain data).
+
+    Stimuli are resampled with replacement; pairs formed by two copies of one stimulus are dropped.
+    """
+    from .rsa import as_condensed
+
+    a, b = as_condensed(A, "A"), as_condensed(B, "B")
+    if a.shape != b.shape:
+        raise ValueError(f"RDMs A and B cover different numbers of pairs ({a.shape[0]} vs {b.shape[0]})")
+    n_boot = _check_count("n_boot", n_boot, 2)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    m = a.shape[0]
+    n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+    i, j = torch.triu_indices(n, n, offset=1)
+    SA = torch.zeros((n, n), dtype=a.dtype)
+    SB = torch.zeros((n, n), dtype=b.dtype)
+    SA[i, j], SB[i, j] = a, b
+    SA, SB = SA + SA.T, SB + SB.T
+    value = compare_vectors(a, b, compare)
+    g = torch.Generator().manual_seed(int(seed))
+    samples = []
+    for _ in range(n_boot):
+        idx = torch.randint(n, (n,), generator=g)
+        bi, bj = torch.triu_indices(n, n, offset=1)
+        keep = idx[bi] != idx[bj]
+        ii, jj = idx[bi[keep]], idx[bj[keep]]
+        try:
+            samples.append(compare_vectors(SA[ii, jj], SB[ii, jj], compare))
+        except ValueError:
+            continue
+    s = np.asarray(samples)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(s, [alpha, 1.0 - alpha])
+    return BootstrapResult(float(value), float(low), float(high), float(s.std(ddof=1)), float(level), len(s), s)
+
+
 def null_calibrated(X, Y, metric: str = "linear_cka", n_permutations: int = 200, seed: int = 0,
                     **metric_kwargs) -> dict:
     """Chance-corrected score (value - null mean) / (1 - null mean), and the z-score against the null.

@@ -1,0 +1,57 @@
+"""``layerwise``: where do two models agree?  The layer × layer similarity map, each layer's best match,
+and the layer-identification test of Kornblith et al. 2019 (how often a layer's most similar layer in another
+seed's model is its counterpart), with CCA and SVCCA as comparison rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import layer_similarity
+from .reps import model_label, representations
+
+
+@dataclass
+class Layerwise:
+    maps: dict[str, pd.DataFrame]  # metric -> (layers of A) × (layers of B)
+    best_match: pd.DataFrame  # one row per (metric, layer of A)
+    identification: pd.DataFrame  # one row per metric: rate, number of layers
+    model_a: str
+    model_b: str
+
+
+def identification_rate(M: np.ndarray) -> float:
+    """Fraction of layers i of A whose most similar layer of B is layer i (needs a square map)."""
+    M = np.asarray(M, dtype=float)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"the layer-identification test needs models with equally many layers, got {M.shape}")
+    return float(np.mean(np.nanargmax(M, axis=1) == np.arange(M.shape[0])))
+
+
+def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: str = "image", layers="all",
+              pooling: str | None = None, comparison_metrics=("cca", "svcca"), cache_dir=None,
+              metric_kwargs: dict | None = None) -> Layerwise:
+    """Layer × layer maps for ``metric`` and each of ``comparison_metrics`` (a measure that is undefined for
+    some layer, e.g. CCA with more features than stimuli, is reported with NaN and a note, not dropped)."""
+    la = representations(model_a, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
+    lb = representations(model_b, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
+    metric_kwargs = metric_kwargs or {}
+    maps, best, ident = {}, [], []
+    for m in (metric, *[c for c in comparison_metrics if c != metric]):
+        note = ""
+        try:
+            M = layer_similarity(list(la.values()), list(lb.values()), m, **metric_kwargs.get(m, {}))
+        except ValueError as e:
+            M = np.full((len(la), len(lb)), np.nan)
+            note = str(e).splitlines()[0]
+        maps[m] = pd.DataFrame(M, index=list(la), columns=list(lb))
+        for i, name in enumerate(la):
+            row = M[i]
+            j = int(np.nanargmax(row)) if np.isfinite(row).any() else -1
+            best.append({"metric": m, "layer_a": name, "best_layer_b": list(lb)[j] if j >= 0 else None,
+                         "value": float(row[j]) if j >= 0 else np.nan, "is_counterpart": j == i})
+        rate = identification_rate(M) if len(la) == len(lb) and np.isfinite(M).all() else np.nan
+        ident.append({"metric": m, "identification_rate": rate, "n_layers": len(la), "note": note})
+    return Layerwise(maps, pd.DataFrame(best), pd.DataFrame(ident), model_label(model_a), model_label(model_b))

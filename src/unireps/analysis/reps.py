@@ -1,0 +1,74 @@
+"""Where representations come from: a model (name, path or Encoder) run on a dataset, precomputed arrays, or
+the raw-input baselines (pixels, bag of words).  Analyses only see {layer: (n, d) array}."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+EMBEDDING = "embedding"
+
+
+def model_label(model: Any) -> str:
+    if isinstance(model, str):
+        return model
+    name = getattr(model, "name", None)
+    return str(name) if name else type(model).__name__
+
+
+def load(model: Any, device=None):
+    """An Encoder from a name/path (offline unless the name's loader allows more) or the Encoder itself."""
+    from ..models import Encoder, load_model
+
+    if isinstance(model, Encoder):
+        return model
+    return load_model(model, device=device)
+
+
+def representations(model: Any, dataset: Any, modality: str = "image", layers: Any = None, pooling: str | None = None,
+                    cache_dir=None, progress: bool | None = False) -> dict[str, np.ndarray]:
+    """{layer: (n, d)} for ``model`` on ``dataset``.
+
+    ``model``: a registry name, path, Encoder, an (n, d) array (one layer called 'embedding'), or a dict of
+    arrays (used as is). ``layers``: None = the shared embedding only, "all", or a list of layer names.
+    """
+    if isinstance(model, Mapping):
+        return {str(k): np.asarray(v) for k, v in model.items()}
+    if isinstance(model, np.ndarray) or hasattr(model, "__array__") and not hasattr(model, "encode_images"):
+        return {EMBEDDING: np.asarray(model)}
+    from ..models import extract
+
+    ex = extract(load(model), dataset, modality=modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
+                 progress=progress)
+    return {k: np.asarray(v) for k, v in ex.items()}
+
+
+def embedding(model: Any, dataset: Any, modality: str = "image", **kw) -> np.ndarray:
+    reps = representations(model, dataset, modality, layers=None, **kw)
+    return reps[EMBEDDING] if EMBEDDING in reps else next(iter(reps.values()))
+
+
+def raw_input(dataset: Any, modality: str = "image") -> np.ndarray:
+    """The raw-input baseline: flattened pixels in [0, 1], or bag-of-words counts of the captions."""
+    if modality == "image":
+        imgs = np.asarray(dataset.images)
+        return imgs.reshape(len(imgs), -1).astype(np.float64) / 255.0
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    bow = CountVectorizer(token_pattern=r"[A-Za-z]+").fit_transform(list(dataset.captions))
+    return bow.toarray().astype(np.float64)
+
+
+def untrained_twin(model: Any) -> str | None:
+    """The registry name of the random-init twin of a model, when one is registered (zoo models have one)."""
+    if not isinstance(model, str):
+        return getattr(model, "untrained_twin", None)
+    from ..models import list_models
+
+    names = {m.name for m in list_models()}
+    for cand in (f"{model}-untrained", f"{model}:untrained"):
+        if cand in names:
+            return cand
+    return None
