@@ -1,1 +1,23 @@
-"""unireps.viz."""
+"""unireps.viz: plotly figures of the analyses' tidy tables, one consistent style (HTML works offline; PNG via
+kaleido and a system Chromium)."""
+
+from .figures import (
+    bar_plot,
+    brain_plot,
+    ci_strings,
+    embedding_panels,
+    layer_curves,
+    layer_map,
+    lmc_plot,
+    pca_2d,
+    procrustes_align_2d,
+    save,
+    similarity_heatmap,
+    style,
+    sweep_plot,
+)
+
+__all__ = [
+    "bar_plot", "brain_plot", "ci_strings", "embedding_panels", "layer_curves", "layer_map", "lmc_plot", "pca_2d",
+    "procrustes_align_2d", "save", "similarity_heatmap", "style", "sweep_plot",
+]
