@@ -35,3 +35,54 @@ def out_dir(path: str | None) -> Path | None:
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def add_dataset(p, default: str = "shapes", n: int | None = 500) -> None:
+    p.add_argument("--dataset", default=default, help=f"dataset name (default: {default}); see `unireps datasets`")
+    p.add_argument("--n", type=int, default=n, help="number of items where the dataset takes one")
+    p.add_argument("--data-seed", type=int, default=0, help="dataset seed where the dataset takes one")
+    p.add_argument("--path", help="folder of images with captions (for --dataset folder)")
+
+
+def dataset_from_args(args):
+    from ..data import load_dataset
+
+    if args.dataset == "folder":
+        if not args.path:
+            raise ValueError("--dataset folder needs --path DIR (a folder of images with captions)")
+        return load_dataset("folder", path=args.path)
+    if args.dataset == "shapes":
+        return load_dataset("shapes", n=args.n or 500, seed=args.data_seed)
+    ds = load_dataset(args.dataset)
+    return ds.subset(range(min(args.n, len(ds)))) if args.n and args.n < len(ds) else ds
+
+
+def add_models(p, nargs="+") -> None:
+    p.add_argument("models", nargs=nargs, metavar="MODEL",
+                   help="registry name (see `unireps models`), zoo:<name>, hf:<id>, or a local folder")
+    p.add_argument("--allow-download", action="store_true", help="let hub models download (off by default)")
+
+
+def load_models(args) -> dict:
+    from ..models import load_model
+
+    return {m: load_model(m, allow_download=getattr(args, "allow_download", False)) for m in args.models}
+
+
+def save_outputs(out, tables: dict, figures: dict | None = None, record: dict | None = None, png: bool = False):
+    """Tables as CSV and Parquet, figures as offline HTML (and PNG when asked), a provenance JSON."""
+    from ..io import write_json, write_table
+    from ..provenance import provenance
+
+    if out is None:
+        return []
+    written = []
+    for name, df in tables.items():
+        written += [write_table(df, out / f"{name}.csv"), write_table(df, out / f"{name}.parquet")]
+    for name, fig in (figures or {}).items():
+        from ..viz import save
+
+        save(fig, html_path=out / f"{name}.html", png_path=out / f"{name}.png" if png else None)
+        written.append(out / f"{name}.html")
+    written.append(write_json(out / "provenance.json", provenance(**(record or {}))))
+    return written

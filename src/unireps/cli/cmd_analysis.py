@@ -1,0 +1,109 @@
+"""``unireps compare``, ``unireps layers``, ``unireps brain``: the analyses, writing tidy tables and figures."""
+
+from __future__ import annotations
+
+from .common import (
+    add_dataset,
+    add_json,
+    add_models,
+    add_out,
+    dataset_from_args,
+    emit,
+    load_models,
+    out_dir,
+    save_outputs,
+)
+
+
+def register(sub) -> None:
+    c = sub.add_parser("compare", help="N×N similarity of models with CIs, p-values and baselines",
+                       description="Compare 2+ models on a dataset with each measure; baselines (untrained twins, "
+                       "raw input, shuffled pairing) are included.")
+    add_models(c)
+    add_dataset(c)
+    c.add_argument("--metric", action="append", help="measure (repeatable; default linear_cka and mutual_knn)")
+    c.add_argument("--modality", choices=("image", "text"), default="image")
+    c.add_argument("--n-boot", type=int, default=200)
+    c.add_argument("--permutations", type=int, default=200)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--no-baselines", action="store_true")
+    add_out(c, default="runs/compare")
+    add_json(c)
+    c.set_defaults(func=run_compare)
+
+    lay = sub.add_parser("layers", help="layer × layer similarity map and the layer-identification test",
+                         description="Layer-wise similarity of two models, best matches and the layer-identification "
+                         "rate (Kornblith et al. 2019), with CCA and SVCCA as comparison rows.")
+    add_models(lay, nargs=2)
+    add_dataset(lay)
+    lay.add_argument("--metric", default="linear_cka")
+    lay.add_argument("--modality", choices=("image", "text"), default="image")
+    lay.add_argument("--pooling", default=None)
+    add_out(lay, default="runs/layers")
+    add_json(lay)
+    lay.set_defaults(func=run_layers)
+
+    b = sub.add_parser("brain", help="RSA of each layer with human and monkey IT on the 92 objects",
+                       description="Per-layer RSA with human IT and monkey IT (Kriegeskorte et al. 2008), noise "
+                       "ceiling from the four subjects, bootstrap CIs, classic model and behavioural rows.")
+    add_models(b, nargs="+")
+    b.add_argument("--compare", default="spearman")
+    b.add_argument("--rdm", default="correlation")
+    b.add_argument("--n-boot", type=int, default=200)
+    b.add_argument("--seed", type=int, default=0)
+    add_out(b, default="runs/brain")
+    add_json(b)
+    b.set_defaults(func=run_brain)
+
+
+def run_compare(args) -> int:
+    from ..analysis import compare_models
+    from ..viz import ci_strings, similarity_heatmap
+
+    ds = dataset_from_args(args)
+    metrics = args.metric or ["linear_cka", "mutual_knn"]
+    res = compare_models(load_models(args), ds, metrics=metrics, modality=args.modality, n_boot=args.n_boot,
+                         n_permutations=args.permutations, seed=args.seed, baselines=not args.no_baselines)
+    figs = {f"heatmap_{m}": similarity_heatmap(res.matrices[m], title=m,
+                                               ci=ci_strings(res.table, m, list(res.matrices[m].index)))
+            for m in metrics}
+    out = out_dir(args.out)
+    save_outputs(out, {"compare": res.table}, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds),
+                                                      "seed": args.seed, "metrics": metrics})
+    emit(res.table.to_dict("records"), args.json, res.table.round(4))
+    if not args.json:
+        print(f"\nwrote {out}/compare.csv, .parquet, heatmaps and provenance.json")
+    return 0
+
+
+def run_layers(args) -> int:
+    from ..analysis import layerwise
+    from ..viz import layer_map
+
+    ds = dataset_from_args(args)
+    models = list(load_models(args).values())
+    res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, pooling=args.pooling)
+    tables = {"identification": res.identification, "best_match": res.best_match}
+    tables.update({f"map_{m}": M.reset_index(names="layer_a") for m, M in res.maps.items()})
+    figs = {f"layer_map_{m}": layer_map(M, title=f"{m}: {res.model_a} vs {res.model_b}") for m, M in res.maps.items()}
+    save_outputs(out_dir(args.out), tables, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds)})
+    emit(res.identification.to_dict("records"), args.json, res.identification)
+    return 0
+
+
+def run_brain(args) -> int:
+    import pandas as pd
+
+    from ..analysis import brain_rsa
+    from ..viz import brain_plot
+
+    tables = []
+    for i, (name, model) in enumerate(load_models(args).items()):
+        t = brain_rsa(model, rdm=args.rdm, compare=args.compare, n_boot=args.n_boot, seed=args.seed,
+                      with_references=i == 0)
+        tables.append(t.assign(model=t.model.where(t.kind == "reference", name)))
+    table = pd.concat(tables, ignore_index=True)
+    figs = {"brain_human_IT": brain_plot(table, "human_IT"), "brain_monkey_IT": brain_plot(table, "monkey_IT")}
+    save_outputs(out_dir(args.out), {"brain": table}, figs, {"models": args.models, "compare": args.compare})
+    emit(table.to_dict("records"), args.json, table.round(3))
+    return 0

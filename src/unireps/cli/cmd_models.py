@@ -1,0 +1,63 @@
+"""``unireps models`` and ``unireps extract``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .common import add_dataset, add_json, add_out, dataset_from_args, emit, out_dir
+
+
+def register(sub) -> None:
+    p = sub.add_parser("models", help="list the registered models and whether each is available offline",
+                       description="The model registry: name, family, modalities, source, offline availability.")
+    p.add_argument("--available", action="store_true", help="only models usable offline now")
+    add_json(p)
+    p.set_defaults(func=run_list)
+
+    e = sub.add_parser("extract", help="extract embeddings or per-layer activations (cached) and save them",
+                       description="Run a model on a dataset and save its embedding or layers as .npy files.")
+    e.add_argument("model", help="registry name, zoo:<name>, hf:<id> or local folder")
+    add_dataset(e)
+    e.add_argument("--modality", choices=("image", "text"), default="image")
+    e.add_argument("--layers", default=None, help="'all', a comma-separated list, or omit for the embedding")
+    e.add_argument("--pooling", default=None, help="cls, mean, eos, last, spatial_mean or flatten")
+    e.add_argument("--allow-download", action="store_true")
+    add_out(e, default="runs/extract")
+    add_json(e)
+    e.set_defaults(func=run_extract)
+
+
+def run_list(args) -> int:
+    from ..models import list_models
+
+    rows = [m.to_dict() for m in list_models() if m.available or not args.available]
+    table = pd.DataFrame(rows)[["name", "family", "modalities", "source", "available"]] if rows else pd.DataFrame()
+    emit(rows, args.json, table)
+    return 0
+
+
+def run_extract(args) -> int:
+    from ..io import atomic_write_bytes, write_json
+    from ..models import extract, load_model
+    from ..provenance import provenance
+
+    ds = dataset_from_args(args)
+    enc = load_model(args.model, allow_download=args.allow_download)
+    layers = args.layers if args.layers in (None, "all") else args.layers.split(",")
+    ex = extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling, progress=not args.json)
+    out = out_dir(args.out)
+    files = {}
+    for name, arr in ex.items():
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(arr))
+        path = out / f"{name.replace('/', '_')}.npy"
+        atomic_write_bytes(path, buf.getvalue())
+        files[name] = {"file": str(path), "shape": list(np.shape(arr)), "from_cache": ex.from_cache.get(name)}
+    write_json(out / "provenance.json", provenance(model=ex.model, dataset=args.dataset, n=len(ds),
+                                                   content_hash=ex.content_hash, modality=args.modality,
+                                                   pooling=ex.pooling))
+    emit(files, args.json, pd.DataFrame([{"layer": k, **v} for k, v in files.items()]))
+    return 0
