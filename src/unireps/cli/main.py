@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from . import cmd_analysis, cmd_datasets, cmd_demo, cmd_metrics, cmd_models
+from . import cmd_analysis, cmd_datasets, cmd_metrics, cmd_models, cmd_report
 
-COMMANDS = [cmd_models, cmd_metrics, cmd_datasets, cmd_analysis, cmd_demo]
+COMMANDS = [cmd_models, cmd_metrics, cmd_datasets, cmd_analysis, cmd_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -21,6 +22,22 @@ def find_browser() -> str | None:
     return None
 
 
+_SERVER = False
+
+
+def _start_server() -> None:
+    """One browser for all exports of this process (the first export ~4 s, later ones ~0.3 s)."""
+    global _SERVER
+    if not _SERVER:
+        import atexit
+
+        import kaleido
+
+        kaleido.start_sync_server(silence_warnings=True)
+        atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+        _SERVER = True
+
+
 def write_png(fig, path, width: int = 900, height: int | None = None, scale: float = 2.0) -> Path:
     """Write ``fig`` as PNG atomically."""
     from ..io import atomic_write_bytes
@@ -34,5 +51,8 @@ def write_png(fig, path, width: int = 900, height: int | None = None, scale: flo
         raise RuntimeError("PNG export needs a Chromium or Chrome browser; install one (e.g. apt-get install "
                            "chromium) or set BROWSER_PATH")
     os.environ.setdefault("BROWSER_PATH", browser)
-    data = fig.to_image(format="png", width=width, height=height or fig.layout.height or 450, scale=scale)
+    _start_server()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "kopts ignored when using a server"
+        data = fig.to_image(format="png", width=width, height=height or fig.layout.height or 450, scale=scale)
     return atomic_write_bytes(path, data)

@@ -1,0 +1,117 @@
+"""``unireps report`` (the blog post from a real run), ``unireps demo`` (the README's main job) and
+``unireps zoo``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .common import add_json, emit
+
+
+def _add_run_options(p, out_default: str) -> None:
+    p.add_argument("--out", default=out_default, help=f"run folder (default: {out_default})")
+    p.add_argument("--preset", default="default", choices=("tiny", "default", "full"), help="zoo preset")
+    p.add_argument("--n", type=int, default=500, help="held-out shapes stimuli (default 500)")
+    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples (default 100)")
+    p.add_argument("--permutations", type=int, default=100, help="permutations (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--date", default=None, help="post date YYYY-MM-DD (default: today)")
+    p.add_argument("--no-applications", action="store_true", help="skip stitching, merging and transfer")
+
+
+def register(sub) -> None:
+    r = sub.add_parser("report", help="run the standard analyses and write the UniReps blog post",
+                       description="Build the zoo (cached), run every standard analysis, write tables, figures, "
+                       "numbers and provenance, the blog submission tree (_posts/, assets/) and a standalone HTML "
+                       "rendering; check the post against the blog's rules.")
+    _add_run_options(r, "runs/report")
+    add_json(r)
+    r.set_defaults(func=run_report)
+
+    d = sub.add_parser("demo", help="the main job: zoo, analyses, report, then the interactive app",
+                       description="Build the embedded default (the zoo), run the standard analyses, write the "
+                       "report, print where everything is, then serve the app on 127.0.0.1 (--no-serve to stop "
+                       "after the report).")
+    _add_run_options(d, "runs/demo")
+    d.add_argument("--no-serve", action="store_true", help="stop after writing the report")
+    d.add_argument("--port", type=int, default=7860)
+    add_json(d)
+    d.set_defaults(func=run_demo)
+
+    z = sub.add_parser("zoo", help="list or build the zoo of small models trained here",
+                       description="`unireps zoo` lists the zoo; `unireps zoo build` trains what is missing.")
+    z.add_argument("action", nargs="?", default="list", choices=("list", "build"))
+    z.add_argument("--preset", default="default", choices=("tiny", "default", "full", "all"))
+    z.add_argument("--force", action="store_true", help="retrain even if cached")
+    add_json(z)
+    z.set_defaults(func=run_zoo)
+
+
+def _config(args):
+    from ..report import RunConfig
+
+    return RunConfig(preset=args.preset, n=args.n, n_boot=args.n_boot, n_permutations=args.permutations,
+                     seed=args.seed, applications=not args.no_applications)
+
+
+def _report(args) -> dict:
+    from ..report import generate_report
+
+    res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print)
+    if res["problems"]:
+        raise ValueError("the generated post breaks the blog's rules: " + "; ".join(res["problems"]))
+    return res
+
+
+def _summary(res: dict) -> dict:
+    return {"post": str(res["post"]), "standalone": str(res["standalone"]), "out": str(res["out"]),
+            "run_time_s": round(res["run_time_s"], 1), "numbers": res["results"].numbers}
+
+
+def run_report(args) -> int:
+    res = _report(args)
+    if args.json:
+        emit(_summary(res), True)
+        return 0
+    out = res["out"]
+    print(f"\nReport written in {res['run_time_s'] / 60:.1f} min:\n  post        {res['post']}\n"
+          f"  standalone  {res['standalone']}\n  tables      {out / 'tables'}\n  figures     {out / 'figures'}\n"
+          f"  numbers     {out / 'numbers.json'}\nThe post passes the blog's checks.")
+    return 0
+
+
+def run_demo(args) -> int:
+    res = _report(args)
+    n = res["results"].numbers
+    if args.json:
+        emit(_summary(res), True)
+    else:
+        print("\nHeadline numbers (held-out shapes images):")
+        for key in ("cross_family_linear_cka_trained_mean", "cross_family_linear_cka_untrained_mean",
+                    "seed_linear_cka_mean", "trained_vs_untrained_linear_cka_mean", "identification_linear_cka",
+                    "identification_cca", "brain_best_human", "ceiling_lower", "ceiling_upper"):
+            if key in n:
+                print(f"  {key:42s} {n[key]:.3f}")
+        out = res["out"]
+        print(f"\nEverything is in {out}/: tables/, figures/, numbers.json, provenance.json,\n"
+              f"  the blog post {res['post']}\n  and its standalone rendering {res['standalone']}")
+    if args.no_serve:
+        return 0
+    from ..app import launch
+
+    print(f"\nServing the interactive module on http://127.0.0.1:{args.port}/unireps-multimodal (Ctrl-C to stop)")
+    launch(host="127.0.0.1", port=args.port)
+    return 0
+
+
+def run_zoo(args) -> int:
+    from ..zoo import build, list_zoo
+
+    if args.action == "build":
+        build(preset=args.preset, force=args.force, progress=not args.json)
+    rows = list_zoo(args.preset)
+    flat = [{k: v for k, v in r.items() if k != "summary"} | (r.get("summary") or {}) for r in rows]
+    cols = [c for c in ("name", "family", "objective", "seed", "steps", "built", "i2t_r1", "t2i_r1", "probe_shape",
+                        "probe_colour", "train_time_s") if c in pd.DataFrame(flat)]
+    emit(flat, args.json, pd.DataFrame(flat)[cols])
+    return 0

@@ -1,0 +1,395 @@
+"""The standard analyses on the embedded default (the zoo and the shapes world), run by ``unireps demo`` and
+``unireps report``.  Each section returns tidy tables, plotly figures and named numbers; the blog post is
+written from those numbers only.
+
+Sections: models (zoo cards), convergence (model × model with baselines), seeds (seed vs seed against trained
+vs untrained), training (cross-architecture similarity over training), layers (layer maps, identification
+rates of CKA vs CCA/SVCCA), objectives, cross-modal (alignment vs competence, with MiniLM), ground truth,
+brain (92 objects), applications (stitching, merging, transfer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import analysis, viz
+from ..data import load_dataset
+
+HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
+SEED_BASE = "cnn16-gru-infonce"
+
+
+@dataclass
+class RunConfig:
+    preset: str = "default"
+    n: int = 500  # stimuli of the held-out shapes set
+    n_boot: int = 100
+    n_permutations: int = 100
+    seed: int = 0
+    applications: bool = True
+    quick_applications: bool = False  # smaller application runs (tests)
+    cache_dir: str | None = None
+
+
+@dataclass
+class RunResults:
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    numbers: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    config: RunConfig = field(default_factory=RunConfig)
+
+    def add(self, tables=None, figures=None, numbers=None):
+        self.tables.update(tables or {})
+        self.figures.update(figures or {})
+        self.numbers.update(numbers or {})
+
+
+def zoo(name: str) -> str:
+    return f"zoo:{name}"
+
+
+def eval_set(n: int):
+    """New images and captions from the training distribution (the zoo's eval role, seed 1)."""
+    from ..zoo.data import EVAL_SEED, IMAGE_SIZE
+
+    return load_dataset("shapes", n=n, seed=EVAL_SEED, split="train", image_size=IMAGE_SIZE)
+
+
+def _available(preset: str) -> set[str]:
+    from ..zoo import list_zoo
+
+    return {z["name"] for z in list_zoo(preset)}
+
+
+# ------------------------------------------------------------------------------------------------ sections
+
+
+def section_models(cfg: RunConfig, names: set[str]):
+    from ..zoo import list_zoo
+
+    rows = []
+    for z in list_zoo(cfg.preset):
+        s = z.get("summary") or {}
+        rows.append({"model": z["name"], "family": z["family"], "architecture": z["architecture"],
+                     "objective": z["objective"], "seed": z["seed"], "steps": z["steps"], **s})
+    cards = pd.DataFrame(rows)
+    trained = cards[~cards.model.str.contains("-untrained|-ckpt")]
+    numbers = {"n_zoo_models": int(len(cards)), "n_trained_models": int(len(trained))}
+    for fam in HF_FAMILIES:
+        row = cards[cards.model == f"{fam}-s0"]
+        if len(row) and "i2t_r1" in row:
+            numbers[f"{fam}_i2t_r1"] = float(row.i2t_r1.iloc[0])
+            numbers[f"{fam}_t2i_r1"] = float(row.t2i_r1.iloc[0])
+    if "chance_r1" in cards and cards.chance_r1.notna().any():
+        numbers["chance_r1"] = float(cards.chance_r1.dropna().iloc[0])
+    if "train_time_s" in cards:
+        numbers["zoo_train_time_s"] = float(cards.train_time_s.fillna(0).sum())
+    fig = viz.bar_plot(trained.melt(id_vars="model", value_vars=[c for c in ("i2t_r1", "t2i_r1") if c in trained],
+                                    var_name="direction", value_name="R@1"),
+                       "model", "R@1", color="direction", title="Held-out retrieval R@1 of the zoo")
+    return {"zoo_cards": cards}, {"zoo_retrieval": fig}, numbers
+
+
+def section_convergence(cfg: RunConfig, ds):
+    models = {f"{f}-s0": zoo(f"{f}-s0") for f in HF_FAMILIES}
+    res = analysis.compare_models(models, ds, metrics=("linear_cka", "mutual_knn"), n_boot=cfg.n_boot,
+                                  n_permutations=cfg.n_permutations, seed=cfg.seed, cache_dir=cfg.cache_dir)
+    t = res.table
+    trained = t[(t.role_a == "model") & (t.role_b == "model")]
+    untrained = t[(t.role_a != "model") & (t.role_b != "model") & (t.role_a == "untrained twin")
+                  & (t.role_b == "untrained twin")]
+    numbers = {}
+    for metric in ("linear_cka", "mutual_knn"):
+        tr, un = trained[trained.metric == metric], untrained[untrained.metric == metric]
+        numbers[f"cross_family_{metric}_trained_mean"] = float(tr.value.mean())
+        numbers[f"cross_family_{metric}_trained_min"] = float(tr.value.min())
+        numbers[f"cross_family_{metric}_trained_max"] = float(tr.value.max())
+        numbers[f"cross_family_{metric}_untrained_mean"] = float(un.value.mean()) if len(un) else float("nan")
+        numbers[f"cross_family_{metric}_shuffled_mean"] = float(tr.shuffled.mean())
+        numbers[f"cross_family_{metric}_max_p"] = float(tr.p_value.max())
+        best = tr.sort_values("value").iloc[-1]
+        numbers[f"cross_family_{metric}_best_pair"] = f"{best.model_a} and {best.model_b}"
+    title = "{}: zoo stand-ins, untrained twins and raw pixels"
+    figs = {f"heatmap_{m}": viz.similarity_heatmap(res.matrices[m], title=title.format(m),
+                                                   ci=viz.ci_strings(t, m, list(res.matrices[m].index)))
+            for m in ("linear_cka", "mutual_knn")}
+    mats = {f"matrix_{m}": M.reset_index(names="model") for m, M in res.matrices.items()}
+    return {"convergence": t, **mats}, figs, numbers
+
+
+def section_seeds(cfg: RunConfig, ds, names: set[str]):
+    seeds = sorted(n for n in names if n.startswith(f"{SEED_BASE}-s") and n.split("-s")[-1].isdigit())
+    models = {zoo(n): {"seed": int(n.split("-s")[-1]), "state": "trained"} for n in seeds}
+    models.update({zoo(f"{n}-untrained"): {"seed": int(n.split("-s")[-1]), "state": "untrained"}
+                   for n in seeds if f"{n}-untrained" in names})
+    t = analysis.pairwise_table(models, ds, metrics=("linear_cka", "mutual_knn", "procrustes"),
+                                cache_dir=cfg.cache_dir)
+    both = t[(t.state_a == "trained") & (t.state_b == "trained")]
+    mixed = t[(t.state_a != t.state_b)]
+    untr = t[(t.state_a == "untrained") & (t.state_b == "untrained")]
+    numbers = {"n_seeds": len(seeds)}
+    rows = []
+    for metric in ("linear_cka", "mutual_knn", "procrustes"):
+        for label, part in (("trained vs trained (different seeds)", both), ("trained vs untrained", mixed),
+                            ("untrained vs untrained", untr)):
+            v = part[part.metric == metric].value
+            rows.append({"comparison": label, "metric": metric, "mean": v.mean(), "min": v.min(), "max": v.max(),
+                         "pairs": len(v)})
+        numbers[f"seed_{metric}_mean"] = float(both[both.metric == metric].value.mean())
+        numbers[f"seed_{metric}_min"] = float(both[both.metric == metric].value.min())
+        numbers[f"trained_vs_untrained_{metric}_mean"] = float(mixed[mixed.metric == metric].value.mean())
+        numbers[f"trained_vs_untrained_{metric}_max"] = float(mixed[mixed.metric == metric].value.max())
+    summary = pd.DataFrame(rows)
+    fig = viz.bar_plot(summary, "metric", "mean", color="comparison", title="Two seeds vs trained and untrained",
+                       yrange=(0, 1))
+    return {"seeds_pairs": t, "seeds_summary": summary}, {"seeds": fig}, numbers
+
+
+def section_training(cfg: RunConfig, ds, names: set[str]):
+    """Similarity of the CNN checkpoints (0, 25, 50, 100% of training) to trained models of other architectures."""
+    base = f"{SEED_BASE}-s0"
+    steps = [("0%", f"{base}-untrained"), ("25%", f"{base}-ckpt25"), ("50%", f"{base}-ckpt50"), ("100%", base)]
+    steps = [(s, n) for s, n in steps if n in names]
+    others = [n for n in ("vit-gru-infonce-s0", "mlp-gru-infonce-s0", "clip-s0", "siglip-s0") if n in names]
+    from ..metrics import linear_cka, mutual_knn
+
+    rows = []
+    reps = {n: analysis.reps.embedding(zoo(n), ds, cache_dir=cfg.cache_dir) for _, n in steps}
+    other_reps = {o: analysis.reps.embedding(zoo(o), ds, cache_dir=cfg.cache_dir) for o in others}
+    for s, n in steps:
+        for o, Y in other_reps.items():
+            rows.append({"training": s, "model": n, "other": o, "metric": "linear_cka",
+                         "value": linear_cka(reps[n], Y)})
+            rows.append({"training": s, "model": n, "other": o, "metric": "mutual_knn",
+                         "value": mutual_knn(reps[n], Y, k=10)})
+    t = pd.DataFrame(rows)
+    numbers = {}
+    for metric in ("linear_cka", "mutual_knn"):
+        m = t[t.metric == metric].groupby("training", sort=False).value.mean()
+        if len(m):
+            numbers[f"training_{metric}_start"] = float(m.iloc[0])
+            numbers[f"training_{metric}_end"] = float(m.iloc[-1])
+            numbers[f"training_{metric}_monotone"] = bool(np.all(np.diff(m.to_numpy()) >= -1e-9))
+    fig = viz.layer_curves(t.assign(series=t.other + " · " + t.metric), x="training", color="series",
+                           title=f"Similarity of {base} to other trained architectures over its training")
+    return {"training": t}, {"training": fig}, numbers
+
+
+def section_layers(cfg: RunConfig, ds, names: set[str]):
+    a, b = zoo(f"{SEED_BASE}-s0"), zoo(f"{SEED_BASE}-s1")
+    res = analysis.layerwise(a, b, ds, metric="linear_cka", comparison_metrics=("cca", "svcca"),
+                             cache_dir=cfg.cache_dir)
+    ident = res.identification.set_index("metric")
+    numbers = {f"identification_{m}": float(ident.loc[m, "identification_rate"]) for m in ident.index}
+    numbers["n_layers"] = int(ident.loc["linear_cka", "n_layers"])
+    fig = viz.layer_map(res.maps["linear_cka"], title="Linear CKA between layers of two seeds",
+                        xlabel=f"{SEED_BASE} seed 1", ylabel=f"{SEED_BASE} seed 0")
+    maps = {f"layers_map_{m}": M.reset_index(names="layer_a") for m, M in res.maps.items()}
+    return {"layers_identification": res.identification, "layers_best_match": res.best_match, **maps}, \
+        {"layers": fig}, numbers
+
+
+def section_objectives(cfg: RunConfig, ds, names: set[str]):
+    objs = {"contrastive (InfoNCE)": f"{SEED_BASE}-s0", "sigmoid": "cnn16-gru-sigmoid-s0",
+            "supervised factors": "cnn16-supervised-s0", "reconstruction": "cnn16-autoencoder-s0"}
+    objs = {k: zoo(v) for k, v in objs.items() if v in names}
+    res = analysis.compare_models(objs, ds, metrics=("linear_cka",), n_boot=0, n_permutations=0, baselines=False,
+                                  cache_dir=cfg.cache_dir)
+    rows = []
+    for label, m in objs.items():
+        fa = analysis.factor_alignment(m, ds, metrics=("linear_cka",), cache_dir=cfg.cache_dir)
+        rows += [{"objective": label, **r} for r in fa.to_dict("records")]
+    factors = pd.DataFrame(rows)
+    allf = factors[factors.factor == "all factors"].set_index("objective").value
+    numbers = {f"factor_cka_{k.split()[0].strip('()').lower()}": float(v) for k, v in allf.items()}
+    numbers["objective_cka_min"] = float(res.table.value.min())
+    numbers["objective_cka_max"] = float(res.table.value.max())
+    figs = {"objectives": viz.similarity_heatmap(res.matrices["linear_cka"], title="Linear CKA across objectives"),
+            "factors": viz.bar_plot(factors, "factor", "value", color="objective",
+                                    title="Linear CKA with the generative factors of the shapes world", yrange=(0, 1))}
+    return {"objectives": res.table, "factor_alignment": factors}, figs, numbers
+
+
+def section_crossmodal(cfg: RunConfig, ds, names: set[str]):
+    models = [zoo(f"{f}-s0") for f in HF_FAMILIES] + [zoo(n) for n in (f"{SEED_BASE}-s0", "cnn16-tfm-infonce-s0",
+                                                                         "cnn16-bow-infonce-s0") if n in names]
+    t = analysis.cross_modal_alignment(models, ds, metrics=("mutual_knn", "linear_cka"), language_model="minilm",
+                                       cache_dir=cfg.cache_dir)
+    numbers = {}
+    for metric in ("mutual_knn", "linear_cka"):
+        tm = t[t.metric == metric]
+        tr, un = tm[tm.state == "trained"], tm[tm.state == "untrained"]
+        numbers[f"xmodal_{metric}_own_trained_mean"] = float(tr.image_vs_own_text.mean())
+        numbers[f"xmodal_{metric}_own_untrained_mean"] = float(un.image_vs_own_text.mean())
+        numbers[f"xmodal_{metric}_lm_trained_mean"] = float(tr.image_vs_language_model.mean())
+        numbers[f"xmodal_{metric}_lm_untrained_mean"] = float(un.image_vs_language_model.mean())
+        comp = tm.r1_image_to_text.to_numpy()
+        for col in ("image_vs_own_text", "image_vs_language_model"):
+            v = tm[col].to_numpy()
+            ok = np.isfinite(comp) & np.isfinite(v)
+            from scipy.stats import spearmanr
+
+            numbers[f"xmodal_{metric}_{col}_vs_r1_spearman"] = float(spearmanr(comp[ok], v[ok]).statistic) \
+                if ok.sum() > 2 else float("nan")
+    numbers["xmodal_n_models"] = int(t.model.nunique())
+    fig = viz.style(__import__("plotly.express", fromlist=["scatter"]).scatter(
+        t[t.metric == "mutual_knn"], x="r1_image_to_text", y="image_vs_language_model", color="state",
+        hover_name="model", labels={"r1_image_to_text": "competence: image→text R@1",
+                                    "image_vs_language_model": "mutual k-NN with MiniLM (captions)"}),
+        "Vision–language alignment vs competence", height=420)
+    return {"crossmodal": t}, {"crossmodal": fig}, numbers
+
+
+def _resized(ds, size: int):
+    from PIL import Image
+
+    imgs = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in ds.images])
+    return ds.__class__(**{**ds.__dict__, "images": imgs}) if hasattr(ds, "__dict__") else ds
+
+
+def section_brain(cfg: RunConfig, names: set[str]):
+    from ..zoo.data import IMAGE_SIZE
+
+    ds92 = load_dataset("kriegeskorte92")
+    small = _resized(ds92, IMAGE_SIZE)
+    models = [zoo(f"{f}-s0") for f in HF_FAMILIES] + [zoo(f"{SEED_BASE}-s0"), zoo(f"{SEED_BASE}-s0-untrained")]
+    tables = []
+    for i, m in enumerate(models):
+        t = analysis.brain_rsa({k: v for k, v in analysis.representations(m, small, "image", layers="all",
+                                                                          cache_dir=cfg.cache_dir).items()},
+                               n_boot=cfg.n_boot, seed=cfg.seed, with_references=i == 0)
+        tables.append(t.assign(model=t.model.where(t.kind == "reference", m.removeprefix("zoo:"))))
+    t = pd.concat(tables, ignore_index=True)
+    layers = t[(t.kind == "layer")]
+    h = layers[layers.target == "human_IT"]
+    mk = layers[layers.target == "monkey_IT"]
+    best_h = h.sort_values("mean_over_subjects").iloc[-1]
+    best_m = mk.sort_values("value").iloc[-1]
+    ref = t[t.kind == "reference"]
+    numbers = {"ceiling_lower": float(t.ceiling_lower.iloc[0]), "ceiling_upper": float(t.ceiling_upper.iloc[0]),
+               "brain_best_human": float(best_h.mean_over_subjects), "brain_best_human_layer":
+               f"{best_h.model} · {best_h.layer}", "brain_best_monkey": float(best_m.value),
+               "brain_best_monkey_layer": f"{best_m.model} · {best_m.layer}",
+               "brain_monkey_vs_human": float(ref[(ref.layer == "monkeyIT") & (ref.target == "human_IT")]
+                                              .value.iloc[0]),
+               "brain_animacy_human": float(ref[(ref.layer == "animacy") & (ref.target == "human_IT")]
+                                            .mean_over_subjects.iloc[0])}
+    best_per_model = h.groupby("model").mean_over_subjects.max()
+    numbers["brain_untrained_best_human"] = float(best_per_model.get(f"{SEED_BASE}-s0-untrained", np.nan))
+    numbers["brain_trained_cnn_best_human"] = float(best_per_model.get(f"{SEED_BASE}-s0", np.nan))
+    figs = {"brain_human": viz.brain_plot(t, "human_IT"), "brain_monkey": viz.brain_plot(t, "monkey_IT")}
+    return {"brain": t}, figs, numbers
+
+
+def section_embeddings(cfg: RunConfig, ds, names: set[str]):
+    pick = [m for m in (f"{SEED_BASE}-s0", "clip-s0", "siglip-s0") if m in names]
+    sub = ds.subset(range(min(200, len(ds))))
+    coords = {m: viz.pca_2d(analysis.reps.embedding(zoo(m), sub, cache_dir=cfg.cache_dir)) for m in pick}
+    fig = viz.embedding_panels(viz.procrustes_align_2d(coords), list(sub.captions),
+                               groups=list(sub.factors["shape"]), title="The same 200 images in three models "
+                               "(PCA, rotated onto the first); colour = shape")
+    return {}, {"embeddings": fig}, {}
+
+
+def section_applications(cfg: RunConfig):
+    from ..merge import lmc_width_sweep, multitask_merge_table, summarise_merge_table
+    from ..stitch import stitching_penalties, summarise_stitching
+    from ..transfer import digits_probe_transfer
+
+    quick = cfg.quick_applications
+    widths = (16, 64) if quick else (16, 64, 256, 512)
+    lmc, curves = lmc_width_sweep(widths=widths, seeds=(0, 1), epochs=10 if quick else 30, return_curves=True)
+    stitch = summarise_stitching(stitching_penalties(widths=(32,) if quick else (32, 64),
+                                                     epochs=10 if quick else 30))
+    transfer = digits_probe_transfer(n_anchors=(20, 100) if quick else (10, 20, 50, 100, 200, 500),
+                                     n_repeats=1 if quick else 3)
+    merge = multitask_merge_table() if not quick else multitask_merge_table(pretrain_epochs=5, probe_epochs=5,
+                                                                             finetune_epochs=5)
+    merge_summary = summarise_merge_table(merge).reset_index()
+    numbers = {}
+    test = lmc[lmc.split == "test"] if "split" in lmc else lmc
+    for (w, al), g in test.groupby(["width", "alignment"]):
+        numbers[f"lmc_loss_barrier_w{w}_{al}"] = float(g.loss_barrier.mean())
+        numbers[f"lmc_error_barrier_w{w}_{al}"] = float(g.error_barrier.mean())
+    numbers["lmc_widths"] = ", ".join(str(w) for w in sorted(test.width.unique()))
+    s = stitch
+    numbers["stitch_penalty_mean"] = float(s.penalty.mean())
+    numbers["stitch_penalty_max"] = float(s.penalty.max())
+    numbers["stitch_control_mean"] = float(s.penalty_random_bottom.mean())
+    numbers["stitch_control_min"] = float(s.penalty_random_bottom.min())
+    tr = transfer.groupby(["method", "n_anchors"]).accuracy.mean().reset_index()
+    numbers.update({f"transfer_{k}": float(v) for k, v in tr[tr.n_anchors == 0].set_index("method").accuracy.items()})
+    tr = tr[tr.n_anchors > 0]
+    big = tr[tr.n_anchors == tr.n_anchors.max()].set_index("method").accuracy
+    numbers.update({f"transfer_{k}": float(v) for k, v in big.items()})
+    numbers["transfer_max_anchors"] = int(tr.n_anchors.max())
+    ms = merge_summary.set_index("method")["mean"]
+    numbers.update({f"merge_{k}": float(v) for k, v in ms.items()})
+    curves_t = curves[curves.split == "test"] if "split" in curves else curves
+    w_show = max(widths)
+    cv = curves_t[(curves_t.width == w_show) & (curves_t.seed_a == 0)].copy()
+    cv["curve"] = cv.alignment.map(lambda a: f"{a} w={w_show}")
+    figs = {"lmc": viz.lmc_plot(cv, y="loss", title=f"Interpolating two digits MLPs (width {w_show})"),
+            "lmc_barriers": viz.bar_plot(test.groupby(["width", "alignment"]).loss_barrier.mean().reset_index()
+                                         .assign(width=lambda d: d.width.astype(str)), "width", "loss_barrier",
+                                         color="alignment", title="Loss barrier vs width, before and after alignment"),
+            "stitching": viz.bar_plot(s.melt(id_vars=[c for c in s.columns if c not in ("penalty",
+                                                                                      "penalty_random_bottom")],
+                                             value_vars=["penalty", "penalty_random_bottom"], var_name="bottom",
+                                             value_name="accuracy_drop")
+                                      .assign(cut=lambda d: d.cut_a + "→" + d.cut_b + " (" + d.method + ")"),
+                                      "cut", "accuracy_drop", color="bottom",
+                                      title="Stitching penalty (B's accuracy − stitched), seed A vs random bottom"),
+            "transfer": viz.sweep_plot(tr.rename(columns={"accuracy": "value"}), x="n_anchors", color="method",
+                                       err=None, title="Probe transfer from model A to model B vs anchors "
+                                       f"(no map: {numbers['transfer_no_map']:.2f}; A's probe on A: "
+                                       f"{numbers['transfer_a_on_a']:.2f})"),
+            "merge": viz.bar_plot(merge_summary, "method", "mean", title="Merged trunk: mean normalised accuracy "
+                                  "over tasks")}
+    figs = {k: v for k, v in figs.items() if v is not None}
+    return {"lmc": lmc, "lmc_curves": curves, "stitching": s, "transfer": transfer, "merge": merge,
+            "merge_summary": merge_summary}, figs, numbers
+
+
+# ------------------------------------------------------------------------------------------------ runner
+
+SECTIONS: list[tuple[str, Callable]] = []
+
+
+def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] | None = print) -> RunResults:
+    """Build the zoo (cached), then every section; a section that fails raises (no silent gaps)."""
+    from ..zoo import build
+
+    cfg = cfg or RunConfig()
+    out = RunResults(config=cfg)
+    say = progress or (lambda s: None)
+    t0 = time.perf_counter()
+    say(f"building the zoo (preset {cfg.preset}; cached after the first run)...")
+    build(preset=cfg.preset, cache_dir=cfg.cache_dir, progress=progress is not None)
+    out.timings["zoo"] = time.perf_counter() - t0
+    names = _available(cfg.preset)
+    ds = eval_set(cfg.n)
+    out.numbers["n_stimuli"] = len(ds)
+    steps = [("models", lambda: section_models(cfg, names)),
+             ("embeddings", lambda: section_embeddings(cfg, ds, names)),
+             ("convergence", lambda: section_convergence(cfg, ds)),
+             ("seeds", lambda: section_seeds(cfg, ds, names)),
+             ("training", lambda: section_training(cfg, ds, names)),
+             ("layers", lambda: section_layers(cfg, ds, names)),
+             ("objectives", lambda: section_objectives(cfg, ds, names)),
+             ("crossmodal", lambda: section_crossmodal(cfg, ds, names)),
+             ("brain", lambda: section_brain(cfg, names))]
+    if cfg.applications:
+        steps.append(("applications", lambda: section_applications(cfg)))
+    for name, fn in steps:
+        t = time.perf_counter()
+        say(f"analysis: {name}...")
+        out.add(*fn())
+        out.timings[name] = time.perf_counter() - t
+    return out

@@ -1,0 +1,101 @@
+"""The blog post: written from a run's numbers only (a missing number is an error), every citation resolves,
+the submission tree passes the checker, and the checker catches each rule it enforces."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from unireps import viz
+from unireps.report import RunResults, check_post, render_standalone, write_post
+from unireps.report.post import FIGURES, Numbers, body
+from unireps.viz.png import find_browser
+
+STRINGS = {"lmc_widths": "16, 64", "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
+           "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
+
+
+def complete_numbers() -> dict:
+    """Every number the post asks for, discovered by asking (each missing one raises KeyError)."""
+    numbers: dict = {}
+    for _ in range(300):
+        try:
+            body("2026-11-29-x", Numbers(numbers), {})
+            return numbers
+        except KeyError as e:
+            key = re.search(r"'([^']+)'", str(e)).group(1)
+            numbers[key] = STRINGS.get(key, 7 if key.startswith("n_") or "_n_" in key or key.endswith("anchors") else 0.5)
+    raise AssertionError("the post asks for too many numbers")
+
+
+def test_missing_number_is_an_error():
+    with pytest.raises(KeyError, match="did not produce"):
+        body("2026-11-29-x", Numbers({}), {})
+
+
+def fake_results() -> RunResults:
+    fig = viz.bar_plot(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), "x", "y")
+    names = set(FIGURES) | {"factors", "crossmodal", "transfer"}
+    return RunResults(figures={n: fig for n in names}, numbers=complete_numbers())
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    if find_browser() is None:
+        pytest.skip("no Chromium for the PNG figures")
+    root = tmp_path_factory.mktemp("post") / "blog"
+    write_post(fake_results(), root, date="2026-11-29", provenance={"packages": {"unireps": "0.1.0"}})
+    return root
+
+
+def test_post_passes_the_checker(tree):
+    assert check_post(tree) == []
+    post = next((tree / "_posts").glob("*.md"))
+    assert post.name == "2026-11-29-representational_convergence_in_a_small_world.md"
+    text = post.read_text()
+    assert "$$" in text and "<d-cite key=" in text and "layout: distill" in text
+    assert "nan" not in text.lower().split("---", 2)[2]
+
+
+def test_standalone_rendering(tree, tmp_path):
+    out = render_standalone(tree, tmp_path / "s" / "index.html")
+    html = out.read_text()
+    assert "<h2>References</h2>" in html and 'href="#ref-kornblith2019"' in html
+    assert "relative_url" not in html
+
+
+@pytest.mark.parametrize("breakage,expected", [
+    ("rename_hyphen", "underscore-only slug"),
+    ("extra_file", "outside the allowed places"),
+    ("undefined_cite", "not defined in the bibliography"),
+    ("missing_asset", "does not exist"),
+    ("no_layout", "layout must be 'distill'"),
+    ("no_bib", "bibliography assets/bibliography"),
+])
+def test_checker_catches(tree, tmp_path, breakage, expected):
+    root = tmp_path / "blog"
+    shutil.copytree(tree, root)
+    post = next((root / "_posts").glob("*.md"))
+    key = post.stem
+    if breakage == "rename_hyphen":
+        post.rename(post.with_name("2026-11-29-representational-convergence.md"))
+    elif breakage == "extra_file":
+        (root / "README.md").write_text("x")
+    elif breakage == "undefined_cite":
+        post.write_text(post.read_text() + '\n<d-cite key="nobody2099"></d-cite>\n')
+    elif breakage == "missing_asset":
+        next((root / "assets" / "img" / key).glob("*.png")).unlink()
+    elif breakage == "no_layout":
+        post.write_text(post.read_text().replace("layout: distill", "layout: post"))
+    elif breakage == "no_bib":
+        (root / "assets" / "bibliography" / f"{key}.bib").unlink()
+    problems = check_post(root)
+    assert any(expected in p for p in problems), problems
+
+
+def test_bad_slug_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="underscores"):
+        write_post(fake_results(), tmp_path, slug="with-hyphen")
