@@ -27,7 +27,8 @@ def complete_numbers() -> dict:
             return numbers
         except KeyError as e:
             key = re.search(r"'([^']+)'", str(e)).group(1)
-            numbers[key] = STRINGS.get(key, 7 if key.startswith("n_") or "_n_" in key or key.endswith("anchors") else 0.5)
+            integer = key.startswith("n_") or "_n_" in key or key.endswith("anchors")
+            numbers[key] = STRINGS.get(key, 7 if integer else 0.5)
     raise AssertionError("the post asks for too many numbers")
 
 
