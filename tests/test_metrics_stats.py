@@ -38,7 +38,8 @@ def test_p_values_are_roughly_uniform_under_the_null():
 
 
 @pytest.mark.parametrize("metric,kwargs", [("linear_cka", {}), ("rsa", {}), ("rsa", {"compare": "pearson"}),
-                                           ("linear_cka", {"debiased": True})])
+                                           ("linear_cka", {"debiased": True}), ("mutual_knn", {"k": 4}),
+                                           ("jaccard_knn", {"k": 3})])
 def test_fast_permutation_scorers_equal_the_plain_call(metric, kwargs):
     for n, d in ((40, 5), (10, 30)):  # feature and Gram routes
         X, Y = _related(n=n, d=d)

@@ -32,6 +32,13 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:  # transformers' per-load "Loading weights" bars drown the CLI's own progress
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -87,6 +87,18 @@ def _permuted_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
             a = rankdata(a)
             return lambda p: compare_vectors(a, rankdata(_triu(B[p][:, p])), "pearson")
         return lambda p: compare_vectors(a, _triu(B[p][:, p]), compare)
+    if name in ("mutual_knn", "jaccard_knn"):  # permuting Y's rows relabels its neighbour lists
+        k = check_k(kwargs.get("k", 10), x.shape[0])
+        ia, _ = _knn.knn(_knn.unit_rows(x, "X"), k)
+        ib, _ = _knn.knn(_knn.unit_rows(y, "Y"), k)
+
+        def knn_perm(p):
+            inv = torch.empty_like(p)
+            inv[p] = torch.arange(len(p), device=p.device)
+            inter = _knn.overlap_counts(ia, inv[ib[p]]).double()
+            return float((inter / (2 * k - inter)).mean()) if name == "jaccard_knn" else float(inter.mean() / k)
+
+        return knn_perm
     return lambda p: info.fn(x, y[p], **kwargs)
 
 
