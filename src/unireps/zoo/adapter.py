@@ -1,0 +1,144 @@
+"""Loading zoo models through :mod:`unireps.models`, and registering ``zoo:<name>`` there.
+
+* Hugging Face stand-ins are ``save_pretrained`` folders: the registry loads them with the same
+  family adapter as the real checkpoint (family from ``config.json``'s ``model_type``).
+* Plain models are rebuilt from ``zoo_model.json``, get their weights from ``model.safetensors``
+  and are wrapped tower by tower with :func:`unireps.models.from_module` (named layers, input to
+  output, then ``output`` = the shared embedding). A two-tower model is one :class:`TwoTowerEncoder`
+  that hands each modality to its tower's encoder (``from_module`` wraps one modality).
+
+A model that is not built yet is built on first load (seconds to a minute; deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..models.encoder import Encoder, auto_device
+from .catalog import catalogue, entry
+from .store import WEIGHTS, is_built, sha256_file, zoo_dir
+
+
+class TwoTowerEncoder(Encoder):
+    """An image and a text tower, each already an `Encoder` of one modality, as one encoder."""
+
+    family = "zoo"
+
+    def __init__(self, towers: dict[str, Encoder], *, name: str, source: str, embedding_dim: int, device,
+                 batch_size: int = 32, weights_sha256: str | None = None, weight_files: dict | None = None,
+                 progress: bool | None = None):
+        self.towers = dict(towers)
+        super().__init__(
+            name=name, source=source, modalities=tuple(self.towers),
+            layer_names={m: t.layer_names[m] for m, t in self.towers.items()},
+            default_pooling={m: t.default_pooling[m] for m, t in self.towers.items()},
+            embedding_dim=embedding_dim, embedding_layer={m: "output" for m in self.towers}, device=device,
+            batch_size=batch_size, weights_sha256=weights_sha256, weight_files=weight_files, progress=progress,
+        )
+
+    def _prepare(self, modality, raw):
+        return self.towers[modality]._prepare(modality, raw)
+
+    def _forward(self, modality, inputs, layers):
+        return self.towers[modality]._forward(modality, inputs, layers)
+
+    def _capture_modules(self, modality):
+        return self.towers[modality]._capture_modules(modality)
+
+    def preprocess_fingerprint(self, modality):
+        return self.towers[modality].preprocess_fingerprint(modality)
+
+
+def load_plain(folder: str | Path, *, name: str | None = None, device=None, batch_size: int = 32,
+               progress: bool | None = None, **_ignored: Any) -> Encoder:
+    """A plain zoo model folder as an `Encoder` (image tower, plus text tower if it has one)."""
+    from safetensors.torch import load_file
+
+    from ..models import from_module
+    from .plain import PlainModel
+    from .tokenizer import TextPreprocess, vocab_hash
+
+    folder = Path(folder)
+    meta = json.loads((folder / "zoo_model.json").read_text())
+    if meta.get("text") and meta.get("vocab_hash") != vocab_hash():
+        raise RuntimeError(f"{folder}: saved with another zoo vocabulary ({meta.get('vocab_hash')}); rebuild it "
+                           "with unireps.zoo.build(force=True)")
+    model = PlainModel(meta["image"], meta["text"], meta["objective"], dim=meta["dim"])
+    model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    model.eval().requires_grad_(False)
+    sha = sha256_file(folder / WEIGHTS)
+    name = name or f"zoo:{folder.name}"
+    dev = auto_device(device)
+    common = dict(name=name, device=dev, batch_size=batch_size, source=f"zoo:{folder}", weights_sha256=sha,
+                  weight_files={WEIGHTS: sha}, progress=progress)
+    towers = {"image": from_module(model.image, meta["layers"]["image"], None, modality="image",
+                                   num_prefix_tokens=meta["num_prefix_tokens"]["image"],
+                                   preprocess_id="default-image-v1", **common)}
+    if model.text is not None:
+        tp = TextPreprocess()
+        towers["text"] = from_module(model.text, meta["layers"]["text"], tp, modality="text", preprocess_id=tp.id,
+                                     **common)
+    if len(towers) == 1:
+        enc = towers["image"]
+        enc.family = "zoo"
+        enc.embedding_dim = int(meta["dim"])
+        return enc
+    return TwoTowerEncoder(towers, name=name, source=f"zoo:{folder}", embedding_dim=int(meta["dim"]), device=dev,
+                           batch_size=batch_size, weights_sha256=sha, weight_files={WEIGHTS: sha},
+                           progress=progress)
+
+
+def ensure_built(name: str, cache_dir=None, progress: bool | None = None) -> Path:
+    """The folder of zoo model ``name``, building it (and its recipe's siblings) first if needed."""
+    e = entry(name)
+    folder = zoo_dir(cache_dir) / e.name
+    if not is_built(folder, e.recipe.hash()):
+        from .build import build
+
+        build(names=[e.name], cache_dir=cache_dir, progress=bool(progress) if progress is not None else True)
+    return folder
+
+
+def load_zoo_model(name: str, *, device=None, cache_dir=None, batch_size: int = 32, progress: bool | None = None,
+                   **kw: Any) -> Encoder:
+    """``zoo:<name>`` as an `Encoder` (what ``unireps.models.load_model('zoo:<name>')`` returns)."""
+    e = entry(name)
+    folder = ensure_built(e.name, cache_dir=cache_dir, progress=progress)
+    if e.recipe.kind == "hf":
+        from ..models.registry import load_folder
+
+        return load_folder(folder, name=f"zoo:{e.name}", source=f"zoo:{folder}", device=device,
+                           batch_size=batch_size, progress=progress, **kw)
+    return load_plain(folder, name=f"zoo:{e.name}", device=device, batch_size=batch_size, progress=progress)
+
+
+def _loader(name: str):
+    def load(device=None, allow_download: bool = False, **kw: Any) -> Encoder:
+        return load_zoo_model(name, device=device, **kw)
+
+    return load
+
+
+def _available(name: str):
+    def check() -> bool:
+        e = entry(name)
+        return is_built(zoo_dir() / e.name, e.recipe.hash())
+
+    return check
+
+
+def register_zoo_models() -> list[str]:
+    """Register every catalogue model as ``zoo:<name>`` in :mod:`unireps.models` (idempotent)."""
+    from ..models import register_model
+
+    names = []
+    for e in catalogue().values():
+        register_model(
+            f"zoo:{e.name}", _loader(e.name), family=e.family, modalities=e.modalities,
+            source=f"zoo:{zoo_dir() / e.name}", source_kind="zoo", available=_available(e.name),
+            description=e.description, overwrite=True, presets=list(e.presets), variant=e.variant, base=e.base,
+        )
+        names.append(f"zoo:{e.name}")
+    return names
