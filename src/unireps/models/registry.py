@@ -127,6 +127,7 @@ def _hub_available(repo_id: str) -> Callable[[], bool]:
 
 def list_models() -> list[ModelInfo]:
     """Every registered model with its family, modalities, source and offline availability now."""
+    _register_zoo()
     out = []
     for e in _REGISTRY.values():
         try:
@@ -165,6 +166,8 @@ def load_model(
     if not isinstance(name_or_path, str):
         raise TypeError(f"load_model needs a name, path or nn.Module; got {type(name_or_path).__name__}")
     spec = name_or_path
+    if spec.startswith("zoo:") and spec not in _REGISTRY:
+        _register_zoo()
     if spec in _REGISTRY:
         entry = _REGISTRY[spec]
         got = entry.loader(device=device, allow_download=allow_download, **kw)
@@ -204,6 +207,14 @@ def load_model(
         f"unknown model {spec!r}.{hint} Registered names: {', '.join(sorted(_REGISTRY))}; or use a prefix "
         f"({', '.join(PREFIXES)}), a hub id 'owner/name', a local folder or file."
     )
+
+
+def _register_zoo() -> None:
+    """The zoo registers its ``zoo:<name>`` entries on import; import it lazily (models/ does not depend on it)."""
+    try:
+        import unireps.zoo  # noqa: F401
+    except ImportError:  # pragma: no cover - the zoo ships with the package
+        pass
 
 
 def _looks_like_path(spec: str) -> bool:
