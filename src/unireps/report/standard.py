@@ -246,22 +246,12 @@ def section_crossmodal(cfg: RunConfig, ds, names: set[str]):
     return {"crossmodal": t}, {"crossmodal": fig}, numbers
 
 
-def _resized(ds, size: int):
-    from PIL import Image
-
-    imgs = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in ds.images])
-    return ds.__class__(**{**ds.__dict__, "images": imgs}) if hasattr(ds, "__dict__") else ds
-
-
 def section_brain(cfg: RunConfig, names: set[str]):
-    from ..zoo.data import IMAGE_SIZE
-
-    ds92 = load_dataset("kriegeskorte92")
-    small = _resized(ds92, IMAGE_SIZE)
+    ds92 = load_dataset("kriegeskorte92")  # each model's own preprocessing resizes the 175-px images
     models = [zoo(f"{f}-s0") for f in HF_FAMILIES] + [zoo(f"{SEED_BASE}-s0"), zoo(f"{SEED_BASE}-s0-untrained")]
     tables = []
     for i, m in enumerate(models):
-        t = analysis.brain_rsa({k: v for k, v in analysis.representations(m, small, "image", layers="all",
+        t = analysis.brain_rsa({k: v for k, v in analysis.representations(m, ds92, "image", layers="all",
                                                                           cache_dir=cfg.cache_dir).items()},
                                n_boot=cfg.n_boot, seed=cfg.seed, with_references=i == 0)
         tables.append(t.assign(model=t.model.where(t.kind == "reference", m.removeprefix("zoo:"))))

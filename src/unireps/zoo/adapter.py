@@ -51,6 +51,27 @@ class TwoTowerEncoder(Encoder):
         return self.towers[modality].preprocess_fingerprint(modality)
 
 
+class ResizeImages:
+    """``preprocess`` for the plain zoo image towers: any RGB batch resized (bilinear) to the training size, then
+    the default uint8 -> float [0, 1] conversion. Inputs already at that size are untouched (no resampling)."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+        self.id = f"zoo-resize{self.size}-v1"
+
+    def __call__(self, images: Any):
+        import numpy as np
+        from PIL import Image
+
+        from ..models.families.generic import default_image_preprocess
+        from ..models.inputs import to_rgb_arrays
+
+        arrays = [a if a.shape[:2] == (self.size, self.size) else
+                  np.asarray(Image.fromarray(a).resize((self.size, self.size), Image.BILINEAR))
+                  for a in to_rgb_arrays(images)]
+        return default_image_preprocess(np.stack(arrays))
+
+
 def load_plain(folder: str | Path, *, name: str | None = None, device=None, batch_size: int = 32,
                progress: bool | None = None, **_ignored: Any) -> Encoder:
     """A plain zoo model folder as an `Encoder` (image tower, plus text tower if it has one)."""
@@ -73,9 +94,12 @@ def load_plain(folder: str | Path, *, name: str | None = None, device=None, batc
     dev = auto_device(device)
     common = dict(name=name, device=dev, batch_size=batch_size, source=f"zoo:{folder}", weights_sha256=sha,
                   weight_files={WEIGHTS: sha}, progress=progress)
-    towers = {"image": from_module(model.image, meta["layers"]["image"], None, modality="image",
-                                   num_prefix_tokens=meta["num_prefix_tokens"]["image"],
-                                   preprocess_id="default-image-v1", **common)}
+    from .data import IMAGE_SIZE
+
+    resize = ResizeImages(meta.get("image_size", IMAGE_SIZE))
+    towers = {"image": from_module(model.image, meta["layers"]["image"], resize, modality="image",
+                                   num_prefix_tokens=meta["num_prefix_tokens"]["image"], preprocess_id=resize.id,
+                                   **common)}
     if model.text is not None:
         tp = TextPreprocess()
         towers["text"] = from_module(model.text, meta["layers"]["text"], tp, modality="text", preprocess_id=tp.id,
