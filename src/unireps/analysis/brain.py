@@ -74,13 +74,24 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
 
     Columns: model, layer, kind (layer / reference), target, value (vs the group RDM), ci_low/ci_high
     (bootstrap over stimuli), mean_over_subjects (human IT, the score comparable with the ceiling),
-    ceiling_lower, ceiling_upper.
+    ceiling_lower, ceiling_upper, and note: why a layer has no value (its RDM is undefined, e.g. a layer that
+    is the same for every image).
     """
     ds = load_dataset(dataset)
     reps = representations(model, ds, "image", layers=layers, pooling=pooling, cache_dir=cache_dir)
-    rdms = {name: compute_rdm(X, rdm) for name, X in reps.items()}
+    rdms, notes = {}, {}
+    for name, X in reps.items():
+        try:
+            rdms[name] = compute_rdm(X, rdm)
+        except ValueError as e:  # e.g. a CLS token before the first block: the same for every image
+            notes[name] = str(e).splitlines()[0]
     subjects = subject_rdms(ds)
     table = _score_rows(rdms, ds, subjects, compare, n_boot, seed, model=model_label(model), kind="layer")
+    if notes:
+        skipped = pd.DataFrame([{"model": model_label(model), "layer": k, "kind": "layer", "target": t,
+                                 "value": np.nan, "note": v} for k, v in notes.items()
+                                for t in ("human_IT", "monkey_IT")])
+        table = pd.concat([table, skipped], ignore_index=True)
     if with_references:
         table = pd.concat([table, reference_rows(dataset, compare, n_boot, seed)], ignore_index=True)
     lower, upper = noise_ceiling(subjects, compare)

@@ -30,6 +30,21 @@ def identification_rate(M: np.ndarray) -> float:
     return float(np.mean(np.nanargmax(M, axis=1) == np.arange(M.shape[0])))
 
 
+def _cellwise(la: dict, lb: dict, metric: str, kw: dict):
+    from ..metrics import get_metric
+
+    info = get_metric(metric)
+    M = np.full((len(la), len(lb)), np.nan)
+    notes = set()
+    for i, (na, a) in enumerate(la.items()):
+        for j, (nb, b) in enumerate(lb.items()):
+            try:
+                M[i, j] = info(a, b, **kw)
+            except ValueError as e:
+                notes.add(f"{na} vs {nb}: {str(e).splitlines()[0]}" if len(notes) < 3 else "...")
+    return M, notes
+
+
 def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: str = "image", layers="all",
               pooling: str | None = None, comparison_metrics=("cca", "svcca"), cache_dir=None,
               metric_kwargs: dict | None = None) -> Layerwise:
@@ -41,11 +56,12 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
     maps, best, ident = {}, [], []
     for m in (metric, *[c for c in comparison_metrics if c != metric]):
         note = ""
+        kw = metric_kwargs.get(m, {})
         try:
-            M = layer_similarity(list(la.values()), list(lb.values()), m, **metric_kwargs.get(m, {}))
-        except ValueError as e:
-            M = np.full((len(la), len(lb)), np.nan)
-            note = str(e).splitlines()[0]
+            M = layer_similarity(list(la.values()), list(lb.values()), m, **kw)
+        except ValueError:  # some layer is degenerate for this measure: cell by cell, NaN where undefined
+            M, notes = _cellwise(la, lb, m, kw)
+            note = "; ".join(sorted(notes))
         maps[m] = pd.DataFrame(M, index=list(la), columns=list(lb))
         for i, name in enumerate(la):
             row = M[i]

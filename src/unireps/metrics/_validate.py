@@ -111,15 +111,26 @@ def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False, check_finite: b
     return x.to(dtype), y.to(dtype)
 
 
+def relative_floor(dtype: torch.dtype) -> float:
+    """Below this ratio ||X - mean|| / ||X||, a representation's variation is rounding noise of its dtype."""
+    return 64 * torch.finfo(dtype).eps
+
+
+def constant_error(name: str) -> ValueError:
+    return ValueError(f"{name} is constant across stimuli (its variation after centering is zero or at the rounding "
+                      "level of its dtype), so the measure is undefined. Check that the features were extracted for "
+                      "different inputs (e.g. a CLS token before the first block does not depend on the image); "
+                      "data with a huge offset can be passed as float64")
+
+
 def center(X: torch.Tensor, name: str = "X") -> torch.Tensor:
     """Subtract the column means (computed in float64), and refuse a constant representation."""
     mean = X.mean(dim=0, dtype=torch.float64, keepdim=True)
     Xc = X - mean.to(X.dtype)
     scale = torch.linalg.vector_norm(X, dtype=torch.float64)
     norm = torch.linalg.vector_norm(Xc, dtype=torch.float64)
-    if not bool(norm > 1e-12 * max(float(scale), 1e-300)) or float(norm) == 0.0:
-        raise ValueError(f"{name} is constant across stimuli (zero variance after centering); the measure "
-                         "is undefined. Check that the features were extracted for different inputs")
+    if not bool(norm > relative_floor(X.dtype) * float(scale)) or float(norm) == 0.0:
+        raise constant_error(name)
     return Xc
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import acc_dtype, center, check_finite, check_pair
+from ._validate import acc_dtype, center, check_finite, check_pair, constant_error, relative_floor
 
 # --------------------------------------------------------------------------------------------- primitives
 
@@ -134,9 +134,8 @@ def _feature_terms(x: torch.Tensor, y: torch.Tensor, debiased: bool):
         raise ValueError("the feature products overflowed (values too large for the dtype); rescale X and Y or "
                          "pass float64")
     for c, t, name in ((cxx, x, "X"), (cyy, y, "Y")):
-        if not bool(torch.trace(c) > 1e-12 * torch.linalg.vector_norm(t, dtype=acc) ** 2):
-            raise ValueError(f"{name} is constant across stimuli (zero variance after centering); the measure "
-                             "is undefined. Check that the features were extracted for different inputs")
+        if not bool(torch.trace(c) > (relative_floor(t.dtype) * torch.linalg.vector_norm(t, dtype=acc)) ** 2):
+            raise constant_error(name)
     hxy, hxx, hyy = (cxy**2).sum(), (cxx**2).sum(), (cyy**2).sum()
     if debiased:
         ax = _row_sq_norms(xs, rx)

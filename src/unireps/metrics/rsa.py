@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validate import acc_dtype, check_choice, check_matrix, check_pair
+from ._validate import acc_dtype, center, check_choice, check_matrix, check_pair
 
 RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")
 COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine")
@@ -47,6 +47,7 @@ def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
     """The square (n, n) RDM of representation X (rows = stimuli) under the named dissimilarity."""
     check_choice("rdm", rdm, RDM_KINDS)
     x = check_matrix(X, name)
+    center(x, name)  # a representation constant across stimuli (up to rounding) has no RDM
     if rdm == "correlation":
         if x.shape[1] < 3:
             raise ValueError(f"the correlation RDM needs at least 3 features ({name} has {x.shape[1]}: the "

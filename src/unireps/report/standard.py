@@ -256,13 +256,14 @@ def section_brain(cfg: RunConfig, names: set[str]):
                                n_boot=cfg.n_boot, seed=cfg.seed, with_references=i == 0)
         tables.append(t.assign(model=t.model.where(t.kind == "reference", m.removeprefix("zoo:"))))
     t = pd.concat(tables, ignore_index=True)
-    layers = t[(t.kind == "layer")]
+    layers = t[(t.kind == "layer") & t.value.notna()]
     h = layers[layers.target == "human_IT"]
     mk = layers[layers.target == "monkey_IT"]
     best_h = h.sort_values("mean_over_subjects").iloc[-1]
     best_m = mk.sort_values("value").iloc[-1]
     ref = t[t.kind == "reference"]
-    numbers = {"ceiling_lower": float(t.ceiling_lower.iloc[0]), "ceiling_upper": float(t.ceiling_upper.iloc[0]),
+    numbers = {"brain_undefined_layers": int(t[(t.kind == "layer") & t.value.isna()].layer.nunique()),
+               "ceiling_lower": float(t.ceiling_lower.iloc[0]), "ceiling_upper": float(t.ceiling_upper.iloc[0]),
                "brain_best_human": float(best_h.mean_over_subjects), "brain_best_human_layer":
                f"{best_h.model} · {best_h.layer}", "brain_best_monkey": float(best_m.value),
                "brain_best_monkey_layer": f"{best_m.model} · {best_m.layer}",
