@@ -62,3 +62,16 @@ def test_unknown_model_fails_with_one_line(capsys):
     assert main(["compare", "zoo:nope", A, "--n", "20"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+@pytest.mark.slow
+def test_applications_commands(tmp_path, capsys):
+    assert main(["transfer", "--anchors", "20", "--repeats", "1", "--out", str(tmp_path / "t"), "--json"]) == 0
+    rows = {(r["method"], r["n_anchors"]): r["accuracy"] for r in json.loads(capsys.readouterr().out)}
+    assert rows[("ridge", 20)] > rows[("no_map", 0)] + 0.3
+    assert main(["stitch", "--widths", "32", "--epochs", "5", "--out", str(tmp_path / "s"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+    assert main(["merge", "--widths", "16", "--epochs", "5", "--no-multitask", "--out", str(tmp_path / "m"),
+                 "--json"]) == 0
+    assert {r["alignment"] for r in json.loads(capsys.readouterr().out)} >= {"naive", "weight_matching"}
+    assert main(["merge", "--points", "5", "--out", str(tmp_path / "m2")]) == 2
