@@ -1,0 +1,219 @@
+"""One process, two routes: ``/multimodal`` (student primer) and ``/unireps-multimodal`` (research module), both
+gr.Blocks mounted on one FastAPI app and served by uvicorn on 127.0.0.1.  Offline by construction: Gradio's
+analytics off, no share link, no font CDN, no run history or other browser storage, MCP/PWA/monitoring off."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+log = logging.getLogger("unireps.app")
+
+RESEARCH_PATH = "/unireps-multimodal"
+EDU_PATH = "/multimodal"
+
+INDEX_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>unireps app</title>
+<style>body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:44rem;margin:2rem auto;
+padding:0 1rem;color:#1b1b1b;line-height:1.5}a{color:#1a4e8a;font-weight:600}a:focus-visible{outline:3px solid #f5a623}
+li{margin:.6rem 0}</style></head><body><main>
+<h1>unireps</h1>
+<p>When, how and why do different neural models learn the same representations?</p>
+<ul>
+<li><a href="multimodal/">How one image–text model (CLIP) works</a> — a primer for students</li>
+<li><a href="unireps-multimodal/">Research module</a> — convergence between models, and with the brain</li>
+</ul></main></body></html>"""
+
+
+def warmup_steps(engine) -> list[tuple[str, Any]]:
+    """What the background thread computes at startup, cheapest first: the puzzle's live result, the reference
+    embeddings of the default models, the theory tables, the educational page's model, the applications."""
+    from . import compute as C
+
+    steps = [("puzzle", lambda: C.puzzle(engine))]
+
+    def reference_embeddings():
+        """Every available model on its default reference set (shapes; digits for the toy models), both towers,
+        so that the explorer and the cross-model page only compute measures when a visitor asks."""
+        for name in engine.names():
+            e = engine.entry(name)
+            for mod in e.modalities:
+                try:
+                    engine.embedding(name, "digits" if e.kind == "toy" else "shapes", mod)
+                except Exception as err:  # noqa: BLE001 - one broken model must not stop the others
+                    log.warning("warm-up: %s (%s) failed: %s", name, mod, err)
+
+    steps.append(("reference embeddings", reference_embeddings))
+    steps.append(("theory tables", lambda: (C.convergence_by_layer(engine), C.invariance_demo(),
+                                             C.brain_references(engine))))
+    edu = engine.clip_model()
+    if edu:
+        def edu_warm():
+            C.training_picture(engine, edu)
+            for key in C.gallery_sets(engine):
+                engine.embedding(edu, key, "image")
+            engine.memo(("bank_emb", edu), lambda: C._unit(engine.encode(edu, "text", C.caption_bank(engine))))
+
+        steps.append(("educational model", edu_warm))
+    if engine.config.applications:
+        steps += [("applications: stitching", lambda: C.app_stitching(engine)),
+                  ("applications: merging", lambda: C.app_merging(engine)),
+                  ("applications: distillation", lambda: C.app_development(engine)),
+                  ("applications: transfer", lambda: C.app_transfer(engine)),
+                  ("applications: zoo stitching", lambda: C.app_zoo_stitching(engine))]
+    return steps
+
+
+def create_app(config=None, engine=None, analytics=None, precompute: bool | None = None):
+    """The FastAPI app with both routes (and a small index page at ``/``).  ``precompute`` (default: the config's)
+    starts the background warm-up thread."""
+    import gradio as gr
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    from .analytics import Analytics
+    from .educational import build_educational
+    from .engine import AppConfig, Engine
+    from .figures import LINK_JS
+    from .inputs import set_pil_limit
+    from .research import build_research
+    from .ui import CSS, theme
+
+    config = config or (engine.config if engine is not None else AppConfig())
+    engine = engine or Engine(config)
+    analytics = analytics or Analytics(config.analytics_db)
+    set_pil_limit(config.max_image_pixels)
+
+    app = FastAPI(title="unireps app", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return INDEX_HTML
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"ok": True, "tasks": {k: v.get("state") for k, v in engine.tasks.items()}}
+
+    research = build_research(engine, analytics)
+    educational = build_educational(engine, analytics)
+    common = dict(footer_links=["api"], run_history=False, max_file_size=config.max_file_size, ssr_mode=False,
+                  mcp_server=False, pwa=False, enable_monitoring=False, theme=theme(), css=CSS, show_error=True)
+    for blocks in (research, educational):
+        blocks.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)
+    gr.mount_gradio_app(app, research, path=RESEARCH_PATH, js=LINK_JS, **common)
+    gr.mount_gradio_app(app, educational, path=EDU_PATH, **common)
+    app.state.engine = engine
+    app.state.analytics = analytics
+    app.state.blocks = {"research": research, "educational": educational}
+    if config.precompute if precompute is None else precompute:
+        engine.start_background(warmup_steps(engine))
+    return app
+
+
+def limit_threads(n: int):
+    """torch intra-op and BLAS/OpenMP threads of this process (returns the previous torch count and the
+    threadpoolctl limiter, for :func:`restore_threads`).  With 2 cores and 2 concurrent computations, one thread
+    each avoids oversubscription (which slows the bootstrap loops by an order of magnitude on a busy machine)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(int(n))
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        limiter = None
+    return old, limiter
+
+
+def restore_threads(state) -> None:
+    import torch
+
+    old, limiter = state
+    torch.set_num_threads(old)
+    if limiter is not None:
+        limiter.restore_original_limits()
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, *, analytics_db=None, cache_dir=None, models=None,
+           precompute: bool = True, concurrency: int = 2, threads: int | None = 1, log_level: str = "warning",
+           **config_kw) -> None:
+    """Serve both routes with uvicorn (blocking).  ``threads``: torch intra-op threads (1 keeps the 2-core machine
+    responsive with ``concurrency`` = 2 queued computations at a time)."""
+    import uvicorn
+
+    from .engine import AppConfig
+
+    if threads:
+        limit_threads(int(threads))
+    try:  # the server log is for requests and errors, not for transformers' weight-loading bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+    config = AppConfig(models=models, cache_dir=cache_dir, analytics_db=analytics_db, precompute=precompute,
+                       concurrency=concurrency, **config_kw)
+    app = create_app(config)
+    base = f"http://{host}:{port}"
+    print(f"unireps app: {base}{EDU_PATH}/ (primer) and {base}{RESEARCH_PATH}/ (research module)", flush=True)
+    uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+
+
+class BackgroundServer:
+    """uvicorn in a daemon thread (tests, notebooks): ``with BackgroundServer(app, port) as url: ...``."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        import socket
+
+        import uvicorn
+
+        if not port:
+            with socket.socket() as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.host, self.port = host, int(port)
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, name="unireps-app-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        import time
+
+        self.thread.start()
+        t0 = time.time()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the app server failed to start")
+            if time.time() - t0 > timeout:
+                raise TimeoutError("the app server did not start in time")
+            time.sleep(0.05)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving; connections still open (clients' event streams) are dropped without error logs."""
+        quiet = logging.getLogger("uvicorn.error")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            self.server.should_exit = True
+            self.thread.join(timeout=10)
+        finally:
+            quiet.setLevel(level)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

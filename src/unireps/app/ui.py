@@ -1,0 +1,123 @@
+"""Shared page furniture: the error guard, analytics hooks (opt-in), theme and CSS, navigation."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from .analytics import Analytics  # noqa: E402
+from .engine import InputError  # noqa: E402
+
+log = logging.getLogger("unireps.app")
+
+OPT_IN_LABEL = ("Help improve this app: count my tab views, time on each tab, number of uploads and the model "
+                "combinations I try (stored only on this server; no personal data, no upload contents). Off unless "
+                "you tick it.")
+
+# Colours meet WCAG AA contrast: #1a4e8a on white 8.4:1, on the button fill #eef4fb 7.6:1; #333 on white 12.6:1.
+CSS = """
+.unireps-nav { display: flex; flex-wrap: wrap; gap: 0.75rem 1.25rem; align-items: center; margin: 0 0 0.5rem 0; }
+.unireps-nav a, a.unireps-cta { color: #1a4e8a; font-weight: 600; text-decoration: underline; }
+.unireps-nav a:focus-visible, a.unireps-cta:focus-visible { outline: 3px solid #f5a623; outline-offset: 2px; }
+a.unireps-cta { display: inline-block; padding: 0.7rem 1.1rem; border: 2px solid #1a4e8a; border-radius: 8px;
+  background: #eef4fb; font-size: 1.1rem; text-decoration: none; }
+a.unireps-cta:hover { background: #dbe8f7; }
+.unireps-note { color: #333333; font-size: 0.95rem; }
+@media (max-width: 640px) { .gradio-container { padding-left: 6px !important; padding-right: 6px !important; } }
+"""
+
+
+def theme():
+    """Gradio's default theme with system fonts only (nothing fetched from a font CDN)."""
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Arial",
+                                   "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+
+def nav_html(links: list[tuple[str, str]], current: str) -> str:
+    items = [f'<span aria-current="page"><strong>{current}</strong></span>']
+    items += [f'<a href="{href}">{text}</a>' for href, text in links]
+    return f'<nav class="unireps-nav" aria-label="unireps pages">{" · ".join(items)}</nav>'
+
+
+def make_guard(slots=None) -> Callable[[Callable], Callable]:
+    """A decorator for event handlers: input problems become a clear message on the page (gr.Error), any other
+    failure a short error that keeps the server serving; with ``slots`` (a semaphore shared by both pages), at most
+    that many computations run at once in the whole process, whatever each page's queue allows."""
+
+    def decorate(fn: Callable) -> Callable:
+        return guard(fn, slots)
+
+    return decorate
+
+
+def guard(fn: Callable, slots=None) -> Callable:
+    """See :func:`make_guard`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            if slots is None:
+                return fn(*args, **kwargs)
+            with slots:
+                return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except InputError as e:
+            msg = str(e)
+            raise gr.Error(msg[:1].upper() + msg[1:], title="Please check your input", print_exception=False
+                           ) from None
+        except Exception as e:  # noqa: BLE001 - the page must survive any failure of one computation
+            log.exception("handler %s failed", getattr(fn, "__name__", fn))
+            raise gr.Error(f"This computation failed ({type(e).__name__}: {str(e)[:300]}). The app is still running; "
+                           "try other settings.", title="Computation failed", print_exception=False) from None
+
+    return wrapper
+
+
+def session_id(value: str | None) -> str:
+    return value or uuid.uuid4().hex
+
+
+class Tracker:
+    """Per-page analytics hooks; every call is a no-op unless the visitor opted in."""
+
+    def __init__(self, analytics: Analytics, route: str):
+        self.analytics = analytics
+        self.route = route
+
+    def tab_handler(self, tab: str):
+        def on_select(opted_in: bool, session: str | None, state: dict | None):
+            now = time.time()
+            sid = session_id(session)
+            state = dict(state or {})
+            prev, since = state.get("tab"), state.get("since")
+            if prev and since and prev != tab:
+                self.analytics.record(bool(opted_in), sid, self.route, "tab_time", prev, round(now - since, 3))
+            self.analytics.record(bool(opted_in), sid, self.route, "tab_view", tab)
+            return sid, {"tab": tab, "since": now}
+
+        on_select.__name__ = f"tab_{tab}"
+        return on_select
+
+    def upload(self, opted_in: bool, session: str | None, kind: str) -> None:
+        self.analytics.record(bool(opted_in), session_id(session), self.route, "upload", kind)
+
+    def models(self, opted_in: bool, session: str | None, models) -> None:
+        self.analytics.record(bool(opted_in), session_id(session), self.route, "models",
+                              " + ".join(sorted(str(m) for m in models)))
+
+
+def start_session(first_tab: str):
+    def load():
+        return uuid.uuid4().hex, {"tab": first_tab, "since": time.time()}
+
+    return load

@@ -1,0 +1,407 @@
+"""Both routes served in one process on 127.0.0.1, exercised through gradio_client: every endpoint, bad inputs,
+opt-in analytics, 20 concurrent clients, and the median latency of the zoo-computing endpoints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gradio")
+pytest.importorskip("gradio_client")
+
+from gradio_client import handle_file  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from test_app_inputs import png_bomb  # noqa: E402
+from test_app_support import TINY, client, served_app  # noqa: E402
+from unireps.app.analytics import summary  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(copy keyword|no_silent_downcasting).*")
+R, E = "/unireps-multimodal", "/multimodal"
+MEASURES = ["linear_cka", "mutual_knn"]
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with served_app(tmp_path_factory.mktemp("app")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def rc(srv):
+    c = client(srv.url, R)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def ec(srv):
+    c = client(srv.url, E)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("img") / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(p)
+    return p
+
+
+def arr(v) -> np.ndarray:
+    """A plotly JSON array (a list, or plotly's typed-array form {"dtype", "bdata", "shape"})."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(x) for x in str(v["shape"]).split(",")]) if "shape" in v else a
+    return np.array(v)
+
+
+def plot_json(value) -> dict:
+    value = value.get("value", value) if isinstance(value, dict) and "value" in value else value
+    return json.loads(value["plot"])
+
+
+def first_item(srv, dskey="shapes") -> str:
+    return f"0: {srv.engine.dataset(dskey).captions[0]}"
+
+
+def example(srv, i=0) -> str:
+    from unireps.app.educational import examples
+
+    return examples(srv.engine)[i][0]
+
+
+# ------------------------------------------------------------------------------------------------ routes
+
+
+def test_index_and_routes(srv):
+    import httpx
+
+    r = httpx.get(srv.url + "/")
+    assert r.status_code == 200 and 'href="multimodal/"' in r.text and 'href="unireps-multimodal/"' in r.text
+    for route in (R, E):
+        page = httpx.get(f"{srv.url}{route}/", follow_redirects=True)
+        assert page.status_code == 200
+    assert httpx.get(srv.url + "/healthz").json()["ok"] is True
+
+
+def test_every_event_has_an_api_name(rc, ec):
+    research = set(rc.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    edu = set(ec.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/puzzle", "/puzzle_on_load", "/explorer_compare", "/explorer_neighbours", "/explorer_layers",
+            "/crossmodel_compare", "/brain_rsa", "/theory_when", "/theory_noise_ceiling", "/theory_invariances",
+            "/theory_on_view", "/applications", "/applications_on_view", "/research_status",
+            "/research_session", "/research_tab_puzzle", "/research_tab_explorer", "/research_tab_cross",
+            "/research_tab_brain", "/research_tab_theory", "/research_tab_applications"} <= research
+    assert {"/edu_match_image", "/edu_match_caption", "/edu_training_picture", "/edu_training_picture_on_view",
+            "/edu_explain", "/edu_alt_text", "/edu_session", "/edu_tab_try", "/edu_tab_how", "/edu_tab_why",
+            "/edu_tab_ethics", "/edu_tab_more"} <= edu
+    assert not [n for n in research | edu if n.startswith("/lambda") or n.startswith("/fn_")]
+
+
+# ------------------------------------------------------------------------------------------------ research
+
+
+def test_puzzle(rc):
+    md, fig, table = rc.predict(api_name="/puzzle")
+    assert "two independently trained seeds" in md and TINY["a"] in md and "untrained twin" in md
+    assert "95% CI" in md
+    heat = plot_json(fig)["data"][0]
+    assert heat["type"] == "heatmap" and "raw pixels" in heat["x"]
+    assert {"model_a", "model_b", "value", "ci_low", "ci_high"} <= set(table["headers"])
+    md2, _, _ = rc.predict(api_name="/puzzle_on_load")
+    assert md2 == md
+
+
+def test_explorer_compare(rc, srv):
+    out = rc.predict([TINY["a"], TINY["b"], TINY["clip"]], "shapes", MEASURES, "image", False, False,
+                     api_name="/explorer_compare")
+    status, h1, h2, h3, panels, table, item = out
+    assert "3 models on 120 `shapes` images" in status
+    z = arr(plot_json(h1)["data"][0]["z"]).astype(float)
+    assert z.shape == (3, 3) and np.allclose(np.diag(z), 1.0)
+    assert "<sub>" in json.dumps(plot_json(h1)["data"][0]["text"])  # CI strings in the cells
+    assert plot_json(h2)["data"][0]["type"] == "heatmap"
+    assert h3.get("visible") is False
+    pj = plot_json(panels)
+    assert pj["layout"]["meta"] == {"unireps": "linked"}
+    first_panel = [arr(t["customdata"]) for t in pj["data"] if t.get("xaxis", "x") == "x"]
+    assert sorted(np.concatenate(first_panel).tolist()) == list(range(120))  # every item, by index
+    assert set(table["headers"]) >= {"model_a", "model_b", "metric", "value", "ci_low", "ci_high"}
+    assert len(table["data"]) == 3 * len(MEASURES)
+
+
+def test_explorer_text_modality_with_baselines(rc):
+    out = rc.predict([TINY["a"], TINY["clip"]], "shapes", ["rsa"], "text", True, False, api_name="/explorer_compare")
+    heat = plot_json(out[1])["data"][0]
+    assert "bag of words" in heat["x"] and any("untrained" in x for x in heat["x"])
+
+
+def test_explorer_neighbours(rc, srv):
+    df, panels = rc.predict([TINY["a"], TINY["b"]], "shapes", "image", first_item(srv), 4,
+                            api_name="/explorer_neighbours")
+    assert df["headers"][:4] == ["model", "rank", "item", "group"]
+    assert len(df["data"]) == 8
+    names = [t.get("name") for t in plot_json(panels)["data"]]
+    assert "selected item" in names
+
+
+def test_explorer_layers(rc):
+    fig, note, best = rc.predict(TINY["a"], TINY["b"], "shapes", "image", "linear_cka", api_name="/explorer_layers")
+    z = arr(plot_json(fig)["data"][0]["z"]).astype(float)
+    assert z.shape[0] == z.shape[1] >= 3
+    assert "Layer identification" in note
+    assert len(best["data"]) == z.shape[0]
+
+
+def test_crossmodel_compare(rc, image_file):
+    out = rc.predict(handle_file(str(image_file)), "a red circle\na blue square", [TINY["a"], TINY["b"], TINY["clip"]],
+                     "shapes", "linear_cka", False, api_name="/crossmodel_compare")
+    status, preview, heat_img, heat_txt, var, sims, emb = out
+    assert "1 image and 2 text(s)" in status
+    assert preview  # the image as the models see it
+    for h in (heat_img, heat_txt):
+        assert arr(plot_json(h)["data"][0]["z"]).shape == (3, 3)
+    items = set(plot_json(var)["data"][0]["x"])
+    assert "your image" in items and any(i.startswith("reference") for i in items)
+    assert len(sims["data"]) == 3 * 2
+    assert {r[0] for r in emb["data"]} == {TINY["a"], TINY["b"], TINY["clip"]}
+
+
+def test_crossmodel_with_92_objects_reference(rc, image_file):
+    out = rc.predict(handle_file(str(image_file)), "", [TINY["a"], TINY["clip"]], "kriegeskorte92", "rsa", False,
+                     api_name="/crossmodel_compare")
+    assert "92 `kriegeskorte92` reference items" in out[0]
+
+
+def test_brain(rc):
+    md, human, monkey, table = rc.predict(TINY["a"], api_name="/brain_rsa")
+    assert "noise ceiling" in md and "most human-IT-like layer" in md
+    shapes = [s.get("type") for s in plot_json(human)["layout"].get("shapes", [])]
+    assert "rect" in shapes  # the noise ceiling band
+    assert plot_json(monkey)["data"]
+    assert {"human_IT", "monkey_IT"} <= {r[table["headers"].index("target")] for r in table["data"]}
+
+
+def test_theory(rc):
+    when = rc.predict(api_name="/theory_when")
+    assert when["headers"][0] == "layer" and len(when["data"]) >= 2
+    md = rc.predict(api_name="/theory_noise_ceiling")
+    assert "lower bound" in md and "upper bound" in md
+    inv = rc.predict(api_name="/theory_invariances")
+    rows = {r[0]: r for r in inv["data"]}
+    cka = inv["headers"].index("linear_cka")
+    assert rows["rotation  X Q"][cka] == pytest.approx(1.0, abs=1e-3)
+    assert rows["unrelated  Y"][cka] < 0.5
+    when2, md2, inv2 = rc.predict(api_name="/theory_on_view")
+    assert inv2["data"] == inv["data"] and md2 == md and when2["data"] == when["data"]
+
+
+def test_applications(rc):
+    status, stitch, zoo, merge, transfer, dev = rc.predict(api_name="/applications")
+    assert "computed on this machine" in status
+    assert "penalty_random_bottom" in stitch["headers"]
+    assert "model_1" in zoo["headers"]  # two tiny zoo image-text models: dual-encoder stitching ran
+    curves = {t["name"] for t in plot_json(merge)["data"]}
+    assert any("naive" in c for c in curves) and any("aligned" in c for c in curves)
+    assert plot_json(transfer)["data"]
+    assert "linear_cka" in dev["headers"]
+    assert rc.predict(api_name="/applications_on_view")[0] == status
+
+
+def test_status_and_session(rc):
+    st = rc.predict(api_name="/research_status")
+    assert st["headers"][:2] == ["task", "state"]
+    assert rc.predict(api_name="/research_session") is not None
+
+
+# ------------------------------------------------------------------------------------------------ educational
+
+
+def test_edu_match_image(ec, srv, image_file):
+    preview, md, fig, table = ec.predict(TINY["clip"], None, example(srv), "a red circle\na blue square\na star",
+                                         0.07, False, api_name="/edu_match_image")
+    assert "Best match" in md
+    probs = [r[table["headers"].index("probability")] for r in table["data"]]
+    assert len(probs) == 3 and sum(probs) == pytest.approx(1.0, abs=2e-3)
+    assert plot_json(fig)["data"][0]["type"] == "bar"
+    out = ec.predict(TINY["clip"], handle_file(str(image_file)), None, "a red circle\na blue square", 0.5, False,
+                     api_name="/edu_match_image")
+    assert "τ = 0.5" in out[1]
+
+
+def test_edu_match_caption(ec):
+    gallery, table = ec.predict(TINY["clip"], "a small red circle", api_name="/edu_match_caption")
+    assert len(gallery) == 8 and len(table["data"]) == 8
+    cos = [r[table["headers"].index("cosine")] for r in table["data"]]
+    assert cos == sorted(cos, reverse=True)
+
+
+def test_edu_training_picture(ec):
+    md, fig = ec.predict(TINY["clip"], api_name="/edu_training_picture")
+    assert "before training" in md and "after training" in md
+    assert len(plot_json(fig)["layout"]["annotations"]) >= 2  # two panels
+    assert ec.predict(TINY["clip"], api_name="/edu_training_picture_on_view")[0] == md
+
+
+def test_edu_explain(ec, srv):
+    md, occ, words = ec.predict(TINY["clip"], None, example(srv), "a small red circle", False,
+                                api_name="/edu_explain")
+    assert "cosine(image" in md
+    heat = [t for t in plot_json(occ)["data"] if t["type"] == "heatmap"][0]
+    assert arr(heat["z"]).shape == (8, 8)
+    assert plot_json(words)["data"][0]["x"] == ["1. a", "2. small", "3. red", "4. circle"]
+
+
+def test_edu_alt_text(ec, srv, image_file):
+    text, table, preview = ec.predict(TINY["clip"], handle_file(str(image_file)), None, False,
+                                      api_name="/edu_alt_text")
+    assert text == table["data"][0][0] and len(table["data"]) == 5
+    assert 'alt="the image being described"' in preview and "trained only on the shapes world" in preview
+
+
+def test_edu_tabs(ec):
+    for t in ("try", "how", "why", "ethics", "more"):
+        ec.predict(False, api_name=f"/edu_tab_{t}")
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def app_error(fn, match):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="(?i)" + match):
+        fn()
+
+
+def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving(rc, ec, srv, tmp_path):
+    models = [TINY["a"], TINY["clip"]]
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("not an image at all")
+    app_error(lambda: rc.predict(handle_file(str(text_file)), "", models, "shapes", "linear_cka", False,
+                                 api_name="/crossmodel_compare"), "not an image")
+    bomb = png_bomb(tmp_path / "bomb.png")
+    app_error(lambda: rc.predict(handle_file(str(bomb)), "", models, "shapes", "linear_cka", False,
+                                 api_name="/crossmodel_compare"), "too large")
+    app_error(lambda: rc.predict(None, "  \n  ", models, "shapes", "linear_cka", False,
+                                 api_name="/crossmodel_compare"), "upload an image or type")
+    many = "\n".join(f"text {i}" for i in range(17))
+    app_error(lambda: rc.predict(None, many, models, "shapes", "linear_cka", False, api_name="/crossmodel_compare"),
+              "too many texts: 17; at most 16")
+    app_error(lambda: rc.predict([TINY["a"]], "shapes", MEASURES, "image", False, False,
+                                 api_name="/explorer_compare"), "at least 2 models")
+    five = [TINY["a"], TINY["b"], TINY["clip"], TINY["ckpt"], "toy:digits-mlp-s0"]
+    app_error(lambda: rc.predict(five, "shapes", MEASURES, "image", False, False, api_name="/explorer_compare"),
+              "at most 4 models")
+    app_error(lambda: rc.predict([TINY["a"], "toy:digits-mlp-s0"], "shapes", MEASURES, "text", False, False,
+                                 api_name="/explorer_compare"), "cannot encode texts")
+    app_error(lambda: rc.predict(models, "shapes", [], "image", False, False, api_name="/explorer_compare"),
+              "at least one measure")
+    app_error(lambda: ec.predict(TINY["clip"], None, example(srv), "only one caption", 0.07, False,
+                                 api_name="/edu_match_image"), "at least two captions")
+    app_error(lambda: ec.predict(TINY["clip"], None, example(srv), "", 0.07, False, api_name="/edu_match_image"),
+              "at least one text")
+    app_error(lambda: ec.predict(TINY["clip"], handle_file(str(text_file)), None, False, api_name="/edu_alt_text"),
+              "not an image")
+    app_error(lambda: ec.predict(TINY["clip"], "   ", api_name="/edu_match_caption"), "at least one text")
+    app_error(lambda: ec.predict(TINY["clip"], None, example(srv), "x" * 400, False, api_name="/edu_explain"),
+              "longer than 300")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG" + bytes(21 * 1024 * 1024))  # over the 20 MB upload limit
+    with pytest.raises(Exception, match="(?i)(too large|exceed|maximum|413|size)"):
+        rc.predict(handle_file(str(huge)), "", models, "shapes", "linear_cka", False, api_name="/crossmodel_compare")
+    # still serving
+    assert rc.predict(api_name="/research_status")["headers"][0] == "task"
+    assert ec.predict(TINY["clip"], "a red circle", api_name="/edu_match_caption")[1]["data"]
+
+
+# ------------------------------------------------------------------------------------------------ analytics
+
+
+def test_analytics_only_when_opted_in(rc, ec, srv, image_file):
+    before = summary(srv.db)
+    rc.predict([TINY["a"], TINY["b"]], "shapes", ["linear_cka"], "image", False, False, api_name="/explorer_compare")
+    rc.predict(False, api_name="/research_tab_brain")
+    assert summary(srv.db)["events"] == before["events"]
+
+    rc.predict([TINY["b"], TINY["a"]], "shapes", ["linear_cka"], "image", False, True, api_name="/explorer_compare")
+    rc.predict(handle_file(str(image_file)), "one text", [TINY["a"]], "shapes", "linear_cka", True,
+               api_name="/crossmodel_compare")
+    rc.predict(True, api_name="/research_tab_brain")
+    rc.predict(True, api_name="/research_tab_theory")
+    ec.predict(TINY["clip"], handle_file(str(image_file)), None, True, api_name="/edu_alt_text")
+    s = summary(srv.db)
+    combo = f"{TINY['a']} + {TINY['b']}"
+    assert s["model_combinations"].get(combo, 0) >= 1
+    assert s["uploads"].get("image", 0) >= 2 and s["uploads"].get("texts", 0) >= 1
+    assert s["tab_views"].get("Brain", 0) >= 1 and s["tab_views"].get("Theory", 0) >= 1
+    assert s["time_on_tab_s"]["Brain"]["n"] >= 1  # time on Brain recorded when leaving it for Theory
+    assert s["routes"].get("/multimodal", 0) >= 1
+    assert "photo" not in json.dumps(s)  # no file names or contents
+
+
+# ------------------------------------------------------------------------------------------------ load
+
+
+def test_twenty_concurrent_clients(srv, image_file):
+    from gradio_client import Client
+
+    def one(i):
+        t0 = time.perf_counter()
+        c = Client(f"{srv.url}{R if i % 2 else E}/", verbose=False, analytics_enabled=False, download_files=False)
+        try:
+            if i % 2:
+                out = c.predict([TINY["a"], TINY["b"]], "shapes", [MEASURES[i % 4 // 2]], "image", False, False,
+                                api_name="/explorer_compare")
+                ok = "2 models" in out[0]
+            else:
+                out = c.predict(TINY["clip"], handle_file(str(image_file)), None, f"a red circle\ntext {i}", 0.07,
+                                False, api_name="/edu_match_image")
+                ok = "Best match" in out[1]
+            return ok, time.perf_counter() - t0
+        finally:
+            c.close()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = [f.result(timeout=240) for f in [pool.submit(one, i) for i in range(20)]]
+    assert all(ok for ok, _ in results)
+    print(f"\n20 concurrent clients: all answered; slowest {max(t for _, t in results):.2f} s")
+    import httpx
+
+    assert httpx.get(srv.url + "/healthz").json()["ok"]
+
+
+def test_median_latency_of_zoo_endpoints_under_2s(rc, ec, srv, image_file):
+    """Distinct requests (no memoised answer is reused): explorer comparisons with different model sets and
+    measures, cross-model comparisons with different texts, zero-shot matches, explanations."""
+    rc.predict(api_name="/puzzle")  # the warm-up (reference embeddings) has finished once the puzzle answers
+    combos = [([TINY["a"], TINY["ckpt"]], ["linear_cka"]), ([TINY["b"], TINY["ckpt"]], ["rsa"]),
+              ([TINY["a"], TINY["b"], TINY["ckpt"]], ["procrustes"]), ([TINY["clip"], TINY["ckpt"]], ["linear_cka"]),
+              ([TINY["a"], TINY["clip"], TINY["ckpt"]], ["mutual_knn"])]
+    times = {}
+
+    def timed(c, *args, api_name):
+        t0 = time.perf_counter()
+        c.predict(*args, api_name=api_name)
+        times.setdefault(api_name.strip("/"), []).append(time.perf_counter() - t0)
+
+    for models, measures in combos:
+        timed(rc, models, "shapes", measures, "image", False, False, api_name="/explorer_compare")
+    for i in range(5):
+        timed(rc, handle_file(str(image_file)), f"a red circle\nthing {i}", [TINY["a"], TINY["clip"]], "shapes",
+              "linear_cka", False, api_name="/crossmodel_compare")
+        timed(ec, TINY["clip"], handle_file(str(image_file)), None, f"a blue square\nshape {i}", 0.07, False,
+              api_name="/edu_match_image")
+        timed(ec, TINY["clip"], None, example(srv, i % 4), f"a big shape {i}", False, api_name="/edu_explain")
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    print("\nmedian latency (s): " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
+    for k, v in medians.items():
+        assert v < 2.0, (k, times[k])
