@@ -99,8 +99,8 @@ def brain_plot(table: pd.DataFrame, target: str = "human_IT", title: str | None 
 
 def embedding_panels(coords: dict[str, np.ndarray], labels: list[str], groups: list[str] | None = None,
                      title: str = "Embedding spaces side by side") -> go.Figure:
-    """One scatter panel per model, same stimuli, same colours per group. Selecting points in one panel
-    selects the same stimuli in all (plotly's linked selection via shared customdata / selectedpoints)."""
+    """One scatter panel per model, same stimuli, same colours per group; every point carries its stimulus index
+    as ``customdata`` so that a page script (the app's) can light up the same stimulus in all panels."""
     names = list(coords)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.04)
     groups = groups or ["all"] * len(labels)
