@@ -1,0 +1,416 @@
+"""Distributed extraction and all-pairs comparison with Ray (optional dependency: ``pip install "ray[data]"``).
+
+``extract_ray(model, dataset, modality, layers, pooling, cache_dir, num_actors=None, batch_size=...)`` runs
+extraction as Ray Data batch inference: the row indices of the inputs form a dataset, ``map_batches`` sends
+batches to a fixed pool of actors, each holding one loaded :class:`~unireps.models.encoder.Encoder` (one GPU
+per actor when the cluster has GPUs, else CPU actors), and the driver streams the pooled rows into the same
+activation cache as :func:`unireps.models.extract` (same entry key, safetensors files and manifests).  A
+later ``extract(...)`` (or ``extract_ray``) with the same model, data, layers and pooling reads the cache
+without running the model, and ``unireps.metrics.ooc`` reads the layer files directly.
+
+``all_pairs_ray(reps_a, reps_b=None, metric="linear_cka")`` computes every (a, b) similarity as a Ray task
+and returns the same (len(a), len(b)) matrix as ``unireps.metrics.layer_similarity``.  Representations are
+shipped once: memory-mapped arrays (cache entries) and shard paths travel as their file names and are
+re-opened by the task (the nodes must share the storage), other arrays go to the object store.
+
+Use on a cluster: ``ray.init(address="auto")`` before calling, the cache on storage every node can read
+(``cache_dir=`` or ``$UNIREPS_CACHE``); see docs/scale.md.  Without ``ray.init`` a local instance is started.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import ActivationCache
+from .encoder import EMBEDDING, Encoder
+from .extract import Extraction, resolve_data
+from .inputs import n_items, take
+
+__all__ = ["all_pairs_ray", "extract_ray", "layer_files", "load_encoder"]
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError('the Ray engine needs Ray: pip install "ray[data]" (or pip install "unireps[ray]")') from exc
+    return ray
+
+
+def _ensure_ray():
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    return ray
+
+
+def load_encoder(model: Any, device: str | None = None, model_kwargs: dict | None = None) -> Encoder:
+    """``model``: an :class:`Encoder`; a callable returning one (called with ``device=`` when it accepts it);
+    or anything :func:`~unireps.models.load_model` accepts (registry name, path, hub id, ``nn.Module``)."""
+    from torch import nn
+
+    from .registry import load_model
+
+    kw = dict(model_kwargs or {})
+    if isinstance(model, Encoder):
+        return model
+    if callable(model) and not isinstance(model, (nn.Module, str, os.PathLike)):
+        try:
+            accepts_device = "device" in inspect.signature(model).parameters
+        except (TypeError, ValueError):
+            accepts_device = False
+        enc = model(device=device, **kw) if accepts_device else model(**kw)
+        if not isinstance(enc, Encoder):
+            raise TypeError(f"the model factory returned {type(enc).__name__}, not an Encoder")
+        return enc
+    return load_model(model, device=device, **kw)
+
+
+def _plan(encoder: Encoder, modality: str, layers: Any, pooling: str | None) -> dict:
+    """What ``extract`` derives from the encoder: layer names, pooling method, identity, preprocessing."""
+    encoder._check_modality(modality)
+    if layers is None:
+        names = [EMBEDDING]
+    else:
+        asked = [layers] if isinstance(layers, str) and layers not in ("all",) else layers
+        if isinstance(asked, str):  # "all"
+            names = encoder.resolve_layers(modality, "all")
+        else:
+            names = [EMBEDDING if a == EMBEDDING else encoder.resolve_layers(modality, [a])[0] for a in asked]
+    return {
+        "names": names,
+        "method": encoder.resolve_pooling(modality, pooling),
+        "identity": encoder.identity(),
+        "preprocess": encoder.preprocess_fingerprint(modality),
+        "metadata": encoder.metadata(),
+    }
+
+
+def _describe(model, model_kwargs, modality, layers, pooling) -> dict:
+    return _plan(load_encoder(model, "cpu", model_kwargs), modality, layers, pooling)
+
+
+class _ExtractActor:
+    """A Ray Data actor: loads the encoder once, then pools activations for batches of row indices."""
+
+    def __init__(self, model, model_kwargs, items_ref, modality, layers, pooling, embedding, normalize, device,
+                 threads):
+        import ray
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu"
+        self.encoder = load_encoder(model, device, model_kwargs)
+        self.items = ray.get(items_ref[0])
+        self.modality, self.layers, self.pooling = modality, list(layers), pooling
+        self.embedding, self.normalize = embedding, normalize
+
+    def __call__(self, batch: dict) -> dict:
+        ids = np.asarray(batch["id"], dtype=np.int64)
+        sub = take(self.items, ids)
+        m = len(ids)
+        cols: dict[str, np.ndarray] = {}
+        for b in self.encoder.iter_batches(self.modality, sub, layers=self.layers, pooling=self.pooling,
+                                           embedding=self.embedding, normalize=self.normalize, batch_size=m,
+                                           progress=False):
+            rows = dict(zip((f"l{i}" for i in range(len(self.layers))), (b.layers[x] for x in self.layers)))
+            if self.embedding:
+                rows["emb"] = b.embedding
+            for key, arr in rows.items():
+                if key not in cols:
+                    cols[key] = np.empty((m, arr.shape[1]), dtype=np.float32)
+                cols[key][b.index] = arr
+        return {"id": ids, **cols}
+
+
+def _cluster_gpus(ray) -> int:
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
+def extract_ray(
+    model: Any,
+    dataset: Any,
+    modality: str = "image",
+    layers: Any = None,
+    pooling: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    num_actors: int | None = None,
+    batch_size: int = 64,
+    *,
+    model_kwargs: dict | None = None,
+    normalize: bool = True,
+    verify: str = "sha256",
+    mmap: bool = True,
+    num_gpus_per_actor: float | None = None,
+    num_cpus_per_actor: float = 1,
+) -> Extraction:
+    """Extract pooled activations with a pool of Ray actors into the ``extract`` cache; returns the same
+    :class:`~unireps.models.extract.Extraction` (``{layer: float32 (n, d)}``, memory-mapped from the cache).
+
+    model: a registry name, path or hub id (loaded in each actor with ``load_model(model, **model_kwargs)``),
+    an ``nn.Module`` (wrapped with ``from_module``; ``model_kwargs`` may hold ``layers``, ``preprocess``,
+    ``name``), or a picklable callable returning an Encoder (called with ``device=`` when it takes it).
+    dataset, modality, layers, pooling, cache_dir, normalize, verify, mmap: as in ``extract``.
+    num_actors: default one per GPU of the cluster, or (no GPUs) the cluster's CPUs / ``num_cpus_per_actor``
+    minus one, at least 1.  Each actor gets ``num_gpus_per_actor`` GPUs (default 1 when the cluster has GPUs,
+    else 0).  batch_size: rows per actor call (one forward pass each).
+    When every requested layer is already cached nothing runs (not even Ray).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    if modality not in ("image", "text"):
+        raise ValueError(f"modality must be 'image' or 'text'; got {modality!r}")
+    items, content_hash = resolve_data(dataset, modality)
+    n = n_items(items)
+    if n == 0:
+        raise ValueError("no inputs to extract")
+    ray = _ensure_ray()
+    describe = ray.remote(num_cpus=0)(_describe)
+    plan = ray.get(describe.remote(model, model_kwargs, modality, layers, pooling))
+    names, method = plan["names"], plan["method"]
+
+    def layer_pool(name: str) -> str:
+        return f"norm{int(normalize)}" if name == EMBEDDING else method
+
+    entry_fields = {"model": plan["identity"], "data": content_hash, "n": n, "modality": modality,
+                    "preprocess": plan["preprocess"]}
+
+    def key(name: str) -> dict[str, Any]:
+        return {**entry_fields, "layer": name, "pooling": layer_pool(name)}
+
+    store = ActivationCache(cache_dir, verify=verify)
+    entry = store.entry_dir(entry_fields)
+    arrays = {}
+    for name in names:
+        arr = store.load(entry, name, layer_pool(name), key(name), n, mmap=mmap)
+        if arr is not None:
+            arrays[name] = arr
+    missing = [x for x in dict.fromkeys(names) if x not in arrays]
+    if missing:
+        _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size,
+                  num_actors, num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool)
+        for name in missing:
+            arr = store.load(entry, name, layer_pool(name), key(name), n, mmap=mmap)
+            if arr is None:  # pragma: no cover - just written
+                raise RuntimeError(f"failed to write activations for {name!r} under {entry}")
+            arrays[name] = arr
+    result = Extraction()
+    result.from_cache = {name: name not in missing for name in names}
+    result.entry_dir, result.content_hash, result.modality = entry, content_hash, modality
+    result.pooling = {name: layer_pool(name) for name in names}
+    result.model = plan["metadata"]
+    for name in names:
+        result[name] = arrays[name]
+    return result
+
+
+def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size, num_actors,
+              num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool) -> None:
+    gpus = _cluster_gpus(ray)
+    per_gpu = (1.0 if gpus else 0.0) if num_gpus_per_actor is None else float(num_gpus_per_actor)
+    if num_actors is None:
+        if per_gpu > 0:
+            num_actors = max(1, int(gpus / per_gpu))
+        else:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            num_actors = max(1, int(cpus / max(num_cpus_per_actor, 1e-9)) - 1)
+    layer_list = [x for x in missing if x != EMBEDDING]
+    want_emb = EMBEDDING in missing
+    col = {f"l{i}": name for i, name in enumerate(layer_list)}
+    if want_emb:
+        col["emb"] = EMBEDDING
+    n_blocks = max(1, min(math.ceil(n / batch_size), 8 * num_actors))
+    ids = ray.data.from_numpy(np.array_split(np.arange(n, dtype=np.int64), n_blocks))
+    ids = ids.rename_columns({"data": "id"})
+    items_ref = ray.put(items)
+    out = ids.map_batches(
+        _ExtractActor,
+        fn_constructor_kwargs=dict(model=model, model_kwargs=model_kwargs, items_ref=[items_ref], modality=modality,
+                                   layers=layer_list, pooling=pooling, embedding=want_emb, normalize=normalize,
+                                   device=None, threads=max(1, int(num_cpus_per_actor)) if per_gpu == 0 else None),
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=int(num_actors)),
+        num_gpus=per_gpu,
+        num_cpus=num_cpus_per_actor,
+    )
+    writers: dict[str, Any] = {}
+    try:
+        for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
+            rows_id = np.asarray(batch["id"], dtype=np.int64)
+            for c, name in col.items():
+                arr = np.asarray(batch[c], dtype=np.float32)
+                if name not in writers:
+                    writers[name] = store.writer(entry, name, layer_pool(name), key(name), n, arr.shape[1])
+                writers[name].write(rows_id, arr)
+        for w in writers.values():
+            w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+
+
+# ------------------------------------------------------------------------------------------- all pairs
+
+
+def _spec(value: Any) -> tuple:
+    """How a representation travels to a task: ('memmap', file, offset, shape, dtype), ('source', path) or
+    ('ref', object ref of an in-memory array)."""
+    import torch
+
+    if isinstance(value, np.memmap) and getattr(value, "filename", None) and value.flags.c_contiguous \
+            and value.base is not None and getattr(value, "_mmap", None) is not None:
+        base = np.frombuffer(value._mmap, dtype=np.uint8).ctypes.data
+        start = value.ctypes.data - base + int(value.offset) // _granularity() * _granularity()
+        return ("memmap", str(value.filename), int(start), tuple(value.shape), value.dtype.str)
+    if isinstance(value, (str, os.PathLike)) or (isinstance(value, (list, tuple)) and value
+                                                 and all(isinstance(v, (str, os.PathLike)) for v in value)):
+        return ("source", [os.fspath(v) for v in value] if isinstance(value, (list, tuple)) else os.fspath(value))
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return ("ref", _ray().put(np.ascontiguousarray(value)))
+
+
+def _granularity() -> int:
+    import mmap
+
+    return mmap.ALLOCATIONGRANULARITY
+
+
+def _materialize(spec: tuple, in_memory: bool):
+    kind = spec[0]
+    if kind == "memmap":
+        _, fname, offset, shape, dtype = spec
+        return np.memmap(fname, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape)
+    if kind == "source":
+        if not in_memory:
+            return spec[1]
+        from unireps.metrics.ooc import as_source
+
+        src = as_source(spec[1])
+        return src.read(0, src.n_rows).numpy()
+    return _ray().get(spec[1])  # refs nested in a tuple are not resolved by Ray itself
+
+
+_OOC = ("linear_cka", "linear_cka_debiased", "cca", "svcca", "pwcca", "procrustes", "linear_predictability",
+        "mutual_knn", "paired_cosine")
+
+
+def _pair_value(spec_a, spec_b, metric: str, kwargs: dict, out_of_core: bool, batch_size, device) -> float:
+    import ray
+    import torch
+
+    from unireps.metrics import get_metric, ooc
+
+    if device is None and ray.is_initialized() and ray.get_gpu_ids() and torch.cuda.is_available():
+        device = "cuda"
+    if not out_of_core:
+        a, b = _materialize(spec_a, True), _materialize(spec_b, True)
+        if device is not None:
+            a, b = torch.as_tensor(np.asarray(a)).to(device), torch.as_tensor(np.asarray(b)).to(device)
+        return float(get_metric(metric)(a, b, **kwargs))
+    a, b = _materialize(spec_a, False), _materialize(spec_b, False)
+    if metric in ("linear_cka", "linear_cka_debiased"):
+        deb = kwargs.get("debiased", metric == "linear_cka_debiased")
+        return ooc.streaming_linear_cka(a, b, debiased=deb, batch_size=batch_size, device=device)
+    if metric in ("cca", "svcca", "pwcca", "procrustes"):
+        acc = ooc.streaming_cca(a, b, batch_size=batch_size, device=device)
+        return acc.svcca(kwargs.get("keep", 0.99)) if metric == "svcca" else getattr(acc, metric)()
+    if metric == "linear_predictability":
+        return ooc.streaming_predictability(a, b, batch_size=batch_size, device=device, **kwargs)
+    if metric == "mutual_knn":
+        return float(ooc.mutual_knn_ooc(a, b, batch_size=batch_size, device=device, **kwargs))
+    if metric == "paired_cosine":
+        return ooc.streaming_paired_cosine(a, b, batch_size=batch_size, device=device)
+    raise ValueError(f"{metric} has no out-of-core version; out-of-core metrics: {', '.join(_OOC)}")
+
+
+def _as_items(reps: Any, name: str) -> list[tuple[str, Any]]:
+    if isinstance(reps, Mapping):
+        items = list(reps.items())
+    elif isinstance(reps, Sequence) and not isinstance(reps, (str, bytes)):
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(reps)]
+    else:
+        raise TypeError(f"{name} must be a list or dict of representations; got {type(reps).__name__}")
+    if not items:
+        raise ValueError(f"{name} holds no representations")
+    return items
+
+
+def all_pairs_ray(
+    reps_a: Any,
+    reps_b: Any = None,
+    metric: str = "linear_cka",
+    *,
+    out_of_core: bool = False,
+    batch_size: int | None = None,
+    device: str | None = None,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    progress: Callable[[int, int], None] | None = None,
+    **metric_kwargs: Any,
+) -> np.ndarray:
+    """Similarity of every representation in ``reps_a`` with every one in ``reps_b`` (default: ``reps_a``
+    with itself), one Ray task per pair; returns the (len(a), len(b)) matrix of ``layer_similarity``.
+
+    reps: lists or dicts (e.g. an ``Extraction``) of (n, d) arrays / memmaps / tensors, or shard paths.
+    out_of_core=False (default): each task calls the registered measure on the whole arrays (memory-mapped
+    arrays are re-opened from their files, not copied through the object store); True: the streaming
+    measures of ``unireps.metrics.ooc`` (``linear_predictability`` then uses hashed folds, see its docs).
+    For a symmetric measure on one list only the upper triangle is computed.  ``num_cpus`` / ``num_gpus``:
+    resources per task (with a GPU the task computes on ``cuda``).  ``progress(done, total)`` is called as
+    results arrive.
+    """
+    from unireps.metrics import get_metric
+
+    info = get_metric(metric)
+    info.check_kwargs(metric_kwargs)
+    if out_of_core and info.name not in _OOC:
+        raise ValueError(f"{info.name} has no out-of-core version; out-of-core metrics: {', '.join(_OOC)}")
+    ray = _ensure_ray()
+    same = reps_b is None or reps_b is reps_a
+    ia = _as_items(reps_a, "reps_a")
+    ib = ia if same else _as_items(reps_b, "reps_b")
+    sa = [_spec(v) for _, v in ia]
+    sb = sa if same else [_spec(v) for _, v in ib]
+    task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_pair_value)
+    refs, where = [], []
+    for i in range(len(ia)):
+        for j in range(len(ib)):
+            if same and info.symmetric and j < i:
+                continue
+            refs.append(task.remote(sa[i], sb[j], info.name, metric_kwargs, out_of_core, batch_size, device))
+            where.append((i, j))
+    out = np.full((len(ia), len(ib)), np.nan)
+    pending = dict(zip(refs, where))
+    done = 0
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for r in ready:
+            i, j = pending.pop(r)
+            out[i, j] = ray.get(r)
+            if same and info.symmetric:
+                out[j, i] = out[i, j]
+            done += 1
+            if progress is not None:
+                progress(done, len(refs))
+    return out
+
+
+def layer_files(extraction: Extraction) -> dict[str, Path]:
+    """The cache file of each layer of a cached extraction (``extract`` or ``extract_ray``): row sources for
+    ``unireps.metrics.ooc`` (and for ``all_pairs_ray(..., out_of_core=True)``)."""
+    if extraction.entry_dir is None:
+        raise ValueError("this extraction was not cached (cache=False); there are no files to stream")
+    return {name: Path(extraction.entry_dir) / f"{ActivationCache.stem(name, extraction.pooling[name])}.safetensors"
+            for name in extraction}

