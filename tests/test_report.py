@@ -39,7 +39,7 @@ def test_missing_number_is_an_error():
 
 def fake_results() -> RunResults:
     fig = viz.bar_plot(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), "x", "y")
-    names = set(FIGURES) | {"factors", "crossmodal", "transfer"}
+    names = set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers"}
     return RunResults(figures={n: fig for n in names}, numbers=complete_numbers())
 
 

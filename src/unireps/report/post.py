@@ -15,7 +15,7 @@ from ..io import atomic_write_text
 from .bib import bibtex
 
 SLUG = "representational_convergence_in_a_small_world"
-FIGURES = ("embeddings", "heatmap_linear_cka", "layers", "brain_human", "stitching", "lmc")
+FIGURES = ("embeddings", "heatmap_linear_cka", "layers", "brain_human", "stitching", "lmc", "lmc_barriers")
 
 
 @dataclass
@@ -72,6 +72,25 @@ def _iframe(key: str, name: str, height: int = 480) -> str:
 
 def body(key: str, N: Numbers, provenance: dict) -> str:  # noqa: N803
     g = N.get
+    n_perm = provenance.get("n_permutations")
+    max_p = g("cross_family_linear_cka_max_p")
+    floor = 1.0 / (n_perm + 1) if n_perm else None
+    if floor is not None and max_p <= floor + 1e-12:
+        p_sentence = (f"Every trained pair is beyond all {n_perm} permutations of the stimulus pairing (p = "
+                      f"{max_p:.3f} for each, the smallest value {n_perm} permutations can give).")
+    else:
+        p_sentence = (f"The largest permutation p-value among the trained pairs is {max_p:.3f}"
+                      + (f" with {n_perm} permutations." if n_perm else "."))
+    knn_vs = _cmp(g("cross_family_mutual_knn_trained_mean"), g("cross_family_mutual_knn_untrained_mean"),
+                  "above", "below", "equal to")
+    factor_rank = ("the highest of the three" if g("factor_cka_contrastive") > max(g("factor_cka_reconstruction"),
+                                                                                    g("factor_cka_supervised"))
+                   else "not the highest of the three, and on this measure the objectives barely differ"
+                   if max(g("factor_cka_reconstruction"), g("factor_cka_supervised")) - g("factor_cka_contrastive")
+                   < 0.05 else "not the highest of the three")
+    obj_vs_seed = _cmp(g("objective_cka_max"), g("seed_linear_cka_mean"), "even the most similar pair of "
+                       "objectives is more alike than", "even the most similar pair of objectives is less alike "
+                       "than", "the most similar pair of objectives is as alike as")
     seeds_vs = _cmp(g("seed_linear_cka_mean"), g("trained_vs_untrained_linear_cka_mean"))
     train_dir = ("rises" if g("training_linear_cka_end") > g("training_linear_cka_start") else "does not rise")
     ident_better = _cmp(g("identification_linear_cka"), g("identification_cca"), "higher than", "lower than",
@@ -82,6 +101,26 @@ def body(key: str, N: Numbers, provenance: dict) -> str:  # noqa: N803
     widths = N("lmc_widths")
     wmax = max(int(w) for w in widths.split(", "))
     wmin = min(int(w) for w in widths.split(", "))
+    claims = [
+        ("independently trained stand-ins agree more with each other than their untrained twins do",
+         g("cross_family_linear_cka_trained_mean") > g("cross_family_linear_cka_untrained_mean")),
+        ("two seeds of one architecture agree more than a trained model and an untrained one",
+         g("seed_linear_cka_mean") > g("trained_vs_untrained_linear_cka_mean")),
+        ("linear CKA identifies corresponding layers more often than CCA",
+         g("identification_linear_cka") > g("identification_cca")),
+        ("stitching two seeds costs less than stitching onto a random bottom",
+         g("stitch_penalty_mean") < g("stitch_control_mean")),
+        (f"weight matching removes most of the interpolation barrier at width {wmax}",
+         g(f"lmc_loss_barrier_w{wmax}_weight_matching") < 0.5 * g(f"lmc_loss_barrier_w{wmax}_naive")),
+        ("a linear map transfers a probe from one model to another far better than no map",
+         g("transfer_ridge") > g("transfer_no_map") + 0.1),
+    ]
+    held = [c for c, ok in claims if ok]
+    failed = [c for c, ok in claims if not ok]
+    conclusion = ("In this small world, " + "; ".join(held) + "." if held else "In this small world none of the "
+                  "expected regularities held.")
+    if failed:
+        conclusion += " Not observed in this run: " + "; ".join(failed) + "."
     pkgs = provenance.get("packages", {})
     versions = ", ".join(f"{k} {v}" for k, v in pkgs.items() if v)
     cmd = provenance.get("command_line", "unireps report --out runs/report")
@@ -147,11 +186,9 @@ res = compare_models(["zoo:clip-s0", "zoo:siglip-s0", "zoo:align-s0", "zoo:blip-
 {_figure(key, "heatmap_linear_cka", "Linear CKA between the image embeddings of the five stand-ins, their untrained "
          "twins and the raw pixels, with 95% bootstrap intervals over stimuli.")}
 
-**Findings.** Every trained pair is far from the permutation null (the largest permutation p-value among the
-trained pairs is {N("cross_family_linear_cka_max_p", ".3f")} with {provenance.get("n_permutations", "the")}
-permutations, the smallest attainable value). The most similar pair is {N("cross_family_linear_cka_best_pair")}.
-Mutual k-NN (k = 10) tells the same story on a stricter, local scale: {N("cross_family_mutual_knn_trained_mean")}
-between trained models against {N("cross_family_mutual_knn_untrained_mean")} between untrained twins.
+**Findings.** {p_sentence} The most similar pair is {N("cross_family_linear_cka_best_pair")}.
+Mutual k-NN (k = 10), a stricter and more local measure, gives {N("cross_family_mutual_knn_trained_mean")}
+between trained models, {knn_vs} the {N("cross_family_mutual_knn_untrained_mean")} between untrained twins.
 
 *Seeds.* Two seeds of one architecture (a CNN image tower with a GRU text tower, contrastive loss;
 {N("n_seeds", "d")} seeds) reach a mean linear CKA of {N("seed_linear_cka_mean")} (lowest pair
@@ -174,15 +211,19 @@ assumptions on the data-generating process, contrastive objectives recover the l
 transformations<d-cite key="zimmermann2021,roeder2021"></d-cite>. In our world we can measure it: linear CKA
 between the contrastive model's embedding and the one-hot generative factors is
 {N("factor_cka_contrastive")}, against {N("factor_cka_reconstruction")} for the autoencoder and
-{N("factor_cka_supervised")} for the model supervised on the factors themselves.
+{N("factor_cka_supervised")} for the model supervised on the factors themselves; the contrastive model is
+{factor_rank}. Linear CKA with
+one-hot factors rewards linear, isotropic codes, so these values bound how linearly each model encodes the
+factors rather than what it can decode.
 
 **The optimisation landscape.** Independently trained networks are often connected by low-loss paths once the
 permutation symmetry of hidden units is factored out<d-cite key="entezari2022,ainsworth2023"></d-cite>; the
 merging experiment below measures this directly.
 
-**Inductive biases.** Architectures impose their own geometry; similarity across objectives of one
-architecture ranges from {N("objective_cka_min")} to {N("objective_cka_max")} (linear CKA) in our zoo, so the
-objective matters at least as much as the architecture here.
+**Inductive biases.** Architectures and objectives impose their own geometry. With the architecture fixed (the
+CNN image tower), linear CKA between models trained with different objectives (contrastive, sigmoid, supervised,
+reconstruction) ranges from {N("objective_cka_min")} to {N("objective_cka_max")}; {obj_vs_seed} two seeds of the
+contrastive model ({N("seed_linear_cka_mean")}).
 
 **The information bottleneck.** Compressing inputs while keeping what predicts the target<d-cite key="tishby2015"></d-cite>
 would push different models towards the same sufficient statistics; contrastive objectives trade alignment
@@ -241,9 +282,12 @@ and chance is {N("transfer_chance", ".3f")}.
 
 Over training, the similarity of a CNN's embedding to other trained architectures {train_dir}: linear CKA
 from {N("training_linear_cka_start")} at initialisation to {N("training_linear_cka_end")} at the end of training
-(mean over the reference models). Width matters for connectivity: the naive interpolation barrier and the barrier
-after alignment for each width are in the merging figure; wider networks are easier to
-align<d-cite key="entezari2022,ainsworth2023"></d-cite>.
+(mean over the reference models). Width matters for connectivity: the figure below gives the loss barrier for
+each width, naive and after alignment (widths {widths}); that wider networks are easier to align was reported
+before<d-cite key="entezari2022,ainsworth2023"></d-cite>.
+
+{_figure(key, "lmc_barriers", "Loss barrier between two digits MLPs against width, naive and after weight or "
+         "activation matching (test split, mean over seed pairs).")}
 
 Across modalities, mutual k-NN between each model's image embedding and MiniLM's sentence embedding of the
 captions<d-cite key="reimers2019"></d-cite> averages {N("xmodal_mutual_knn_lm_trained_mean", ".3f")} for trained
@@ -264,10 +308,8 @@ data statistics, shared objectives or shared constraints is open.
 
 ## Conclusion
 
-In a world where we know the answer, independently trained models agree far more than chance and more than their
-untrained twins, corresponding layers can be identified, parts can be stitched and merged once symmetries are
-removed, and linear maps transfer what one model learned to another. Every number here was measured by the
-`unireps` run below.
+{conclusion} Every number here was measured by the `unireps` run in the appendix; none is taken from elsewhere
+unless cited.
 
 ## Appendix: reproducibility
 
