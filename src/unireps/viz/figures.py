@@ -30,6 +30,7 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str = "Similarity", zmin: fl
                          for tr, cr in zip(text, ci.reindex_like(matrix).fillna("").to_numpy())])
     fig = go.Figure(go.Heatmap(z=z, x=list(matrix.columns), y=list(matrix.index), zmin=zmin, zmax=zmax,
                                colorscale=SEQUENTIAL, text=text, texttemplate="%{text}",
+                               textfont={"size": 13 if len(matrix) <= 8 else 11},
                                hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return style(fig, title, height=max(350, 60 * len(matrix) + 150))
