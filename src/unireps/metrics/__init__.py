@@ -4,6 +4,7 @@ tensors whose rows are the same n stimuli — and returns a Python float; torch 
 See ``list_metrics()`` for each measure's kind (similarity or distance), range, invariances and cost.
 """
 
+from . import ooc
 from .cca import cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
 from .knn import cknna, jaccard_knn, mutual_knn
@@ -20,11 +21,12 @@ from .stats import (
     null_calibrated,
     permutation_test,
 )
-from .streaming import StreamingCKA
+from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
 __all__ = [
-    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCKA", "bootstrap_ci",
-    "bootstrap_rdms", "cca",
+    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCCA", "StreamingCKA",
+    "StreamingPredictability", "bootstrap_ci",
+    "bootstrap_rdms", "cca", "ooc",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
     "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",
     "permutation_test", "procrustes", "procrustes_distance", "pwcca", "rbf_cka", "rsa", "rsa_rdms", "svcca",

@@ -20,6 +20,7 @@ from .errors import ModalityError, ModelNotAvailableError, WeightsMismatchError
 from .extract import Extraction, extract
 from .families.generic import from_module
 from .pooling import POOLINGS
+from .ray_engine import all_pairs_ray, extract_ray
 from .registry import ModelInfo, list_models, load_model, register_model, unregister_model
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "ModelInfo",
     "ModelNotAvailableError",
     "WeightsMismatchError",
+    "all_pairs_ray",
+    "extract_ray",
     "auto_device",
     "default_cache_dir",
     "extract",
