@@ -17,6 +17,8 @@ columns) is equivalent.  Norms and traces of float32 products are reduced in flo
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._validate import acc_dtype, center, check_finite, check_pair, constant_error, relative_floor
@@ -98,43 +100,44 @@ def cka_from_hsic(hxy: torch.Tensor, hxx: torch.Tensor, hyy: torch.Tensor) -> fl
 
 
 def _shifted(x: torch.Tensor, name: str):
-    """(x_s, r): x_s = x, or x minus its column means (one copy) when the means dominate the energy, and r the
-    residual column means of x_s, so that the centred x is x_s - r exactly.
+    """(x_s, r, energy): x_s = x, or x minus its column means (one copy) when the means dominate the energy, r the
+    residual column means of x_s (so the centred x is x_s - r exactly), and ||x||^2.
 
     Skipping the copy keeps linear_cka at the cost of its products; uncentred products are then corrected by
     -n r r^T in float64.  The copy is made when ||x||^2 > limit × ||x - mean||^2 (limit 8 for float32, 1e6 for
-    float64), where cancellation would otherwise cost accuracy.
+    float64), where cancellation would otherwise cost accuracy.  The energies only steer this choice and the
+    constant check, so they are taken in the input dtype (a float64 pass over x would cost more than the mean).
     """
     n = x.shape[0]
-    acc = acc_dtype(x)
     mean = x.sum(dim=0) / n
-    total = torch.linalg.vector_norm(x, dtype=acc) ** 2
-    centred = total - n * torch.linalg.vector_norm(mean, dtype=acc) ** 2
+    total = float(torch.linalg.vector_norm(x)) ** 2
+    centred = total - n * float(torch.linalg.vector_norm(mean)) ** 2
     limit = 8.0 if x.dtype == torch.float32 else 1e6
-    if not bool(torch.isfinite(total)):
-        return x, mean  # reported by the caller's finiteness check
-    if bool(total > limit * centred) or x.dtype not in (torch.float32, torch.float64):
+    if not math.isfinite(total):
+        return x, mean, total  # reported by the caller's finiteness check
+    if total > limit * centred or x.dtype not in (torch.float32, torch.float64):
         x = x - mean
         mean = x.sum(dim=0) / n
-    return x, mean
+    return x, mean, total
 
 
 def _feature_terms(x: torch.Tensor, y: torch.Tensor, debiased: bool):
     """||Xc^T Yc||^2, ||Xc^T Xc||^2, ||Yc^T Yc||^2 (float64), HSIC_1-corrected when debiased."""
     n = x.shape[0]
     acc = acc_dtype(x)
-    xs, rx = _shifted(x, "X")
-    ys, ry = _shifted(y, "Y")
+    xs, rx, ex = _shifted(x, "X")
+    ys, ry, ey = _shifted(y, "Y")
     rx, ry = rx.to(acc), ry.to(acc)
-    cxy = (xs.T @ ys).to(acc) - n * torch.outer(rx, ry)
-    cxx = (xs.T @ xs).to(acc) - n * torch.outer(rx, rx)
-    cyy = (ys.T @ ys).to(acc) - n * torch.outer(ry, ry)
+    # centred products: P - n r r^T, corrected in place (no extra d×d temporaries)
+    cxy = (xs.T @ ys).to(acc).addr_(rx, ry, alpha=-n)
+    cxx = (xs.T @ xs).to(acc).addr_(rx, rx, alpha=-n)
+    cyy = (ys.T @ ys).to(acc).addr_(ry, ry, alpha=-n)
     if not bool(torch.isfinite(cxy.sum() + cxx.sum() + cyy.sum())):
         check_finite(x, "X"), check_finite(y, "Y")
         raise ValueError("the feature products overflowed (values too large for the dtype); rescale X and Y or "
                          "pass float64")
-    for c, t, name in ((cxx, x, "X"), (cyy, y, "Y")):
-        if not bool(torch.trace(c) > (relative_floor(t.dtype) * torch.linalg.vector_norm(t, dtype=acc)) ** 2):
+    for c, energy, t, name in ((cxx, ex, x, "X"), (cyy, ey, y, "Y")):
+        if not float(torch.trace(c)) > relative_floor(t.dtype) ** 2 * energy:
             raise constant_error(name)
     hxy, hxx, hyy = (cxy**2).sum(), (cxx**2).sum(), (cyy**2).sum()
     if debiased:
