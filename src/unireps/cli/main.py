@@ -6,9 +6,18 @@ import argparse
 import os
 import sys
 
-from . import cmd_analysis, cmd_app, cmd_applications, cmd_datasets, cmd_metrics, cmd_models, cmd_report
+from . import (
+    cmd_analysis,
+    cmd_app,
+    cmd_applications,
+    cmd_datasets,
+    cmd_export,
+    cmd_metrics,
+    cmd_models,
+    cmd_report,
+)
 
-COMMANDS = [cmd_models, cmd_metrics, cmd_datasets, cmd_analysis, cmd_applications, cmd_report, cmd_app]
+COMMANDS = [cmd_models, cmd_metrics, cmd_datasets, cmd_analysis, cmd_applications, cmd_report, cmd_export, cmd_app]
 
 
 def build_parser() -> argparse.ArgumentParser:

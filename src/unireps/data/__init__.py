@@ -6,6 +6,8 @@
 """
 
 from .base import BrainDataset, Dataset
+from .embeddings import EmbeddingsIntegrityError, load_embeddings
 from .registry import DatasetInfo, brain_rdms, list_datasets, load_dataset
 
-__all__ = ["BrainDataset", "Dataset", "DatasetInfo", "brain_rdms", "list_datasets", "load_dataset"]
+__all__ = ["BrainDataset", "Dataset", "DatasetInfo", "EmbeddingsIntegrityError", "brain_rdms", "list_datasets",
+           "load_dataset", "load_embeddings"]
