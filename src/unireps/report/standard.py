@@ -33,7 +33,7 @@ class RunConfig:
     seed: int = 0
     applications: bool = True
     quick_applications: bool = False  # smaller application runs (tests)
-    cache_dir: str | None = None
+    cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
 
 
 @dataclass
@@ -362,7 +362,7 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
     say(f"building the zoo (preset {cfg.preset}; cached after the first run)...")
-    build(preset=cfg.preset, cache_dir=cfg.cache_dir, progress=progress is not None)
+    build(preset=cfg.preset, progress=progress is not None)  # where load_model("zoo:...") looks
     out.timings["zoo"] = time.perf_counter() - t0
     names = _available(cfg.preset)
     ds = eval_set(cfg.n)
