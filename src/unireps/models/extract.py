@@ -50,6 +50,17 @@ def resolve_data(data: Any, modality: str) -> tuple[Any, str]:
     return items, hash_images(items) if modality == "image" else hash_texts(items)
 
 
+def resolve_layer_names(encoder: Encoder, modality: str, layers: Any) -> list[str]:
+    """The layer names ``layers`` asks for: None -> the embedding; "all" -> every layer; a name or list of names."""
+    encoder._check_modality(modality)
+    if layers is None:
+        return [EMBEDDING]
+    if layers == "all":
+        return encoder.resolve_layers(modality, "all")
+    asked = [layers] if isinstance(layers, str) else list(layers)
+    return [EMBEDDING if a == EMBEDDING else encoder.resolve_layers(modality, [a])[0] for a in asked]
+
+
 def extract(
     encoder: Encoder,
     data: Any,
@@ -74,16 +85,7 @@ def extract(
     cache_dir: ``None`` -> ``$UNIREPS_CACHE`` or ``~/.cache/unireps``; ``cache=False`` computes
     without keeping anything (arrays are returned in memory).
     """
-    encoder._check_modality(modality)
-    if layers is None:
-        names = [EMBEDDING]
-    else:
-        asked = [layers] if isinstance(layers, str) and layers not in ("all",) else layers
-        if isinstance(asked, str):  # "all"
-            names = encoder.resolve_layers(modality, "all")
-        else:
-            asked = list(asked)
-            names = [EMBEDDING if a == EMBEDDING else encoder.resolve_layers(modality, [a])[0] for a in asked]
+    names = resolve_layer_names(encoder, modality, layers)
     method = encoder.resolve_pooling(modality, pooling)
     items, content_hash = resolve_data(data, modality)
     n = n_items(items)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .cache import ActivationCache
 from .encoder import EMBEDDING, Encoder
-from .extract import Extraction, resolve_data
+from .extract import Extraction, resolve_data, resolve_layer_names
 from .inputs import n_items, take
 
 __all__ = ["all_pairs_ray", "extract_ray", "layer_files", "load_encoder"]
@@ -75,15 +75,7 @@ def load_encoder(model: Any, device: str | None = None, model_kwargs: dict | Non
 
 def _plan(encoder: Encoder, modality: str, layers: Any, pooling: str | None) -> dict:
     """What ``extract`` derives from the encoder: layer names, pooling method, identity, preprocessing."""
-    encoder._check_modality(modality)
-    if layers is None:
-        names = [EMBEDDING]
-    else:
-        asked = [layers] if isinstance(layers, str) and layers not in ("all",) else layers
-        if isinstance(asked, str):  # "all"
-            names = encoder.resolve_layers(modality, "all")
-        else:
-            names = [EMBEDDING if a == EMBEDDING else encoder.resolve_layers(modality, [a])[0] for a in asked]
+    names = resolve_layer_names(encoder, modality, layers)
     return {
         "names": names,
         "method": encoder.resolve_pooling(modality, pooling),
