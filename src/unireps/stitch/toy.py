@@ -20,7 +20,6 @@ Training is deterministic: one thread, deterministic algorithms, weights drawn r
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 from collections import OrderedDict
@@ -32,28 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime import deterministic  # noqa: F401  (re-exported: older import path)
+
 N_CLASSES = 10
 ARCHS = ("mlp", "cnn")
-
-
-@contextlib.contextmanager
-def deterministic(threads: int = 1):
-    """One intra-op thread (torch and BLAS) and deterministic algorithms inside; previous settings restored."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        threadpool_limits = None
-    try:
-        with threadpool_limits(threads) if threadpool_limits else contextlib.nullcontext():
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
 @dataclass(frozen=True)

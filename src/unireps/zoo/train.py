@@ -9,7 +9,6 @@ in every stand-in. Same recipe and seed -> bit-identical weights on one machine 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,31 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime import deterministic  # noqa: F401  (re-exported: older import path)
 from .data import ZooData
 from .plain import PIXEL_MEAN, PIXEL_STD, PlainModel
 from .tokenizer import tokenize
 
 EVAL_BATCH = 250
-
-
-@contextlib.contextmanager
-def deterministic(threads: int = 1):
-    """One intra-op thread (torch and BLAS) and deterministic algorithms inside; previous settings restored after."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        from threadpoolctl import threadpool_limits  # numpy / scikit-learn BLAS threads (probes)
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        threadpool_limits = None
-    try:
-        with threadpool_limits(threads) if threadpool_limits else contextlib.nullcontext():
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
 def factor_codes(ds) -> torch.Tensor:
