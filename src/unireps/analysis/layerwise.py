@@ -47,18 +47,28 @@ def _cellwise(la: dict, lb: dict, metric: str, kw: dict):
 
 def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: str = "image", layers="all",
               pooling: str | None = None, comparison_metrics=("cca", "svcca"), cache_dir=None,
-              metric_kwargs: dict | None = None) -> Layerwise:
+              metric_kwargs: dict | None = None, engine: str = "local", engine_kwargs: dict | None = None
+              ) -> Layerwise:
     """Layer × layer maps for ``metric`` and each of ``comparison_metrics`` (a measure that is undefined for
-    some layer, e.g. CCA with more features than stimuli, is reported with NaN and a note, not dropped)."""
-    la = representations(model_a, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
-    lb = representations(model_b, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
+    some layer, e.g. CCA with more features than stimuli, is reported with NaN and a note, not dropped).
+
+    ``engine="ray"``: extraction with ``unireps.models.ray_engine.extract_ray`` (``engine_kwargs`` passed on,
+    e.g. ``num_actors``) and every map as Ray tasks (``all_pairs_ray``); the same maps as the local engine.
+    """
+    rk = dict(engine=engine, engine_kwargs=engine_kwargs)
+    la = representations(model_a, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir, **rk)
+    lb = representations(model_b, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir, **rk)
+    if engine == "ray":
+        from ..models.ray_engine import all_pairs_ray as similarity
+    else:
+        similarity = layer_similarity
     metric_kwargs = metric_kwargs or {}
     maps, best, ident = {}, [], []
     for m in (metric, *[c for c in comparison_metrics if c != metric]):
         note = ""
         kw = metric_kwargs.get(m, {})
         try:
-            M = layer_similarity(list(la.values()), list(lb.values()), m, **kw)
+            M = similarity(list(la.values()), list(lb.values()), m, **kw)
         except ValueError:  # some layer is degenerate for this measure: cell by cell, NaN where undefined
             M, notes = _cellwise(la, lb, m, kw)
             note = "; ".join(sorted(notes))

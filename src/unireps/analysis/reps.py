@@ -28,18 +28,29 @@ def load(model: Any, device=None):
 
 
 def representations(model: Any, dataset: Any, modality: str = "image", layers: Any = None, pooling: str | None = None,
-                    cache_dir=None, progress: bool | None = False) -> dict[str, np.ndarray]:
+                    cache_dir=None, progress: bool | None = False, engine: str = "local",
+                    engine_kwargs: dict | None = None) -> dict[str, np.ndarray]:
     """{layer: (n, d)} for ``model`` on ``dataset``.
 
     ``model``: a registry name, path, Encoder, an (n, d) array (one layer called 'embedding'), or a dict of
     arrays (used as is). ``layers``: None = the shared embedding only, "all", or a list of layer names.
+    ``engine``: ``"local"`` (``unireps.models.extract``) or ``"ray"`` (``extract_ray``, with ``engine_kwargs``;
+    the arrays stay memory-mapped from the cache so that Ray tasks re-open them by file name).
     """
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray'; got {engine!r}")
     if isinstance(model, Mapping):
         return {str(k): np.asarray(v) for k, v in model.items()}
     if isinstance(model, np.ndarray) or hasattr(model, "__array__") and not hasattr(model, "encode_images"):
         return {EMBEDDING: np.asarray(model)}
     from ..models import extract
 
+    if engine == "ray":
+        from ..models.ray_engine import extract_ray
+
+        ex = extract_ray(model, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
+                         **(engine_kwargs or {}))
+        return dict(ex)
     ex = extract(load(model), dataset, modality=modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
                  progress=progress)
     return {k: np.asarray(v) for k, v in ex.items()}

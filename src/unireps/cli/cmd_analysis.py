@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .common import (
     add_dataset,
+    add_engine,
     add_json,
     add_models,
     add_out,
     dataset_from_args,
     emit,
+    engine_kwargs,
     load_models,
     out_dir,
     save_outputs,
@@ -39,6 +41,7 @@ def register(sub) -> None:
     lay.add_argument("--metric", default="linear_cka")
     lay.add_argument("--modality", choices=("image", "text"), default="image")
     lay.add_argument("--pooling", default=None)
+    add_engine(lay)
     add_out(lay, default="runs/layers")
     add_json(lay)
     lay.set_defaults(func=run_layers)
@@ -81,12 +84,18 @@ def run_layers(args) -> int:
     from ..viz import layer_map
 
     ds = dataset_from_args(args)
-    models = list(load_models(args).values())
-    res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, pooling=args.pooling)
+    if args.engine == "ray":  # each actor loads the model by name
+        models = args.models
+    else:
+        loaded = load_models(args)  # the same model given twice is loaded once
+        models = [loaded[m] for m in args.models]
+    res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, pooling=args.pooling,
+                    cache_dir=args.cache_dir, engine=args.engine, engine_kwargs=engine_kwargs(args))
     tables = {"identification": res.identification, "best_match": res.best_match}
     tables.update({f"map_{m}": M.reset_index(names="layer_a") for m, M in res.maps.items()})
     figs = {f"layer_map_{m}": layer_map(M, title=f"{m}: {res.model_a} vs {res.model_b}") for m, M in res.maps.items()}
-    save_outputs(out_dir(args.out), tables, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds)})
+    save_outputs(out_dir(args.out), tables, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds),
+                                                  "engine": args.engine})
     emit(res.identification.to_dict("records"), args.json, res.identification)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import add_dataset, add_json, add_out, dataset_from_args, emit, out_dir
+from .common import add_dataset, add_engine, add_json, add_out, dataset_from_args, emit, engine_kwargs, out_dir
 
 
 def register(sub) -> None:
@@ -23,6 +23,7 @@ def register(sub) -> None:
     e.add_argument("--layers", default=None, help="'all', a comma-separated list, or omit for the embedding")
     e.add_argument("--pooling", default=None, help="cls, mean, eos, last, spatial_mean or flatten")
     e.add_argument("--allow-download", action="store_true")
+    add_engine(e)
     add_out(e, default="runs/extract")
     add_json(e)
     e.set_defaults(func=run_extract)
@@ -43,9 +44,16 @@ def run_extract(args) -> int:
     from ..provenance import provenance
 
     ds = dataset_from_args(args)
-    enc = load_model(args.model, allow_download=args.allow_download)
     layers = args.layers if args.layers in (None, "all") else args.layers.split(",")
-    ex = extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling, progress=not args.json)
+    if args.engine == "ray":
+        from ..models.ray_engine import extract_ray
+
+        ex = extract_ray(args.model, ds, args.modality, layers=layers, pooling=args.pooling, cache_dir=args.cache_dir,
+                         **engine_kwargs(args))
+    else:
+        enc = load_model(args.model, allow_download=args.allow_download)
+        ex = extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling, cache_dir=args.cache_dir,
+                     batch_size=args.batch_size, progress=not args.json)
     out = out_dir(args.out)
     files = {}
     for name, arr in ex.items():
@@ -58,6 +66,6 @@ def run_extract(args) -> int:
         files[name] = {"file": str(path), "shape": list(np.shape(arr)), "from_cache": ex.from_cache.get(name)}
     write_json(out / "provenance.json", provenance(model=ex.model, dataset=args.dataset, n=len(ds),
                                                    content_hash=ex.content_hash, modality=args.modality,
-                                                   pooling=ex.pooling))
+                                                   pooling=ex.pooling, engine=args.engine))
     emit(files, args.json, pd.DataFrame([{"layer": k, **v} for k, v in files.items()]))
     return 0

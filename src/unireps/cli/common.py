@@ -57,6 +57,35 @@ def dataset_from_args(args):
     return ds.subset(range(min(args.n, len(ds)))) if args.n and args.n < len(ds) else ds
 
 
+def add_engine(p) -> None:
+    g = p.add_argument_group("engine", "where the models run (see docs/scale.md)")
+    g.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default) or ray: Ray Data batch inference with a pool of actors (one per GPU)")
+    g.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (e.g. auto); default: a local Ray instance is started")
+    g.add_argument("--num-actors", type=int, default=None, help="Ray actors (default: one per GPU, else CPUs - 1)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="inputs per forward pass (default: the model's own for local, 64 for ray)")
+    g.add_argument("--write", choices=("actors", "driver"), default="actors",
+                   help="ray engine: actors write shards to the shared cache (default) or send rows to the driver")
+    g.add_argument("--cache-dir", default=None, help="activation cache (default: $UNIREPS_CACHE or ~/.cache/unireps)")
+
+
+def engine_kwargs(args) -> dict:
+    """The keywords of ``extract_ray`` from the CLI options; joins ``--ray-address`` when given."""
+    if args.engine != "ray":
+        return {}
+    if args.ray_address:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=args.ray_address, include_dashboard=False, log_to_driver=False)
+    kw = {"batch_size": args.batch_size or 64, "write": args.write, "num_actors": args.num_actors}
+    if getattr(args, "allow_download", False):
+        kw["model_kwargs"] = {"allow_download": True}
+    return kw
+
+
 def add_models(p, nargs="+") -> None:
     p.add_argument("models", nargs=nargs, metavar="MODEL",
                    help="registry name (see `unireps models`), zoo:<name>, hf:<id>, or a local folder")

@@ -3,8 +3,9 @@
 ``extract_ray(model, dataset, modality, layers, pooling, cache_dir, num_actors=None, batch_size=...)`` runs
 extraction as Ray Data batch inference: the row indices of the inputs form a dataset, ``map_batches`` sends
 batches to a fixed pool of actors, each holding one loaded :class:`~unireps.models.encoder.Encoder` (one GPU
-per actor when the cluster has GPUs, else CPU actors), and the driver streams the pooled rows into the same
-activation cache as :func:`unireps.models.extract` (same entry key, safetensors files and manifests).  A
+per actor when the cluster has GPUs, else CPU actors).  Each actor writes its pooled rows as .npy shards into
+the cache entry; once all are done the driver assembles them into the same activation cache as
+:func:`unireps.models.extract` (same entry key, safetensors files and manifests) and removes them.  A
 later ``extract(...)`` (or ``extract_ray``) with the same model, data, layers and pooling reads the cache
 without running the model, and ``unireps.metrics.ooc`` reads the layer files directly.
 
@@ -20,8 +21,9 @@ Use on a cluster: ``ray.init(address="auto")`` before calling, the cache on stor
 from __future__ import annotations
 
 import inspect
-import math
 import os
+import shutil
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,10 +92,16 @@ def _describe(model, model_kwargs, modality, layers, pooling) -> dict:
 
 
 class _ExtractActor:
-    """A Ray Data actor: loads the encoder once, then pools activations for batches of row indices."""
+    """A Ray Data actor: loads the encoder once, then pools activations for row ranges of the inputs.
+
+    Each input row is one range ``[start, stop)``.  With ``shard_dir`` the actor writes every column of the
+    range as ``<shard_dir>/<column>/<start>-<stop>.npy`` itself (temporary file, fsync, atomic rename, so a
+    retried task rewrites the same shard) and returns only the range; without it (``write="driver"``) it
+    returns the rows, which travel through the object store to the driver.
+    """
 
     def __init__(self, model, model_kwargs, items_ref, modality, layers, pooling, embedding, normalize, device,
-                 threads):
+                 threads, shard_dir=None):
         import ray
         import torch
 
@@ -105,11 +113,11 @@ class _ExtractActor:
         self.items = ray.get(items_ref[0])
         self.modality, self.layers, self.pooling = modality, list(layers), pooling
         self.embedding, self.normalize = embedding, normalize
+        self.shard_dir = None if shard_dir is None else Path(shard_dir)
 
-    def __call__(self, batch: dict) -> dict:
-        ids = np.asarray(batch["id"], dtype=np.int64)
-        sub = take(self.items, ids)
-        m = len(ids)
+    def _rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        sub = take(self.items, np.arange(start, stop, dtype=np.int64))
+        m = stop - start
         cols: dict[str, np.ndarray] = {}
         for b in self.encoder.iter_batches(self.modality, sub, layers=self.layers, pooling=self.pooling,
                                            embedding=self.embedding, normalize=self.normalize, batch_size=m,
@@ -121,7 +129,29 @@ class _ExtractActor:
                 if key not in cols:
                     cols[key] = np.empty((m, arr.shape[1]), dtype=np.float32)
                 cols[key][b.index] = arr
-        return {"id": ids, **cols}
+        return cols
+
+    def __call__(self, batch: dict) -> dict:
+        ranges = np.asarray(batch["data"], dtype=np.int64).reshape(-1, 2)
+        if self.shard_dir is None:
+            parts = [(np.arange(s, e, dtype=np.int64), self._rows(int(s), int(e))) for s, e in ranges]
+            return {"id": np.concatenate([p[0] for p in parts]),
+                    **{c: np.concatenate([p[1][c] for p in parts]) for c in parts[0][1]}}
+        for s, e in ranges:
+            for col, arr in self._rows(int(s), int(e)).items():
+                write_shard(self.shard_dir / col / shard_name(int(s), int(e)), arr)
+        return {"start": ranges[:, 0], "stop": ranges[:, 1]}
+
+
+def shard_name(start: int, stop: int) -> str:
+    return f"{start:012d}-{stop:012d}.npy"
+
+
+def write_shard(path: Path, arr: np.ndarray) -> None:
+    """``arr`` as the float32 .npy file ``path``, atomically (temporary file, fsync, rename)."""
+    from ..io import atomic_write
+
+    atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(arr, dtype=np.float32)))
 
 
 def _cluster_gpus(ray) -> int:
@@ -144,6 +174,7 @@ def extract_ray(
     mmap: bool = True,
     num_gpus_per_actor: float | None = None,
     num_cpus_per_actor: float = 1,
+    write: str = "actors",
 ) -> Extraction:
     """Extract pooled activations with a pool of Ray actors into the ``extract`` cache; returns the same
     :class:`~unireps.models.extract.Extraction` (``{layer: float32 (n, d)}``, memory-mapped from the cache).
@@ -155,10 +186,17 @@ def extract_ray(
     num_actors: default one per GPU of the cluster, or (no GPUs) the cluster's CPUs / ``num_cpus_per_actor``
     minus one, at least 1.  Each actor gets ``num_gpus_per_actor`` GPUs (default 1 when the cluster has GPUs,
     else 0).  batch_size: rows per actor call (one forward pass each).
+    write: ``"actors"`` (default): each actor writes its rows as .npy shards (one per layer and row range,
+    atomic) into a staging folder of the cache entry, and the driver, once every range is done, copies them
+    into the cache file in bounded memory and deletes them; the rows never pass through the object store,
+    and the cache must be on storage that the actors and the driver share.  ``"driver"``: the actors return
+    the rows and the driver writes them (for clusters without shared storage).
     When every requested layer is already cached nothing runs (not even Ray).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if write not in ("actors", "driver"):
+        raise ValueError(f"write must be 'actors' or 'driver'; got {write!r}")
     if modality not in ("image", "text"):
         raise ValueError(f"modality must be 'image' or 'text'; got {modality!r}")
     items, content_hash = resolve_data(dataset, modality)
@@ -189,7 +227,7 @@ def extract_ray(
     missing = [x for x in dict.fromkeys(names) if x not in arrays]
     if missing:
         _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size,
-                  num_actors, num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool)
+                  num_actors, num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write)
         for name in missing:
             arr = store.load(entry, name, layer_pool(name), key(name), n, mmap=mmap)
             if arr is None:  # pragma: no cover - just written
@@ -206,7 +244,7 @@ def extract_ray(
 
 
 def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size, num_actors,
-              num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool) -> None:
+              num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write) -> None:
     gpus = _cluster_gpus(ray)
     per_gpu = (1.0 if gpus else 0.0) if num_gpus_per_actor is None else float(num_gpus_per_actor)
     if num_actors is None:
@@ -220,36 +258,71 @@ def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, no
     col = {f"l{i}": name for i, name in enumerate(layer_list)}
     if want_emb:
         col["emb"] = EMBEDDING
-    n_blocks = max(1, min(math.ceil(n / batch_size), 8 * num_actors))
-    ids = ray.data.from_numpy(np.array_split(np.arange(n, dtype=np.int64), n_blocks))
-    ids = ids.rename_columns({"data": "id"})
+    starts = np.arange(0, n, batch_size, dtype=np.int64)
+    ranges = np.stack([starts, np.minimum(starts + batch_size, n)], axis=1)
+    n_blocks = max(1, min(len(ranges), 8 * int(num_actors)))
+    ds = ray.data.from_numpy(np.array_split(ranges, n_blocks))
+    shard_dir = None
+    if write == "actors":
+        entry.mkdir(parents=True, exist_ok=True)
+        shard_dir = entry / f".ray-shards-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     items_ref = ray.put(items)
-    out = ids.map_batches(
+    out = ds.map_batches(
         _ExtractActor,
         fn_constructor_kwargs=dict(model=model, model_kwargs=model_kwargs, items_ref=[items_ref], modality=modality,
                                    layers=layer_list, pooling=pooling, embedding=want_emb, normalize=normalize,
-                                   device=None, threads=max(1, int(num_cpus_per_actor)) if per_gpu == 0 else None),
-        batch_size=batch_size,
+                                   device=None, threads=max(1, int(num_cpus_per_actor)) if per_gpu == 0 else None,
+                                   shard_dir=None if shard_dir is None else str(shard_dir)),
+        batch_size=1,  # one row range (``batch_size`` inputs, one forward pass) per call
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=int(num_actors)),
         num_gpus=per_gpu,
         num_cpus=num_cpus_per_actor,
     )
     writers: dict[str, Any] = {}
+
+    def writer(name: str, d: int):
+        if name not in writers:
+            writers[name] = store.writer(entry, name, layer_pool(name), key(name), n, d)
+        return writers[name]
+
     try:
-        for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
-            rows_id = np.asarray(batch["id"], dtype=np.int64)
+        if shard_dir is None:
+            for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
+                rows_id = np.asarray(batch["id"], dtype=np.int64)
+                for c, name in col.items():
+                    arr = np.asarray(batch[c], dtype=np.float32)
+                    writer(name, arr.shape[1]).write(rows_id, arr)
+        else:
+            done = sorted((int(s), int(e)) for b in out.iter_batches(batch_size=None, batch_format="numpy")
+                          for s, e in zip(b["start"], b["stop"]))
+            if done != [tuple(r) for r in ranges.tolist()]:
+                raise RuntimeError(f"the Ray actors reported {len(done)} row ranges, expected {len(ranges)}")
             for c, name in col.items():
-                arr = np.asarray(batch[c], dtype=np.float32)
-                if name not in writers:
-                    writers[name] = store.writer(entry, name, layer_pool(name), key(name), n, arr.shape[1])
-                writers[name].write(rows_id, arr)
+                for s, e in done:
+                    arr = _read_shard(shard_dir / c / shard_name(s, e), e - s)
+                    writer(name, arr.shape[1]).write(slice(s, e), arr)
         for w in writers.values():
             w.commit()
     except BaseException:
         for w in writers.values():
             w.abort()
         raise
+    finally:
+        if shard_dir is not None:
+            shutil.rmtree(shard_dir, ignore_errors=True)
+
+
+def _read_shard(path: Path, rows: int) -> np.ndarray:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the shard {path}, written by a Ray actor, is not visible to the driver: on a cluster the cache "
+            f"(cache_dir= or $UNIREPS_CACHE) must be on storage every node shares (NFS, Lustre, a mounted "
+            f"bucket), or pass write='driver' to send the rows through the object store instead")
+    arr = np.load(path, mmap_mode="r")
+    if arr.ndim != 2 or arr.shape[0] != rows or arr.dtype != np.float32:
+        raise RuntimeError(f"shard {path} holds {arr.dtype} {arr.shape}, expected float32 ({rows}, d)")
+    return arr
 
 
 # ------------------------------------------------------------------------------------------- all pairs
