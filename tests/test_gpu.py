@@ -58,11 +58,16 @@ def mark(*tensors):
 
 
 class DeviceLeakMode(TorchFunctionMode):
-    """Records every transfer of data-derived tensors to the CPU / numpy / Python lists."""
+    """Records every transfer of data-derived tensors to the CPU / numpy / Python lists (``leaks``), and every
+    operation that mixes data tensors with host tensors made without the data's device (``mixes``): on CUDA
+    those raise "Expected all tensors to be on the same device".  A tensor made with ``device=`` a device read
+    from the data, or moved with ``.to(<that device>)``, counts as data; 0-dim host tensors (CPU scalars) and
+    host index tensors into data tensors are allowed, as CUDA allows them."""
 
     def __init__(self):
         super().__init__()
         self.leaks: list[str] = []
+        self.mixes: list[str] = []
         self._data_devices: list[torch.device] = []  # device objects read from data tensors (kept alive)
 
     def _is_data_device(self, dev) -> bool:
@@ -79,10 +84,31 @@ class DeviceLeakMode(TorchFunctionMode):
                 return torch.device(a)
         return None
 
+    def _to_data_device(self, name, args, kwargs) -> bool:
+        devs = [kwargs.get("device")] + (list(args[1:]) if name == "to" else [])
+        return any(isinstance(d, torch.device) and self._is_data_device(d) for d in devs)
+
+    def _check_mix(self, name, args, kwargs) -> None:
+        def host(t):
+            return isinstance(t, torch.Tensor) and not _on_device(t) and t.dim() > 0
+
+        if name == "__getitem__":
+            bad = not _on_device(args[0]) and any(_on_device(t) for t in _flat(args[1:]))
+        elif name == "__setitem__":
+            bad = (not _on_device(args[0]) and _on_device(args[2])) or (_on_device(args[0]) and host(args[2]))
+        elif name in ("to", "copy_", "__set__", "__get__"):
+            bad = False
+        else:
+            bad = any(host(t) for t in _flat((args, kwargs)))
+        if bad:
+            self.mixes.append(name)
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         data_in = any(_on_device(t) for t in _flat((args, kwargs)))
         name = getattr(func, "__name__", str(func))
+        if data_in:
+            self._check_mix(name, args, kwargs)
         if data_in and args and _on_device(args[0]):
             if name in _MOVES:
                 self.leaks.append(f"Tensor.{name}")
@@ -91,7 +117,7 @@ class DeviceLeakMode(TorchFunctionMode):
                 if dev is not None and dev.type == "cpu":
                     self.leaks.append(f"Tensor.to({dev})")
         out = func(*args, **kwargs)
-        if data_in:
+        if data_in or self._to_data_device(name, args, kwargs):
             if isinstance(out, torch.device):
                 self._data_devices.append(out)
             for t in _flat(out):
@@ -114,11 +140,13 @@ def _inputs(info, n=64, device="cpu", seed=0):
 
 
 def _run_checked(fn, *args, **kwargs):
+    """(value, leaks); fails on any host/device mix (which would raise on CUDA)."""
     mode = DeviceLeakMode()
     args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
     mark(*(a for a in args if isinstance(a, torch.Tensor)))
     with mode:
         value = fn(*args, **kwargs)
+    assert not mode.mixes, f"host tensors mixed with device data in: {sorted(set(mode.mixes))}"
     return value, mode.leaks
 
 
@@ -136,6 +164,21 @@ def test_leak_mode_detects_moves():
                lambda t: t[torch.randperm(5).to(t.device)], lambda t: t.to(t)):
         _, leaks = _run_checked(fn, x)
         assert not leaks, fn
+
+
+def test_mix_check_detects_host_tensors():
+    """Host tensors made without the data's device, combined with data: an error on CUDA, caught here."""
+    x = torch.randn(6, 3)
+    for fn in (lambda t: t + torch.ones(6, 3), lambda t: t @ torch.eye(3), lambda t: torch.cat([t, torch.zeros(1, 3)]),
+               lambda t: torch.zeros(6, 3).index_copy_(0, torch.arange(6), t),
+               lambda t: torch.arange(10)[t.argmax(0)]):
+        with pytest.raises(AssertionError, match="host tensors mixed"):
+            _run_checked(fn, x)
+    # fine on CUDA: the data's device, CPU scalars, host indices into data, Python numbers
+    for fn in (lambda t: t + torch.ones(6, 3, device=t.device), lambda t: t * torch.tensor(2.0),
+               lambda t: t[torch.arange(3)], lambda t: t @ torch.eye(3).to(t.device), lambda t: t.sum() * 3,
+               lambda t: torch.zeros_like(t) + t):
+        _run_checked(fn, x)
 
 
 @pytest.mark.parametrize("name", METRICS)
@@ -183,6 +226,67 @@ def test_streaming_and_ooc_stay_on_device(debiased):
     assert not leaks, leaks
 
 
+STATS_METRICS = ["linear_cka", "rbf_cka", "rsa", "mutual_knn", "cknna", "cca", "svcca", "procrustes",
+                 "linear_predictability"]
+
+
+@pytest.mark.parametrize("metric", STATS_METRICS)
+def test_statistics_stay_on_device(metric):
+    """Permutation tests, bootstrap CIs and the chance-corrected score with each scorer (fast paths included)."""
+    from unireps.metrics import bootstrap_ci, null_calibrated, permutation_test
+
+    info = next(m for m in list_metrics() if m.name == metric)
+    X, Y = _inputs(info, n=48)
+
+    def run(x, y):
+        p = permutation_test(x, y, metric, n_permutations=20, seed=1)
+        b = bootstrap_ci(x, y, metric, n_boot=20, seed=1)
+        c = null_calibrated(x, y, metric, n_permutations=10, seed=1)
+        return [p.value, p.p_value, b.low, b.high, c["calibrated"]]
+
+    values, leaks = _run_checked(run, X, Y)
+    assert np.all(np.isfinite(values))
+    assert not leaks, leaks
+
+
+@pytest.mark.parametrize("metric", ["linear_cka", "rbf_cka", "rsa", "mutual_knn", "cca"])
+def test_layer_similarity_moves_only_its_result(metric):
+    """layer_similarity returns a numpy (len(a), len(b)) matrix: at most that one transfer at the end."""
+    from unireps.metrics import layer_similarity
+
+    info = next(m for m in list_metrics() if m.name == "linear_cka")
+    X, Y = _inputs(info, n=60)
+    M, leaks = _run_checked(lambda x, y: layer_similarity([x, y, x[:, :5]], [y, x], metric), X, Y)
+    assert M.shape == (3, 2) and np.isfinite(M).all()
+    assert leaks in ([], ["Tensor.cpu", "Tensor.numpy"]), leaks
+
+
+def test_rdms_and_streaming_objects_stay_on_device():
+    from unireps.metrics import StreamingCKA, bootstrap_rdms, rsa_rdms
+    from unireps.metrics.rsa import rdm_matrix
+
+    info = next(m for m in list_metrics() if m.name == "linear_cka")
+    X, Y = _inputs(info, n=60)
+
+    def run(x, y):
+        out = []
+        A, B = rdm_matrix(x), rdm_matrix(y)
+        out.append(rsa_rdms(A, B))
+        r = bootstrap_rdms(A, B, n_boot=20, seed=0)
+        out += [r.low, r.high]
+        for estimator in ("exact", "minibatch"):
+            for debiased in (False, True):
+                s = StreamingCKA(debiased=debiased, estimator=estimator)
+                for i in range(0, 60, 20):
+                    s.update(x[i:i + 20], y[i:i + 20])
+                out.append(s.compute())
+        return out
+
+    values, leaks = _run_checked(run, X, Y)
+    assert np.all(np.isfinite(values))
+    assert not leaks, leaks
+
+
 # ------------------------------------------------------------------------------------------------- CUDA
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
@@ -215,3 +319,22 @@ def test_cuda_out_of_core():
     assert torch.equal(r_gpu.indices.cpu(), ooc.chunked_knn(Xn, 5, batch_size=100).indices)
     _, leaks = _run_checked(lambda x, y: ooc.streaming_linear_cka(x, y, batch_size=100), X.cuda(), Y.cuda())
     assert not leaks
+
+
+@cuda
+def test_cuda_statistics_and_layers_equal_cpu():
+    from unireps.metrics import bootstrap_ci, bootstrap_rdms, layer_similarity, permutation_test
+    from unireps.metrics.rsa import rdm_matrix
+
+    info = next(m for m in list_metrics() if m.name == "linear_cka")
+    X, Y = _inputs(info, n=80)
+    Xc, Yc = X.cuda(), Y.cuda()
+    for metric in ("linear_cka", "mutual_knn", "rsa"):
+        a, b = permutation_test(X, Y, metric, n_permutations=30), permutation_test(Xc, Yc, metric, n_permutations=30)
+        assert abs(a.value - b.value) < 1e-8
+        a, b = bootstrap_ci(X, Y, metric, n_boot=30), bootstrap_ci(Xc, Yc, metric, n_boot=30)
+        assert abs(a.value - b.value) < 1e-8
+        np.testing.assert_allclose(layer_similarity([Xc, Yc], [Yc], metric), layer_similarity([X, Y], [Y], metric),
+                                   atol=1e-8)
+    r = bootstrap_rdms(rdm_matrix(Xc), rdm_matrix(Yc), n_boot=30)
+    assert abs(r.value - bootstrap_rdms(rdm_matrix(X), rdm_matrix(Y), n_boot=30).value) < 1e-8

@@ -195,9 +195,9 @@ def bootstrap_rdms(A, B, compare: str = "spearman", n_boot: int = 1000, level: f
         raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     m = a.shape[0]
     n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
-    i, j = torch.triu_indices(n, n, offset=1)
-    SA = torch.zeros((n, n), dtype=a.dtype)
-    SB = torch.zeros((n, n), dtype=b.dtype)
+    i, j = torch.triu_indices(n, n, offset=1, device=a.device)
+    SA = torch.zeros((n, n), dtype=a.dtype, device=a.device)
+    SB = torch.zeros((n, n), dtype=b.dtype, device=b.device)
     SA[i, j], SB[i, j] = a, b
     SA, SB = SA + SA.T, SB + SB.T
     value = compare_vectors(a, b, compare)

@@ -330,8 +330,9 @@ class StreamingPredictability(_Shifted):
         x, y = self._prepare(X, Y)
         m = x.shape[0]
         first = self.n if start is None else int(start)
-        fold = fold_ids(torch.arange(first, first + m, device=x.device), self.cv, self.seed)
-        order = torch.argsort(fold, stable=True)
+        # folds depend on row indices only: computed on the host, so the device never syncs for the counts
+        fold = fold_ids(torch.arange(first, first + m), self.cv, self.seed)
+        order = torch.argsort(fold, stable=True).to(x.device)
         counts = torch.bincount(fold, minlength=self.cv).tolist()
         xs, ys = x[order], y[order]
         parts = []
