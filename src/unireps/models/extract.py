@@ -23,7 +23,8 @@ from .inputs import check_images, check_texts, hash_images, hash_texts, n_items
 
 class Extraction(dict):
     """``{layer: array}`` plus ``from_cache`` ({layer: bool}), ``entry_dir``, ``content_hash``,
-    ``modality``, ``pooling`` ({layer: method}) and ``model`` (the encoder's metadata)."""
+    ``modality``, ``pooling`` ({layer: method}), ``model`` (the encoder's metadata) and ``timings``
+    (seconds by stage; the Ray engine fills it)."""
 
     from_cache: dict[str, bool]
     entry_dir: Path | None
@@ -31,6 +32,7 @@ class Extraction(dict):
     modality: str
     pooling: dict[str, str]
     model: dict[str, Any]
+    timings: dict[str, float] = {}
 
 
 def resolve_data(data: Any, modality: str) -> tuple[Any, str]:

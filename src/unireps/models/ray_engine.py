@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -148,10 +149,11 @@ def shard_name(start: int, stop: int) -> str:
 
 
 def write_shard(path: Path, arr: np.ndarray) -> None:
-    """``arr`` as the float32 .npy file ``path``, atomically (temporary file, fsync, rename)."""
+    """``arr`` as the float32 .npy file ``path``, atomically (temporary file, then rename; no fsync: a shard
+    is scratch, assembled into the cache file, which is fsync'ed, and deleted)."""
     from ..io import atomic_write
 
-    atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(arr, dtype=np.float32)))
+    atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(arr, dtype=np.float32)), fsync=False)
 
 
 def _cluster_gpus(ray) -> int:
@@ -225,15 +227,17 @@ def extract_ray(
         if arr is not None:
             arrays[name] = arr
     missing = [x for x in dict.fromkeys(names) if x not in arrays]
+    timings = {}
     if missing:
-        _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size,
-                  num_actors, num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write)
+        timings = _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size,
+                            num_actors, num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write)
         for name in missing:
             arr = store.load(entry, name, layer_pool(name), key(name), n, mmap=mmap)
             if arr is None:  # pragma: no cover - just written
                 raise RuntimeError(f"failed to write activations for {name!r} under {entry}")
             arrays[name] = arr
     result = Extraction()
+    result.timings = timings
     result.from_cache = {name: name not in missing for name in names}
     result.entry_dir, result.content_hash, result.modality = entry, content_hash, modality
     result.pooling = {name: layer_pool(name) for name in names}
@@ -244,7 +248,9 @@ def extract_ray(
 
 
 def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, normalize, batch_size, num_actors,
-              num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write) -> None:
+              num_gpus_per_actor, num_cpus_per_actor, store, entry, key, layer_pool, write) -> dict[str, float]:
+    """Runs the actor pool and commits the layer files; returns seconds spent: ``inference_s`` (until every
+    actor result is in) and ``assemble_s`` (driver: shards into the cache files, checksums, commit)."""
     gpus = _cluster_gpus(ray)
     per_gpu = (1.0 if gpus else 0.0) if num_gpus_per_actor is None else float(num_gpus_per_actor)
     if num_actors is None:
@@ -286,6 +292,8 @@ def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, no
             writers[name] = store.writer(entry, name, layer_pool(name), key(name), n, d)
         return writers[name]
 
+    t0 = time.perf_counter()
+    timings = {}
     try:
         if shard_dir is None:
             for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
@@ -298,12 +306,17 @@ def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, no
                           for s, e in zip(b["start"], b["stop"]))
             if done != [tuple(r) for r in ranges.tolist()]:
                 raise RuntimeError(f"the Ray actors reported {len(done)} row ranges, expected {len(ranges)}")
+            timings["inference_s"] = time.perf_counter() - t0
             for c, name in col.items():
                 for s, e in done:
                     arr = _read_shard(shard_dir / c / shard_name(s, e), e - s)
                     writer(name, arr.shape[1]).write(slice(s, e), arr)
+        timings.setdefault("inference_s", time.perf_counter() - t0)  # write="driver": rows written as they came
+        t1 = time.perf_counter()
         for w in writers.values():
             w.commit()
+        timings["assemble_s"] = time.perf_counter() - t0 - timings["inference_s"]
+        timings["commit_s"] = time.perf_counter() - t1
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -311,6 +324,7 @@ def _run_pool(ray, model, model_kwargs, items, n, modality, missing, pooling, no
     finally:
         if shard_dir is not None:
             shutil.rmtree(shard_dir, ignore_errors=True)
+    return timings
 
 
 def _read_shard(path: Path, rows: int) -> np.ndarray:
