@@ -166,3 +166,11 @@ def test_inputs_are_not_modified():
         info(X, Y)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(Y, Y0)
+
+
+def test_registry_call_names_accepted_options():
+    """get_metric(name)(X, Y, typo=...) lists the measure's options instead of Python's bare TypeError."""
+    X, Y = np.random.default_rng(0).normal(size=(2, 30, 4))
+    with pytest.raises(TypeError, match=r"mutual_knn got unknown option\(s\) \['kk'\]; accepted: \[.*'k'"):
+        get_metric("mutual_knn")(X, Y, kk=3)
+    assert 0 <= get_metric("mutual_knn")(X, Y, k=3) <= 1

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import load_dataset
 from ..metrics import bootstrap_rdms, compute_rdm, rsa_rdms
+from ._checks import check_same_rows
 from .reps import model_label, representations
 
 SUBJECTS = ("BE", "KO", "SN", "TI")
@@ -27,9 +28,15 @@ def subject_rdms(ds) -> list[np.ndarray]:
 
 def noise_ceiling(rdms: list[np.ndarray], compare: str = "spearman") -> tuple[float, float]:
     """(lower, upper) noise ceiling of a set of subject RDMs (condensed), as in Nili et al. 2014."""
-    R = np.asarray(rdms, dtype=float)
-    if R.shape[0] < 2:
+    rdms = [np.asarray(r, dtype=float) for r in rdms]
+    if len(rdms) < 2:
         raise ValueError("a noise ceiling needs RDMs of at least 2 subjects")
+    shapes = {r.shape for r in rdms}
+    if len(shapes) > 1 or any(len(s) != 1 for s in shapes):
+        raise ValueError(f"the subjects' RDMs must be condensed vectors (the upper triangle, e.g. "
+                         f"scipy.spatial.distance.squareform(rdm, checks=False)) over the same stimuli; got shapes "
+                         f"{sorted(shapes)}")
+    R = np.stack(rdms)
     mean_all = R.mean(0)
     upper = np.mean([rsa_rdms(r, mean_all, compare) for r in R])
     lower = np.mean([rsa_rdms(R[s], np.delete(R, s, axis=0).mean(0), compare) for s in range(len(R))])
@@ -43,7 +50,7 @@ def _mean_over_subjects(model_rdm, subjects, compare):
 def reference_rows(dataset: str = "kriegeskorte92", compare: str = "spearman", n_boot: int = 200,
                    seed: int = 0) -> pd.DataFrame:
     """The classic model RDMs and the mean behavioural RDM against human and monkey IT (comparison rows)."""
-    ds = load_dataset(dataset)
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     subjects = subject_rdms(ds)
     behaviour = np.mean([ds.condensed(k) for k in ds.rdms if k.startswith("behaviour/")], axis=0)
     sources = {k.split("/", 1)[1]: ds.condensed(k) for k in ds.rdms if k.startswith("model/")}
@@ -77,8 +84,16 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
     ceiling_lower, ceiling_upper, and note: why a layer has no value (its RDM is undefined, e.g. a layer that
     is the same for every image).
     """
-    ds = load_dataset(dataset)
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    if not hasattr(ds, "condensed") or not all(k in getattr(ds, "rdms", {}) for k in ("human_IT", "monkey_IT")):
+        raise ValueError(f"brain_rsa needs a dataset with measured human and monkey IT RDMs (kriegeskorte92); "
+                         f"{getattr(ds, 'name', dataset)!r} has none")
     reps = representations(model, ds, "image", layers=layers, pooling=pooling, cache_dir=cache_dir)
+    for name, X in reps.items():
+        if np.ndim(X) < 1:
+            raise ValueError(f"layer {name!r} is not an (n, d) array")
+    check_same_rows({f"layer {k!r}": v for k, v in reps.items()}, "layer", expected=len(ds),
+                    source=f"{ds.name} (the {len(ds)} stimuli with measured RDMs, in the dataset's order)")
     rdms, notes = {}, {}
     for name, X in reps.items():
         try:

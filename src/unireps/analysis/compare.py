@@ -3,6 +3,8 @@ p-values and the baselines that make a number interpretable (untrained twins, ra
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import bootstrap_ci, get_metric, permutation_test
-from .reps import embedding, model_label, raw_input, untrained_twin
+from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
+from .reps import embedding, is_array_like, model_label, raw_input, untrained_twin
 
 
 @dataclass
@@ -26,12 +29,27 @@ class Comparison:
 
 
 def _named(models: Any) -> dict[str, Any]:
-    if isinstance(models, dict):
-        return dict(models)
-    out = {}
-    for m in models:
-        out[model_label(m)] = m
+    """{label: model}.  In a list, arrays / tensors / dicts of arrays are labelled "model 0", "model 1", ...; two
+    entries with the same label are refused (they would silently collapse into one)."""
+    if isinstance(models, Mapping):
+        return {str(k): v for k, v in models.items()}
+    if isinstance(models, str) or is_array_like(models):
+        raise TypeError("models must be a list of models (names, Encoders, arrays) or a dict {label: model}; got a "
+                        "single one — compare_models needs at least two (or baselines=True)")
+    out: dict[str, Any] = {}
+    for i, m in enumerate(models):
+        label = f"model {i}" if is_array_like(m) or isinstance(m, Mapping) else model_label(m)
+        if label in out:
+            raise ValueError(f"two models are both labelled {label!r}; pass a dict {{label: model}} to name them")
+        out[label] = m
     return out
+
+
+def _measure(info, X, Y, kw, a: str, b: str, what: str = ""):
+    try:
+        return info(X, Y, **kw)
+    except ValueError as e:
+        raise ValueError(f"{info.name}{what} between {a!r} (X) and {b!r} (Y) is undefined: {e}") from e
 
 
 def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn"), modality: str = "image",
@@ -45,13 +63,18 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
     Returns tidy rows with value, 95% bootstrap CI, permutation p-value and the shuffled value.
     """
     named = _named(models)
+    metrics = as_names(metrics)
     if len(named) < 2 and not baselines:
         raise ValueError("compare_models needs at least 2 models (or baselines=True)")
-    metric_kwargs = metric_kwargs or {}
+    if baselines and dataset is None:
+        raise ValueError("baselines=True compares with the raw input of the dataset, but dataset is None; pass the "
+                         "dataset the representations were computed on, or baselines=False")
+    metric_kwargs = check_metric_options(metrics, metric_kwargs)
     reps: dict[str, np.ndarray] = {}
     roles: dict[str, str] = {}
     for label, m in named.items():
-        reps[label] = embedding(m, dataset, modality, cache_dir=cache_dir)
+        reps[label] = as_array(embedding(m, dataset, modality, cache_dir=cache_dir), f"model {label!r}")
+        check_representation(reps[label], f"model {label!r}")
         roles[label] = "model"
         if baselines:
             twin = untrained_twin(m)
@@ -60,9 +83,15 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                 roles[f"{label} (untrained)"] = "untrained twin"
     if baselines:
         label = "raw pixels" if modality == "image" else "bag of words"
+        n_data = len(dataset)
+        check_same_rows({f"model {k!r}": v for k, v in reps.items() if roles[k] == "model"}, "model", expected=n_data,
+                        source=f"the dataset {getattr(dataset, 'name', '')!r} (its raw-input baseline)")
         reps[label] = raw_input(dataset, modality)
         roles[label] = "raw input"
+    n = check_same_rows({repr(k): v for k, v in reps.items()}, "model")
+    check_metric_options(metrics, metric_kwargs, n)
     labels = list(reps)
+    skipped = []
     rng = np.random.default_rng(seed)
     rows = []
     matrices = {}
@@ -77,8 +106,10 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                     continue
                 X, Y = reps[a], reps[b]
                 if info.equal_dims and X.shape[1] != Y.shape[1]:
+                    if j > i:
+                        skipped.append(f"{metric}: {a!r} ({X.shape[1]} features) vs {b!r} ({Y.shape[1]})")
                     continue
-                value = info(X, Y, **kw)
+                value = _measure(info, X, Y, kw, a, b)
                 M.loc[a, b] = value
                 if j <= i:
                     continue
@@ -90,7 +121,11 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                 if n_permutations:
                     pt = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed, **kw)
                     row.update(p_value=pt.p_value, null_mean=pt.null_mean)
-                row["shuffled"] = info(X, Y[rng.permutation(len(Y))], **kw)
+                row["shuffled"] = _measure(info, X, Y[rng.permutation(len(Y))], kw, a, b, " (shuffled pairing)")
                 rows.append(row)
         matrices[metric] = M
+    if skipped:
+        warnings.warn("compare_models: these pairs have no value (NaN in the matrix, no row in the table) because "
+                      "the measure needs equal widths: " + "; ".join(skipped[:5])
+                      + ("; ..." if len(skipped) > 5 else ""), stacklevel=2)
     return Comparison(pd.DataFrame(rows), matrices, roles)

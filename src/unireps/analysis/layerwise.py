@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..metrics import layer_similarity
+from ..metrics import get_metric, layer_similarity
+from ._checks import as_names, check_metric_options, check_representation, check_same_rows
 from .reps import model_label, representations
 
 
@@ -22,12 +23,19 @@ class Layerwise:
     model_b: str
 
 
-def identification_rate(M: np.ndarray) -> float:
-    """Fraction of layers i of A whose most similar layer of B is layer i (needs a square map)."""
+def identification_rate(M: np.ndarray, kind: str = "similarity") -> float:
+    """Fraction of layers i of A whose most similar layer of B is layer i (needs a square map).
+
+    ``kind="distance"`` for a distance map (e.g. ``procrustes_distance``): the most similar layer is the nearest."""
     M = np.asarray(M, dtype=float)
-    if M.shape[0] != M.shape[1]:
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"the layer-identification test needs models with equally many layers, got {M.shape}")
-    return float(np.mean(np.nanargmax(M, axis=1) == np.arange(M.shape[0])))
+    if kind not in ("similarity", "distance"):
+        raise ValueError(f"unknown kind={kind!r}; accepted values: 'similarity', 'distance'")
+    if not np.isfinite(M).any(axis=1).all():
+        raise ValueError("some layer of A has no finite value in the map; the identification test is undefined")
+    best = np.nanargmin(M, axis=1) if kind == "distance" else np.nanargmax(M, axis=1)
+    return float(np.mean(best == np.arange(M.shape[0])))
 
 
 def _cellwise(la: dict, lb: dict, metric: str, kw: dict):
@@ -56,16 +64,29 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
     e.g. ``num_actors``) and every map as Ray tasks (``all_pairs_ray``); the same maps as the local engine.
     """
     rk = dict(engine=engine, engine_kwargs=engine_kwargs)
+    comparison_metrics = as_names(comparison_metrics, "comparison_metrics")
+    all_metrics = (metric, *[c for c in comparison_metrics if c != metric])
+    metric_kwargs = check_metric_options(all_metrics, metric_kwargs)
     la = representations(model_a, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir, **rk)
     lb = representations(model_b, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir, **rk)
+    if engine == "local":  # (the Ray engine keeps the arrays memory-mapped: not read here)
+        for side, reps in (("A", la), ("B", lb)):
+            for name, X in reps.items():
+                check_representation(np.asarray(X), f"layer {name!r} of model {side}")
+    check_same_rows({**{f"A: {k!r}": v for k, v in la.items()}, **{f"B: {k!r}": v for k, v in lb.items()}}, "layer")
+    n = len(next(iter(la.values())))
+    if hasattr(dataset, "images") and len(dataset) != n:
+        raise ValueError(f"the layers hold {n} stimuli (rows) but the dataset has {len(dataset)}; pass the dataset "
+                         "the representations were computed on (or dataset=None for precomputed arrays)")
+    check_metric_options(all_metrics, metric_kwargs, n)
     if engine == "ray":
         from ..models.ray_engine import all_pairs_ray as similarity
     else:
         similarity = layer_similarity
-    metric_kwargs = metric_kwargs or {}
     maps, best, ident = {}, [], []
-    for m in (metric, *[c for c in comparison_metrics if c != metric]):
+    for m in all_metrics:
         note = ""
+        distance = get_metric(m).kind == "distance"
         kw = metric_kwargs.get(m, {})
         try:
             M = similarity(list(la.values()), list(lb.values()), m, **kw)
@@ -75,9 +96,10 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
         maps[m] = pd.DataFrame(M, index=list(la), columns=list(lb))
         for i, name in enumerate(la):
             row = M[i]
-            j = int(np.nanargmax(row)) if np.isfinite(row).any() else -1
+            j = -1 if not np.isfinite(row).any() else int(np.nanargmin(row) if distance else np.nanargmax(row))
             best.append({"metric": m, "layer_a": name, "best_layer_b": list(lb)[j] if j >= 0 else None,
                          "value": float(row[j]) if j >= 0 else np.nan, "is_counterpart": j == i})
-        rate = identification_rate(M) if len(la) == len(lb) and np.isfinite(M).all() else np.nan
+        rate = (identification_rate(M, "distance" if distance else "similarity")
+                if len(la) == len(lb) and np.isfinite(M).all() else np.nan)
         ident.append({"metric": m, "identification_rate": rate, "n_layers": len(la), "note": note})
     return Layerwise(maps, pd.DataFrame(best), pd.DataFrame(ident), model_label(model_a), model_label(model_b))

@@ -11,6 +11,17 @@ import numpy as np
 EMBEDDING = "embedding"
 
 
+def is_array_like(model: Any) -> bool:
+    """A numpy array, torch tensor or other array-like (not an Encoder): a precomputed representation."""
+    return isinstance(model, np.ndarray) or (hasattr(model, "__array__") and not hasattr(model, "encode_images"))
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    from ._checks import as_array
+
+    return as_array(value, name)
+
+
 def model_label(model: Any) -> str:
     if isinstance(model, str):
         return model
@@ -40,9 +51,14 @@ def representations(model: Any, dataset: Any, modality: str = "image", layers: A
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray'; got {engine!r}")
     if isinstance(model, Mapping):
-        return {str(k): np.asarray(v) for k, v in model.items()}
-    if isinstance(model, np.ndarray) or hasattr(model, "__array__") and not hasattr(model, "encode_images"):
-        return {EMBEDDING: np.asarray(model)}
+        if not model:
+            raise ValueError("the dict of representations is empty; pass {layer name: (n, d) array}")
+        return {str(k): _as_array(v, f"layer {k!r}") for k, v in model.items()}
+    if is_array_like(model):
+        return {EMBEDDING: _as_array(model, "the representation")}
+    if isinstance(model, list | tuple):
+        raise TypeError(f"model is a {type(model).__name__}; pass a model name, an Encoder, an (n, d) numpy array / "
+                        "torch tensor, or a dict {layer name: (n, d) array}")
     from ..models import extract
 
     if engine == "ray":
@@ -63,6 +79,11 @@ def embedding(model: Any, dataset: Any, modality: str = "image", **kw) -> np.nda
 
 def raw_input(dataset: Any, modality: str = "image") -> np.ndarray:
     """The raw-input baseline: flattened pixels in [0, 1], or bag-of-words counts of the captions."""
+    if modality not in ("image", "text"):
+        raise ValueError(f"unknown modality={modality!r}; accepted values: 'image', 'text'")
+    if modality == "text" and not any(str(c).strip() for c in (getattr(dataset, "captions", None) or [])):
+        raise ValueError(f"dataset {getattr(dataset, 'name', '')!r} has no captions, so there is no bag-of-words "
+                         "baseline for modality='text'; use a dataset with captions or baselines=False")
     if modality == "image":
         imgs = np.asarray(dataset.images)
         return imgs.reshape(len(imgs), -1).astype(np.float64) / 255.0

@@ -13,6 +13,7 @@ import itertools
 import pandas as pd
 
 from ..metrics import get_metric
+from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding
 
 
@@ -24,22 +25,41 @@ def pairwise_table(models: dict[str, dict], dataset, metrics=("linear_cka",), mo
     """
     if len(models) < 2:
         raise ValueError("a sweep needs at least 2 models")
-    metric_kwargs = metric_kwargs or {}
-    reps = {name: embedding(name, dataset, modality, cache_dir=cache_dir) for name in models}
+    bad = [k for k, v in models.items() if not isinstance(v, dict)]
+    if bad:
+        raise TypeError(f"models must map each model name to a dict of its attributes, e.g. {{'zoo:cnn-w32-s0': "
+                        f"{{'width': 32, 'seed': 0}}}}; {bad[0]!r} maps to a {type(models[bad[0]]).__name__}")
+    metrics = as_names(metrics)
+    metric_kwargs = check_metric_options(metrics, metric_kwargs)
+    reps = {}
+    for name in models:
+        reps[name] = as_array(embedding(name, dataset, modality, cache_dir=cache_dir), f"model {name!r}")
+        check_representation(reps[name], f"model {name!r}")
+    n = check_same_rows({repr(k): v for k, v in reps.items()}, "model")
+    check_metric_options(metrics, metric_kwargs, n)
     rows = []
     for a, b in itertools.combinations(models, 2):
         base = {"model_a": a, "model_b": b}
         base.update({f"{k}_a": v for k, v in models[a].items()})
         base.update({f"{k}_b": v for k, v in models[b].items()})
         for metric in metrics:
-            rows.append({**base, "metric": metric,
-                         "value": get_metric(metric)(reps[a], reps[b], **metric_kwargs.get(metric, {}))})
+            try:
+                value = get_metric(metric)(reps[a], reps[b], **metric_kwargs.get(metric, {}))
+            except ValueError as e:
+                raise ValueError(f"{metric} between {a!r} (X) and {b!r} (Y) is undefined: {e}") from e
+            rows.append({**base, "metric": metric, "value": value})
     return pd.DataFrame(rows)
 
 
 def sweep(table: pd.DataFrame, vary: str, same: tuple[str, ...] = (), differ: tuple[str, ...] = ()) -> pd.DataFrame:
     """Rows of ``table`` whose two models share ``vary`` and every attribute in ``same`` and differ in every
     attribute of ``differ``; returns mean, std and count of the value per (``vary``, metric)."""
+    same, differ = as_names(same, "same"), as_names(differ, "differ")
+    missing = [c for c in (vary, *same, *differ) if f"{c}_a" not in table or f"{c}_b" not in table]
+    if missing:
+        attrs = sorted({c[:-2] for c in table.columns if c.endswith("_a") and c != "model_a"})
+        raise ValueError(f"attribute(s) {missing} are not in the table; its attributes are {attrs} (give each model "
+                         "these attributes in pairwise_table)")
     t = table
     for col in (vary, *same):
         t = t[t[f"{col}_a"] == t[f"{col}_b"]]

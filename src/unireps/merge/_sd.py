@@ -49,6 +49,11 @@ def check_compatible(state_dicts: Sequence, names: Sequence[str] | None = None) 
         raise ValueError("no state_dicts given; pass at least one")
     names = list(names) if names is not None else [f"state_dicts[{i}]" for i in range(len(state_dicts))]
     sds = [as_state_dict(sd, n) for sd, n in zip(state_dicts, names)]
+    for sd, n in zip(sds, names):
+        for k, v in sd.items():
+            if v.is_floating_point() and bool(torch.isnan(v).any()):  # (-inf is legitimate in attention masks)
+                raise ValueError(f"{n}[{k!r}] contains NaN values; a merge would spread them to the "
+                                 "merged weights — check that model (e.g. a diverged fine-tuning run) and leave it out")
     ref_keys = set(sds[0])
     for sd, n in zip(sds[1:], names[1:]):
         keys = set(sd)

@@ -37,6 +37,8 @@ class MetricInfo:
     default_kwargs: dict = field(default_factory=dict)
 
     def __call__(self, X, Y, **kwargs) -> float:
+        if kwargs:
+            self.check_kwargs(kwargs)
         return self.fn(X, Y, **kwargs)
 
     @property

@@ -198,6 +198,45 @@ def random_init_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     return m.eval()
 
 
+def _param_dtype(model: nn.Module) -> torch.dtype | None:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def as_inputs(x, model: nn.Module, name: str = "x") -> torch.Tensor:
+    """x as a torch tensor (numpy accepted) in the floating dtype of ``model``'s parameters."""
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor or numpy array of model inputs, got {type(x).__name__}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    dtype = _param_dtype(model)
+    if dtype is not None and x.is_floating_point() and x.dtype != dtype:
+        x = x.to(dtype)
+    return x
+
+
+def as_labels(y, n: int, name: str = "y") -> torch.Tensor:
+    """Class labels as a 1-D int64 tensor of length n (numpy / integer-valued floats accepted)."""
+    if isinstance(y, np.ndarray | list | tuple):
+        y = torch.as_tensor(np.asarray(y))
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor or array of class indices, got {type(y).__name__}")
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D class indices of shape (n,), got shape {tuple(y.shape)}")
+    if len(y) != n:
+        raise ValueError(f"x has {n} rows but {name} has {len(y)}")
+    if y.is_floating_point():
+        if not bool((y == y.round()).all()):
+            raise ValueError(f"{name} must hold integer class indices (0 .. n_classes - 1), got non-integer values")
+    elif y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    return y.long()
+
+
 def _freeze(modules: Sequence[nn.Module]) -> list[tuple[nn.Parameter, bool]]:
     state, seen = [], set()
     for mod in modules:
@@ -244,9 +283,16 @@ class Stitcher:
         self.top = self.model_b.top(cut_b)
         self.layer: StitchLayer | None = None
 
+    def _features(self, model: StitchableModel, x: torch.Tensor, cut: str, which: str) -> torch.Tensor:
+        try:
+            return model.features(as_inputs(x, model), cut)
+        except RuntimeError as e:  # typically a shape mismatch between x and the model's first layer
+            raise ValueError(f"model {which} cannot run on x of shape {tuple(x.shape)} (up to cut {cut!r}): "
+                             f"{str(e).splitlines()[0]}; pass inputs of the shape the models were built for") from e
+
     def _probe(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, str]:
-        ha = self.model_a.features(x, self.cut_a)
-        hb = self.model_b.features(x, self.cut_b)
+        ha = self._features(self.model_a, x, self.cut_a, "A")
+        hb = self._features(self.model_b, x, self.cut_b, "B")
         kind = StitchLayer.infer_kind(ha) if self.kind == "auto" else self.kind
         if StitchLayer.infer_kind(hb) != StitchLayer.infer_kind(ha):
             raise IncompatibleCutsError(
@@ -275,8 +321,9 @@ class Stitcher:
         if self.method == "task" and y is None:
             raise ValueError("method='task' trains on the task loss and needs labels: fit(x, y); or use "
                              "method='lstsq' / 'ridge' (no labels)")
-        if y is not None and len(y) != len(x):
-            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        x = as_inputs(x, self.model_a)
+        if y is not None:
+            y = as_labels(y, len(x))
         from .toy import deterministic
 
         ha, hb, kind = self._probe(x)
@@ -325,10 +372,14 @@ class Stitcher:
     @torch.no_grad()
     def predict_logits(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         net = self.stitched
+        x = as_inputs(x, self.model_a)
         was_a, was_b = self.model_a.training, self.model_b.training
         net.eval()
         try:
             return torch.cat([net(x[s:s + batch_size]) for s in range(0, len(x), batch_size)])
+        except RuntimeError as e:
+            raise ValueError(f"the stitched model cannot run on x of shape {tuple(x.shape)}: "
+                             f"{str(e).splitlines()[0]}; pass inputs of the shape used in fit") from e
         finally:
             self.model_a.train(was_a)
             self.model_b.train(was_b)
@@ -338,8 +389,8 @@ class Stitcher:
 
     def score(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """Accuracy of the stitched model."""
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        self._check_fitted()
+        y = as_labels(y, len(x))
         return float((self.predict(x) == y).double().mean())
 
     def match_score(self, x: torch.Tensor) -> float:
@@ -349,7 +400,11 @@ class Stitcher:
         with torch.no_grad():
             pred = StitchLayer.rows(self.layer(ha), kind).double()
         target = StitchLayer.rows(hb, kind).double()
-        return float(1 - ((target - pred) ** 2).sum() / ((target - target.mean(0)) ** 2).sum())
+        tot = ((target - target.mean(0)) ** 2).sum()
+        if not tot > 0:
+            raise ValueError(f"B's activations at {self.cut_b!r} are constant on these inputs, so R² is undefined; "
+                             "score on inputs that B represents differently")
+        return float(1 - ((target - pred) ** 2).sum() / tot)
 
 
 @torch.no_grad()
@@ -377,7 +432,13 @@ def stitching_penalty_table(model_a: nn.Module, model_b: nn.Module, x_train: tor
     """
     if pairs not in ("all", "diagonal"):
         raise ValueError(f"unknown pairs={pairs!r}; accepted values: 'all', 'diagonal'")
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    bad = [m for m in methods if m not in STITCH_METHODS]
+    if bad or not methods:
+        raise ValueError(f"unknown methods {bad}; accepted values: {', '.join(repr(m) for m in STITCH_METHODS)}")
     a, b = StitchableModel.wrap(model_a), StitchableModel.wrap(model_b)
+    x_train, x_test = as_inputs(x_train, a, "x_train"), as_inputs(x_test, a, "x_test")
+    y_train, y_test = as_labels(y_train, len(x_train), "y_train"), as_labels(y_test, len(x_test), "y_test")
     cuts_a = list(cuts_a) if cuts_a is not None else a.names[:-1]
     cuts_b = list(cuts_b) if cuts_b is not None else b.names[:-1]
     if pairs == "diagonal":

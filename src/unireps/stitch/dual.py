@@ -13,36 +13,47 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from ..transfer.maps import MAP_METHODS, LinearMap, check_paired, pad_to
+from ..transfer.probe import check_split
 from ..transfer.retrieval import retrieval_recall
 
 
-class DualEncoderStitch:
+class DualEncoderStitch(BaseEstimator):
     """``fit(image_emb_1, text_emb_2)`` on paired training rows; ``transform(image_emb_1)`` -> model 2's text space;
-    ``score(image_emb_1, text_emb_2, ks)`` -> recall@k both ways on held-out pairs."""
+    ``score(image_emb_1, text_emb_2, ks)`` -> recall@k both ways on held-out pairs.  Fitted attribute: ``map_``
+    (the :class:`~unireps.transfer.LinearMap`)."""
 
     def __init__(self, method: str = "ridge", alpha: float = 1e-3):
-        if method not in MAP_METHODS:
-            raise ValueError(f"unknown method={method!r}; accepted values: {', '.join(repr(m) for m in MAP_METHODS)}")
+        _check_method(method)
         self.method, self.alpha = method, alpha
-        self.map_: LinearMap | None = None
 
     def fit(self, image_emb, text_emb) -> DualEncoderStitch:
+        _check_method(self.method)
         x, y = check_paired(image_emb, text_emb, ("image_emb", "text_emb"))
         self.map_ = LinearMap(method=self.method, alpha=self.alpha).fit(x, y)
         return self
 
     def transform(self, image_emb) -> np.ndarray:
-        if self.map_ is None:
+        if getattr(self, "map_", None) is None:
             raise NotFittedError("this DualEncoderStitch is not fitted yet; call .fit(image_emb, text_emb) on paired "
                                  "training data first")
         return self.map_.transform(image_emb)
 
     def score(self, image_emb, text_emb, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
         mapped = self.transform(image_emb)
-        return _both_ways(mapped, text_emb, ks)
+        _, t = check_paired(mapped, text_emb, ("image_emb", "text_emb"))
+        if t.shape[1] != self.map_.n_features_out_:
+            raise ValueError(f"text_emb has {t.shape[1]} features but the map was fitted on text embeddings with "
+                             f"{self.map_.n_features_out_}; pass model 2's text embeddings as in fit")
+        return _both_ways(mapped, t, ks)
+
+
+def _check_method(method) -> None:
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown method={method!r}; accepted values: {', '.join(repr(m) for m in MAP_METHODS)}")
 
 
 def _both_ways(images, texts, ks) -> dict[str, float]:
@@ -59,9 +70,11 @@ def dual_encoder_retrieval(image_1, text_2, train_idx, test_idx, *, text_1=None,
     fitted on the train pairs.  One row per pairing and method; columns ``image_to_text R@k``, ``text_to_image R@k``.
     """
     i1, t2 = check_paired(image_1, text_2, ("image_1", "text_2"))
-    tr, te = np.asarray(train_idx), np.asarray(test_idx)
-    if np.intersect1d(tr, te).size:
-        raise ValueError("train_idx and test_idx overlap; fit on one split and score on another")
+    tr, te = check_split(train_idx, test_idx, len(i1))
+    if isinstance(methods, str):
+        methods = (methods,)
+    for m in methods:
+        _check_method(m)
     rows = []
     if text_1 is not None:
         _, t1 = check_paired(i1, text_1, ("image_1", "text_1"))

@@ -19,6 +19,8 @@ translation when centred), so two models' relative representations are comparabl
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -30,7 +32,10 @@ MAP_METHODS = ("lstsq", "ridge", "procrustes")
 def as_matrix(X, name: str = "X") -> np.ndarray:
     """A finite float64 (n, d) array from numpy / torch / lists (ValueError/TypeError naming the problem)."""
     if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
+        t = X.detach().cpu()
+        if t.dtype in (torch.float16, torch.bfloat16):
+            t = t.float()
+        X = t.numpy()
     a = np.asarray(X)
     if a.dtype == object or a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array of shape (n, d), got dtype {a.dtype}")
@@ -88,15 +93,23 @@ class LinearMap(TransformerMixin, BaseEstimator):
         if self.method not in MAP_METHODS:
             raise ValueError(f"unknown method={self.method!r}; accepted values: "
                              f"{', '.join(repr(m) for m in MAP_METHODS)}")
-        if not (isinstance(self.alpha, int | float) and self.alpha >= 0 and np.isfinite(self.alpha)):
+        if (not isinstance(self.alpha, numbers.Real) or isinstance(self.alpha, bool) or not self.alpha >= 0
+                or not np.isfinite(self.alpha)):
             raise ValueError(f"alpha must be a finite number >= 0 (relative ridge strength), got {self.alpha!r}")
 
     def fit(self, X, Y) -> LinearMap:
         self._check_params()
         x, y = check_paired(X, Y)
+        if self.center and len(x) < 2:
+            raise ValueError(f"fit needs at least 2 paired rows to estimate a centred map, got {len(x)}")
         mx = x.mean(0) if self.center else np.zeros(x.shape[1])
         my = y.mean(0) if self.center else np.zeros(y.shape[1])
         xc, yc = x - mx, y - my
+        if not np.any(np.abs(xc) > 1e-12 * max(float(np.abs(x).max()), 1e-300)):
+            raise ValueError("X is constant across the fitting rows (the same embedding for every stimulus), so no map "
+                             "from it can be learned; check that the embeddings were extracted for different inputs")
+        for a in ("rotation_", "scale_"):  # a refit with another method must not keep the previous fit's attributes
+            self.__dict__.pop(a, None)
         n, dx = xc.shape
         dy = yc.shape[1]
         if self.method == "lstsq":
@@ -135,7 +148,10 @@ class LinearMap(TransformerMixin, BaseEstimator):
         _check_width(y, self.n_features_out_, "Y")
         res = ((y - self.transform(x)) ** 2).sum()
         tot = ((y - y.mean(0)) ** 2).sum()
-        return float(1.0 - res / tot) if tot > 0 else float("nan")
+        if not tot > 0:
+            raise ValueError("Y is constant across the scored rows, so R² is undefined; score on rows whose target "
+                             "embeddings vary (at least 2 different stimuli)")
+        return float(1.0 - res / tot)
 
 
 def _unit_rows(a: np.ndarray) -> np.ndarray:

@@ -37,18 +37,36 @@ def fit_probe(X, y, C: float = 1.0, max_iter: int = 2000) -> Pipeline:
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter)).fit(as_matrix(X), y)
 
 
+def check_split(train_idx, test_idx, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of a train / test split of n rows (boolean masks of length n are accepted), non-empty, in
+    range and disjoint; ValueError naming the problem otherwise."""
+    out = []
+    for name, idx in (("train_idx", train_idx), ("test_idx", test_idx)):
+        if hasattr(idx, "detach"):
+            idx = idx.detach().cpu().numpy()
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(f"{name} is a boolean mask of shape {idx.shape}; a mask must have shape ({n},)")
+            idx = np.flatnonzero(idx)
+        if idx.ndim != 1 or len(idx) == 0 or not (np.issubdtype(idx.dtype, np.integer) or (
+                idx.dtype.kind == "f" and np.all(idx == np.round(idx)))):
+            raise ValueError(f"{name} must be a non-empty 1-D array of row indices (or a boolean mask of length {n})")
+        idx = idx.astype(np.int64)
+        if idx.min() < 0 or idx.max() >= n:
+            raise ValueError(f"{name} has indices outside 0..{n - 1}")
+        out.append(idx)
+    tr, te = out
+    if np.intersect1d(tr, te).size:
+        raise ValueError("train_idx and test_idx overlap; fit on one split and score on another")
+    return tr, te
+
+
 def _check_inputs(emb_a, emb_b, train_idx, test_idx, labels=None):
     a, b = as_matrix(emb_a, "emb_a"), as_matrix(emb_b, "emb_b")
     if len(a) != len(b):
         raise ValueError(f"emb_a has {len(a)} rows but emb_b has {len(b)}; rows must be the same stimuli")
-    tr, te = np.asarray(train_idx), np.asarray(test_idx)
-    for name, idx in (("train_idx", tr), ("test_idx", te)):
-        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or len(idx) == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D array of row indices")
-        if idx.min() < 0 or idx.max() >= len(a):
-            raise ValueError(f"{name} has indices outside 0..{len(a) - 1}")
-    if np.intersect1d(tr, te).size:
-        raise ValueError("train_idx and test_idx overlap; fit on one split and score on another")
+    tr, te = check_split(train_idx, test_idx, len(a))
     if labels is not None:
         y = np.asarray(labels)
         if y.shape != (len(a),):
@@ -58,6 +76,8 @@ def _check_inputs(emb_a, emb_b, train_idx, test_idx, labels=None):
 
 
 def _check_methods(methods: Sequence[str]) -> list[str]:
+    if isinstance(methods, str):
+        methods = (methods,)
     bad = [m for m in methods if m not in TRANSFER_METHODS]
     if bad:
         raise ValueError(f"unknown methods {bad}; accepted values: {', '.join(TRANSFER_METHODS)}")
@@ -67,6 +87,8 @@ def _check_methods(methods: Sequence[str]) -> list[str]:
 def _anchor_sets(train_idx: np.ndarray, n_anchors: Sequence[int], seed: int, repeat: int):
     rng = np.random.default_rng([seed, repeat])
     order = rng.permutation(train_idx)
+    if isinstance(n_anchors, int | np.integer):
+        n_anchors = (n_anchors,)
     for k in n_anchors:
         k = int(k)
         if k < 2:

@@ -19,7 +19,7 @@ def retrieval_recall(queries, gallery, ks: Sequence[int] = (1, 5)) -> dict[str, 
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} features but the gallery has {g.shape[1]}; map one space into "
                          "the other first (e.g. LinearMap().fit(...).transform(queries))")
-    ks = [int(k) for k in ks]
+    ks = [int(k) for k in ((ks,) if isinstance(ks, int | np.integer) else ks)]
     if not ks or min(ks) < 1:
         raise ValueError(f"ks must be positive integers, got {ks}")
     qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
