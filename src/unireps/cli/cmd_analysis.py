@@ -8,13 +8,20 @@ from .common import (
     add_json,
     add_models,
     add_out,
+    check_distinct,
+    check_engine,
+    check_out,
     dataset_from_args,
     emit,
     engine_kwargs,
     load_models,
     out_dir,
+    positive,
     save_outputs,
 )
+
+RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")  # unireps.metrics.rsa (importing it loads torch)
+COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine")
 
 
 def register(sub) -> None:
@@ -40,6 +47,9 @@ def register(sub) -> None:
     add_dataset(lay)
     lay.add_argument("--metric", default="linear_cka")
     lay.add_argument("--modality", choices=("image", "text"), default="image")
+    lay.add_argument("--layers", default="all",
+                     help="'all' (default) or a comma-separated list of layer names that both models have, e.g. to "
+                     "leave out a layer that does not depend on the input (an error message lists the valid names)")
     lay.add_argument("--pooling", default=None)
     add_engine(lay)
     add_out(lay, default="runs/layers")
@@ -50,8 +60,8 @@ def register(sub) -> None:
                        description="Per-layer RSA with human IT and monkey IT (Kriegeskorte et al. 2008), noise "
                        "ceiling from the four subjects, bootstrap CIs, classic model and behavioural rows.")
     add_models(b, nargs="+")
-    b.add_argument("--compare", default="spearman")
-    b.add_argument("--rdm", default="correlation")
+    b.add_argument("--compare", default="spearman", choices=COMPARE_METHODS, help="RDM comparison (default: spearman)")
+    b.add_argument("--rdm", default="correlation", choices=RDM_KINDS, help="RDM distance (default: correlation)")
     b.add_argument("--n-boot", type=int, default=200)
     b.add_argument("--seed", type=int, default=0)
     add_out(b, default="runs/brain")
@@ -63,16 +73,37 @@ def run_compare(args) -> int:
     from ..analysis import compare_models
     from ..viz import ci_strings, similarity_heatmap
 
+    check_distinct(args.models, "compare")
+    if len(args.models) < 2 and args.no_baselines:
+        raise ValueError("compare with one model and --no-baselines has nothing to compare; give 2+ models or drop "
+                         "--no-baselines")
+    positive("--n-boot", args.n_boot, 0)
+    positive("--permutations", args.permutations, 0)
+    check_out(args.out)
     ds = dataset_from_args(args)
-    metrics = args.metric or ["linear_cka", "mutual_knn"]
-    res = compare_models(load_models(args), ds, metrics=metrics, modality=args.modality, n_boot=args.n_boot,
+    metrics = list(dict.fromkeys(args.metric or ["linear_cka", "mutual_knn"]))
+    models = load_models(args)
+    if not args.no_baselines:
+        from ..analysis import untrained_twin
+
+        for name, enc in models.items():  # a loaded Encoder does not know its registry twin: tell it
+            if getattr(enc, "untrained_twin", None) is None:
+                twin = untrained_twin(name)
+                if twin is not None:
+                    try:
+                        enc.untrained_twin = twin
+                    except AttributeError:
+                        pass
+    res = compare_models(models, ds, metrics=metrics, modality=args.modality, n_boot=args.n_boot,
                          n_permutations=args.permutations, seed=args.seed, baselines=not args.no_baselines)
     figs = {f"heatmap_{m}": similarity_heatmap(res.matrices[m], title=m,
                                                ci=ci_strings(res.table, m, list(res.matrices[m].index)))
             for m in metrics}
     out = out_dir(args.out)
     save_outputs(out, {"compare": res.table}, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds),
-                                                      "seed": args.seed, "metrics": metrics})
+                                                      "seed": args.seed, "metrics": metrics, "modality": args.modality,
+                                                      "n_boot": args.n_boot, "permutations": args.permutations,
+                                                      "baselines": not args.no_baselines})
     emit(res.table.to_dict("records"), args.json, res.table.round(4))
     if not args.json:
         print(f"\nwrote {out}/compare.csv, .parquet, heatmaps and provenance.json")
@@ -83,21 +114,57 @@ def run_layers(args) -> int:
     from ..analysis import layerwise
     from ..viz import layer_map
 
+    check_engine(args)
+    check_out(args.out)
     ds = dataset_from_args(args)
+    layers = "all" if args.layers.strip() == "all" else [x.strip() for x in args.layers.split(",") if x.strip()]
+    if not layers:
+        raise ValueError("--layers is empty; give 'all' or a comma-separated list of layer names")
     if args.engine == "ray":  # each actor loads the model by name
         models = args.models
     else:
         loaded = load_models(args)  # the same model given twice is loaded once
         models = [loaded[m] for m in args.models]
-    res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, pooling=args.pooling,
-                    cache_dir=args.cache_dir, engine=args.engine, engine_kwargs=engine_kwargs(args))
+        if args.batch_size:  # layerwise extracts with the model's own batch size: fill the cache with the asked one
+            from ..models import extract
+
+            for enc in loaded.values():
+                extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling,
+                        cache_dir=args.cache_dir, batch_size=args.batch_size, progress=False)
+    res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, layers=layers,
+                    pooling=args.pooling, cache_dir=args.cache_dir, engine=args.engine,
+                    engine_kwargs=engine_kwargs(args))
     tables = {"identification": res.identification, "best_match": res.best_match}
     tables.update({f"map_{m}": M.reset_index(names="layer_a") for m, M in res.maps.items()})
     figs = {f"layer_map_{m}": layer_map(M, title=f"{m}: {res.model_a} vs {res.model_b}") for m, M in res.maps.items()}
     save_outputs(out_dir(args.out), tables, figs, {"models": args.models, "dataset": args.dataset, "n": len(ds),
-                                                  "engine": args.engine})
+                                                  "engine": args.engine, "metric": args.metric,
+                                                  "modality": args.modality, "pooling": args.pooling,
+                                                  "layers": args.layers})
     emit(res.identification.to_dict("records"), args.json, res.identification)
+    _explain_undefined(res)
     return 0
+
+
+def _explain_undefined(res) -> None:
+    """Say on stderr why an identification rate is missing (the table's note is long, or empty)."""
+    import sys
+
+    import numpy as np
+
+    for row in res.identification.to_dict("records"):
+        if np.isfinite(row["identification_rate"]):
+            continue
+        M = res.maps[row["metric"]]
+        if M.shape[0] != M.shape[1]:
+            why = (f"the models have different numbers of layers ({M.shape[0]} vs {M.shape[1]}), so layers cannot "
+                   "be matched one to one")
+        else:
+            bad = sorted({str(k) for k in M.index[M.isna().all(axis=1)]} | {str(k) for k in M.columns[M.isna().all()]})
+            why = ("the measure is undefined for some layer" + (f"s ({', '.join(bad)})" if bad else "s")
+                   + "; see the note column (a layer that does not depend on the input: leave it out with --layers; "
+                   "more features than stimuli: use a larger --n)")
+        print(f"note: {row['metric']} identification rate undefined: {why}", file=sys.stderr)
 
 
 def run_brain(args) -> int:
@@ -106,6 +173,9 @@ def run_brain(args) -> int:
     from ..analysis import brain_rsa
     from ..viz import brain_plot
 
+    check_distinct(args.models, "brain")
+    positive("--n-boot", args.n_boot, 0)
+    check_out(args.out)
     tables = []
     for i, (name, model) in enumerate(load_models(args).items()):
         t = brain_rsa(model, rdm=args.rdm, compare=args.compare, n_boot=args.n_boot, seed=args.seed,
@@ -113,6 +183,7 @@ def run_brain(args) -> int:
         tables.append(t.assign(model=t.model.where(t.kind == "reference", name)))
     table = pd.concat(tables, ignore_index=True)
     figs = {"brain_human_IT": brain_plot(table, "human_IT"), "brain_monkey_IT": brain_plot(table, "monkey_IT")}
-    save_outputs(out_dir(args.out), {"brain": table}, figs, {"models": args.models, "compare": args.compare})
+    save_outputs(out_dir(args.out), {"brain": table}, figs, {"models": args.models, "compare": args.compare,
+                                                            "rdm": args.rdm, "n_boot": args.n_boot, "seed": args.seed})
     emit(table.to_dict("records"), args.json, table.round(3))
     return 0

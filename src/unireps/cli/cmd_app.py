@@ -25,16 +25,60 @@ def register(sub) -> None:
     s.set_defaults(func=run_analytics)
 
 
+def check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port {port}: give a TCP port between 1 and 65535 (default 7860)")
+
+
+def check_app_models(models: list[str] | None) -> None:
+    """The app only offers registered models usable offline: an unknown or missing name is an error, not a silently
+    shorter menu."""
+    if not models:
+        return
+    import unireps.zoo  # noqa: F401  (registers the built zoo models)
+
+    from ..app.engine import register_toy_models
+    from ..models import list_models
+
+    register_toy_models()
+    known = {m.name: m for m in list_models()}
+    for name in models:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(known), n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ValueError(f"--model {name!r} is not a registered model{hint}; the app offers registered models "
+                             "only: see `unireps models --available`")
+        if not known[name].available:
+            raise ValueError(f"--model {name!r} is not available offline; build the zoo (`unireps zoo build`) or "
+                             "download it first, see `unireps models --available`")
+
+
 def run_app(args) -> int:
     from ..app import launch
 
+    check_port(args.port)
+    check_app_models(args.models)
     launch(host=args.host, port=args.port, models=args.models, analytics_db=args.analytics_db,
            precompute=not args.no_precompute)
     return 0
 
 
 def run_analytics(args) -> int:
+    import sqlite3
+    from pathlib import Path
+
     from ..app.analytics import summary, summary_table
 
-    emit(summary(args.db), args.json, summary_table(args.db))
+    if args.db is not None:
+        if not Path(args.db).exists():
+            raise FileNotFoundError(f"no such file: {args.db} (the app writes it when started with --analytics-db "
+                                    f"{args.db}); omit --db for the app's default file")
+        if Path(args.db).is_dir():
+            raise ValueError(f"--db {args.db} is a folder; give the app's SQLite file")
+    try:
+        emit(summary(args.db), args.json, summary_table(args.db))
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"cannot read {args.db or 'the analytics file'} as the app's SQLite database ({e})") from e
     return 0

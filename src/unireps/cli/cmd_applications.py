@@ -3,7 +3,7 @@ models trained here (see docs/applications.md), writing tidy tables and figures.
 
 from __future__ import annotations
 
-from .common import add_json, add_out, emit, out_dir, save_outputs
+from .common import add_json, add_out, check_out, emit, out_dir, positive, save_outputs
 
 
 def register(sub) -> None:
@@ -41,17 +41,25 @@ def register(sub) -> None:
     t.set_defaults(func=run_transfer)
 
 
+def _check_widths_epochs(args) -> None:
+    for w in args.widths:
+        positive("--widths", w)
+    positive("--epochs", args.epochs)  # 0 epochs would report untrained networks as if trained
+    check_out(args.out)
+
+
 def run_stitch(args) -> int:
     from ..stitch import stitching_penalties, summarise_stitching
     from ..viz import bar_plot
 
+    _check_widths_epochs(args)
     table = stitching_penalties(args.arch, widths=tuple(args.widths), epochs=args.epochs)
     summary = summarise_stitching(table)
     fig = bar_plot(summary.assign(cut=summary.cut_a + "→" + summary.cut_b + " " + summary.method
                                   + " w" + summary.width.astype(str)), "cut", "penalty_random_bottom",
                    title="Random-bottom control penalty per cut")
     save_outputs(out_dir(args.out), {"stitching": table, "stitching_summary": summary}, {"stitching": fig},
-                 {"arch": args.arch, "widths": args.widths})
+                 {"arch": args.arch, "widths": args.widths, "epochs": args.epochs})
     emit(summary.to_dict("records"), args.json, summary.round(4))
     return 0
 
@@ -62,6 +70,7 @@ def run_merge(args) -> int:
 
     if args.points < 11:
         raise ValueError(f"--points {args.points}: use at least 11 interpolation points")
+    _check_widths_epochs(args)
     lmc, curves = lmc_width_sweep(widths=tuple(args.widths), n_points=args.points, epochs=args.epochs,
                                   return_curves=True)
     tables = {"lmc": lmc, "lmc_curves": curves}
@@ -73,7 +82,8 @@ def run_merge(args) -> int:
     if not args.no_multitask:
         merge = multitask_merge_table()
         tables.update(merge=merge, merge_summary=summarise_merge_table(merge).reset_index())
-    save_outputs(out_dir(args.out), tables, figs, {"widths": args.widths, "points": args.points})
+    save_outputs(out_dir(args.out), tables, figs, {"widths": args.widths, "points": args.points, "epochs": args.epochs,
+                                                   "multitask": not args.no_multitask})
     keys = ["width", "alignment", "split", "loss_barrier", "error_barrier"]
     shown = lmc.groupby([k for k in keys[:3] if k in lmc])[["loss_barrier", "error_barrier"]].mean().reset_index()
     emit(shown.to_dict("records"), args.json, shown.round(4))
@@ -86,6 +96,10 @@ def run_transfer(args) -> int:
     from ..transfer import digits_cross_model_retrieval, digits_probe_transfer
     from ..viz import sweep_plot
 
+    positive("--repeats", args.repeats)
+    for a in args.anchors:
+        positive("--anchors", a, 2)
+    check_out(args.out)
     probe = digits_probe_transfer(n_anchors=tuple(args.anchors), n_repeats=args.repeats)
     retrieval = digits_cross_model_retrieval(n_anchors=tuple(args.anchors), n_repeats=args.repeats)
     mean = probe.groupby(["method", "n_anchors"]).accuracy.mean().reset_index()

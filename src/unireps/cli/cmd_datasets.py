@@ -18,5 +18,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     rows = [dataclasses.asdict(d) if dataclasses.is_dataclass(d) else dict(d) for d in list_datasets()]
-    emit(rows, args.json, pd.DataFrame(rows)[["name", "n", "modalities", "description"]])
+    table = pd.DataFrame(rows)[["name", "n", "modalities", "description"]]
+    table["n"] = [int(v) if isinstance(v, int | float) and v == v else "any" for v in table["n"]]  # not 92.0 / NaN
+    emit(rows, args.json, table)
     return 0

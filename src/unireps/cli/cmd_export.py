@@ -96,6 +96,14 @@ def run(args) -> int:
     )
     emb = load_embeddings(path, verify="eager")
     summary, table = _summary(emb)
+    if not summary["arrays"]:  # every model failed: an empty "dataset" is not a success
+        first = (summary["skipped"] or [{}])[0]
+        reason = str(first.get("reason", "no arrays were extracted")).strip().splitlines()[0]
+        who = first.get("model")
+        raise ValueError(f"nothing was exported to {path}: every model/dataset was skipped"
+                         + (f" (first: {who}: {reason[:300]})" if who else f" ({reason[:300]})")
+                         + "; check the model names with `unireps models --available`, or use --strict to stop at "
+                         "the first failure")
     if not args.json:
         print(f"wrote {path} ({summary['arrays']} arrays, {summary['bytes'] / 1e6:.1f} MB, "
               f"{len(summary['skipped'])} skipped; see datasheet.md)", file=sys.stderr)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import add_dataset, add_engine, add_json, add_out, dataset_from_args, emit, engine_kwargs, out_dir
+from .common import (
+    add_dataset,
+    add_engine,
+    add_json,
+    add_out,
+    check_engine,
+    check_out,
+    dataset_from_args,
+    emit,
+    engine_kwargs,
+    out_dir,
+)
 
 
 def register(sub) -> None:
@@ -43,8 +54,12 @@ def run_extract(args) -> int:
     from ..models import extract, load_model
     from ..provenance import provenance
 
+    check_engine(args)
+    check_out(args.out)
     ds = dataset_from_args(args)
-    layers = args.layers if args.layers in (None, "all") else args.layers.split(",")
+    layers = args.layers if args.layers in (None, "all") else [x.strip() for x in args.layers.split(",") if x.strip()]
+    if layers == []:
+        raise ValueError("--layers is empty; give 'all', a comma-separated list of layer names, or omit it")
     if args.engine == "ray":
         from ..models.ray_engine import extract_ray
 

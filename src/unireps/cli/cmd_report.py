@@ -47,6 +47,31 @@ def register(sub) -> None:
     z.set_defaults(func=run_zoo)
 
 
+def _check(args) -> None:
+    """Bad options fail now, not after the zoo is built and the analyses have run."""
+    import datetime
+
+    from .common import check_out, positive
+
+    positive("--n", args.n, 2)
+    positive("--n-boot", args.n_boot, 0)
+    positive("--permutations", args.permutations, 0)
+    if args.n_boot == 1:
+        raise ValueError("--n-boot 1: use 0 (no confidence intervals) or at least 2 resamples")
+    if args.date is not None:
+        try:
+            datetime.date.fromisoformat(args.date)
+        except ValueError:
+            raise ValueError(f"--date {args.date!r}: write the post date as YYYY-MM-DD, e.g. 2025-04-28") from None
+        if len(args.date) != 10:
+            raise ValueError(f"--date {args.date!r}: write the post date as YYYY-MM-DD, e.g. 2025-04-28")
+    check_out(args.out)
+    if getattr(args, "port", None) is not None and not getattr(args, "no_serve", True):
+        from .cmd_app import check_port
+
+        check_port(args.port)
+
+
 def _config(args):
     from ..report import RunConfig
 
@@ -57,6 +82,7 @@ def _config(args):
 def _report(args) -> dict:
     from ..report import generate_report
 
+    _check(args)
     res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print)
     if res["problems"]:
         raise ValueError("the generated post breaks the blog's rules: " + "; ".join(res["problems"]))
@@ -97,10 +123,15 @@ def run_demo(args) -> int:
               f"  the blog post {res['post']}\n  and its standalone rendering {res['standalone']}")
     if args.no_serve:
         return 0
+    import contextlib
+    import sys
+
     from ..app import launch
 
-    print(f"\nServing the interactive module on http://127.0.0.1:{args.port}/unireps-multimodal (Ctrl-C to stop)")
-    launch(host="127.0.0.1", port=args.port)
+    # with --json, stdout holds the JSON summary only: the server's messages go to stderr
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        print(f"\nServing the interactive module on http://127.0.0.1:{args.port}/unireps-multimodal (Ctrl-C to stop)")
+        launch(host="127.0.0.1", port=args.port)
     return 0
 
 

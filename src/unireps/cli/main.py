@@ -17,6 +17,8 @@ from . import (
     cmd_report,
 )
 
+USER_RUNTIME_ERRORS = ("WeightsMismatchError",)  # unireps.models.errors (not imported here: it loads torch)
+
 COMMANDS = [cmd_models, cmd_metrics, cmd_datasets, cmd_analysis, cmd_applications, cmd_report, cmd_export, cmd_app]
 
 
@@ -55,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as e:
+        # OSError: missing files (FileNotFoundError), permissions, a file where a folder is needed, a full disk.
+        # RuntimeError: only the library's own user-facing one (corrupted weights); other ones are bugs: traceback.
+        if isinstance(e, RuntimeError) and type(e).__name__ not in USER_RUNTIME_ERRORS:
+            raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"unireps {args.command}: error: {msg}", file=sys.stderr)
         return 2
