@@ -238,3 +238,43 @@ def test_merge_refuses_nan_weights_and_nan_scores():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert uniform_soup([sa, sb])["0.bias"].shape == (16,)
+
+
+def test_untrained_twin_of_a_loaded_encoder():
+    """A loaded Encoder finds its registry twin by its name (compare_models' untrained-twin baseline)."""
+    import types
+
+    from unireps.analysis import untrained_twin
+
+    assert untrained_twin("zoo:clip-s0") == "zoo:clip-s0-untrained"
+    assert untrained_twin(types.SimpleNamespace(name="zoo:clip-s0")) == "zoo:clip-s0-untrained"
+    assert untrained_twin(types.SimpleNamespace(name="zoo:clip-s0", untrained_twin="x")) == "x"
+    assert untrained_twin(types.SimpleNamespace(name="minilm")) is None
+    assert untrained_twin(np.zeros((3, 2))) is None
+
+
+def test_layerwise_identification_leaves_out_an_undefined_layer():
+    """A constant layer (a CLS token before the first block) used to make the whole identification rate NaN;
+    it is now computed over the layers where the measure is defined, and the note says which were left out."""
+    from unireps.analysis import layerwise
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(80, 6))
+    A = {"embeddings": np.ones((80, 4)), "l1": z @ rng.normal(size=(6, 10)),
+         "l2": np.tanh(z) @ rng.normal(size=(6, 8)), "l3": z[:, :3] ** 2 @ rng.normal(size=(3, 9))}
+    B = {k: v if k == "embeddings" else v + 0.1 * rng.normal(size=v.shape) for k, v in A.items()}
+    row = layerwise(A, B, None, comparison_metrics=()).identification.iloc[0]
+    assert row.identification_rate == 1.0 and row.n_layers == 4 and row.n_layers_used == 3
+    assert "left out (measure undefined): 'embeddings'/'embeddings'" in row.note
+    short = layerwise(A, {k: B[k] for k in ("l1", "l2")}, None, comparison_metrics=()).identification.iloc[0]
+    assert np.isnan(short.identification_rate) and "different numbers of layers (4 vs 2)" in short.note
+
+
+def test_brain_rsa_refuses_unknown_rdm_and_compare_up_front():
+    from unireps.analysis import brain_rsa
+
+    X = np.random.default_rng(0).normal(size=(92, 5))
+    with pytest.raises(ValueError, match="rdm.*'nope'.*correlation"):
+        brain_rsa({"x": X}, rdm="nope")
+    with pytest.raises(ValueError, match="compare.*'nope'.*spearman"):
+        brain_rsa({"x": X}, compare="nope")

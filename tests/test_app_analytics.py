@@ -84,3 +84,20 @@ def test_default_db_path_env(monkeypatch, tmp_path):
     monkeypatch.setenv("UNIREPS_ANALYTICS_DB", str(tmp_path / "x.sqlite"))
     assert analytics.default_db_path() == tmp_path / "x.sqlite"
     assert summary()["db_path"] == str(tmp_path / "x.sqlite")
+
+
+def test_summary_reads_only_and_refuses_a_foreign_database(tmp_path):
+    """summary() on another program's SQLite file says so and leaves the file as it was (no tables added)."""
+
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE notes (x TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(ValueError, match="not a unireps analytics database"):
+        summary(other)
+    assert other.read_bytes() == before
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(ValueError, match="not a readable SQLite database"):
+        summary(junk)

@@ -101,7 +101,7 @@ def test_path_without_folder_dataset_is_refused(tmp_path, capsys):
 def test_out_that_is_a_file(tmp_path, capsys):
     f = tmp_path / "file.txt"
     f.write_text("keep me")
-    for argv in (["extract", "zoo:any", "--n", "5"], ["report", "--preset", "tiny"], ["stitch"], ["transfer"],
+    for argv in (["extract", "zoo:any", "--n", "5"], ["report"], ["stitch"], ["transfer"],
                  ["compare", "zoo:a", "zoo:b"], ["brain", "zoo:a"], ["layers", "zoo:a", "zoo:b"]):
         assert main([*argv, "--out", str(f)]) == 2, argv
         assert "existing file" in _err(capsys)
@@ -151,9 +151,7 @@ def test_engine_options_validated(capsys):
     assert "--num-actors -1" in _err(capsys)
 
 
-def test_compare_passes_untrained_twins_and_records_options(tmp_path, capsys, monkeypatch):
-    """compare used to hand loaded Encoders to compare_models, which cannot find their registry twins: the
-    'untrained twin' baseline was silently missing."""
+def test_compare_records_options(tmp_path, capsys, monkeypatch):
     import unireps.analysis as analysis
     import unireps.cli.cmd_analysis as ca
 
@@ -161,18 +159,16 @@ def test_compare_passes_untrained_twins_and_records_options(tmp_path, capsys, mo
     seen = {}
 
     def fake_compare(models, ds, **kw):
-        seen.update(twins={k: getattr(v, "untrained_twin", None) for k, v in models.items()}, kw=kw)
+        seen.update(kw=kw)
         table = pd.DataFrame([{"model_a": "zoo:a", "model_b": "zoo:b", "metric": "linear_cka", "value": np.nan}])
         M = pd.DataFrame([[1.0, np.nan], [np.nan, 1.0]], index=list(encs), columns=list(encs))
         return types.SimpleNamespace(table=table, matrices={"linear_cka": M})
 
     monkeypatch.setattr(ca, "load_models", lambda args: encs)
     monkeypatch.setattr(analysis, "compare_models", fake_compare)
-    monkeypatch.setattr(analysis, "untrained_twin", lambda name: f"{name}-untrained")
     out = tmp_path / "c"
     assert main(["compare", "zoo:a", "zoo:b", "--n", "10", "--metric", "linear_cka", "--modality", "text",
                  "--n-boot", "7", "--permutations", "0", "--out", str(out), "--json"]) == 0
-    assert seen["twins"] == {"zoo:a": "zoo:a-untrained", "zoo:b": "zoo:b-untrained"}
     assert seen["kw"]["modality"] == "text" and seen["kw"]["n_boot"] == 7
     assert json.loads(capsys.readouterr().out)[0]["value"] is None
     prov = json.loads((out / "provenance.json").read_text())
@@ -314,3 +310,10 @@ def test_metrics_list_json_is_strict_json(capsys):
     rows = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
     lp = next(r for r in rows if r["name"] == "linear_predictability")
     assert lp["range"] == [None, 1.0]
+
+
+def test_report_refuses_the_tiny_preset(capsys):
+    """The tiny zoo lacks the families, seeds and checkpoints the standard analyses compare."""
+    with pytest.raises(SystemExit):
+        main(["report", "--preset", "tiny"])
+    assert "invalid choice: 'tiny'" in capsys.readouterr().err

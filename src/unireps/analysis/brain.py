@@ -84,6 +84,11 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
     ceiling_lower, ceiling_upper, and note: why a layer has no value (its RDM is undefined, e.g. a layer that
     is the same for every image).
     """
+    from ..metrics._validate import check_choice
+    from ..metrics.rsa import COMPARE_METHODS, RDM_KINDS
+
+    check_choice("rdm", rdm, RDM_KINDS)  # before any model runs, not as a note on every row
+    check_choice("compare", compare, COMPARE_METHODS)
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     if not hasattr(ds, "condensed") or not all(k in getattr(ds, "rdms", {}) for k in ("human_IT", "monkey_IT")):
         raise ValueError(f"brain_rsa needs a dataset with measured human and monkey IT RDMs (kriegeskorte92); "

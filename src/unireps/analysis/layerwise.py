@@ -38,19 +38,45 @@ def identification_rate(M: np.ndarray, kind: str = "similarity") -> float:
     return float(np.mean(best == np.arange(M.shape[0])))
 
 
+def _identification(M: np.ndarray, names_a: list, names_b: list, distance: bool) -> tuple[float, int, str]:
+    """(rate, layers used, note): the identification test over the layers where the measure is defined in both
+    models (a constant layer, e.g. a CLS token before the first block, has an all-NaN row / column)."""
+    if len(names_a) != len(names_b):
+        return np.nan, 0, (f"the models have different numbers of layers ({len(names_a)} vs {len(names_b)}); "
+                           "the layer-identification test needs equal counts")
+    keep = np.arange(len(names_a))
+    while True:  # drop layers undefined on either side until every kept row and column has a finite value
+        sub = M[np.ix_(keep, keep)]
+        ok = np.isfinite(sub).any(axis=1) & np.isfinite(sub).any(axis=0)
+        if ok.all() or not ok.any():
+            break
+        keep = keep[ok]
+    if len(keep) < 2 or not ok.all():
+        return np.nan, 0, "fewer than 2 layers where the measure is defined in both models"
+    left = [i for i in range(len(names_a)) if i not in set(keep.tolist())]
+    rate = identification_rate(M[np.ix_(keep, keep)], "distance" if distance else "similarity")
+    if not left:
+        return rate, len(keep), ""
+    return rate, len(keep), (f"identification over {len(keep)} of {len(names_a)} layers; left out (measure "
+                             f"undefined): {', '.join(f'{names_a[i]!r}/{names_b[i]!r}' for i in left)}")
+
+
 def _cellwise(la: dict, lb: dict, metric: str, kw: dict):
     from ..metrics import get_metric
 
     info = get_metric(metric)
     M = np.full((len(la), len(lb)), np.nan)
-    notes = set()
+    first, count = "", 0
     for i, (na, a) in enumerate(la.items()):
         for j, (nb, b) in enumerate(lb.items()):
             try:
                 M[i, j] = info(a, b, **kw)
             except ValueError as e:
-                notes.add(f"{na} vs {nb}: {str(e).splitlines()[0]}" if len(notes) < 3 else "...")
-    return M, notes
+                count += 1
+                if not first:
+                    msg = str(e).splitlines()[0]
+                    first = f"{na} vs {nb}: {msg[:117] + '...' if len(msg) > 120 else msg}"
+    return M, {f"{count} undefined cell{'s' * (count > 1)}, e.g. {first}"} if count else set()
 
 
 def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: str = "image", layers="all",
@@ -99,7 +125,8 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
             j = -1 if not np.isfinite(row).any() else int(np.nanargmin(row) if distance else np.nanargmax(row))
             best.append({"metric": m, "layer_a": name, "best_layer_b": list(lb)[j] if j >= 0 else None,
                          "value": float(row[j]) if j >= 0 else np.nan, "is_counterpart": j == i})
-        rate = (identification_rate(M, "distance" if distance else "similarity")
-                if len(la) == len(lb) and np.isfinite(M).all() else np.nan)
-        ident.append({"metric": m, "identification_rate": rate, "n_layers": len(la), "note": note})
+        rate, used, why = _identification(M, list(la), list(lb), distance)
+        note = "; ".join(x for x in (why, note) if x)
+        ident.append({"metric": m, "identification_rate": rate, "n_layers": len(la), "n_layers_used": used,
+                      "note": note})
     return Layerwise(maps, pd.DataFrame(best), pd.DataFrame(ident), model_label(model_a), model_label(model_b))

@@ -96,7 +96,11 @@ def raw_input(dataset: Any, modality: str = "image") -> np.ndarray:
 def untrained_twin(model: Any) -> str | None:
     """The registry name of the random-init twin of a model, when one is registered (zoo models have one)."""
     if not isinstance(model, str):
-        return getattr(model, "untrained_twin", None)
+        twin = getattr(model, "untrained_twin", None)
+        name = getattr(model, "name", None)  # a loaded Encoder: look its registry name up
+        if twin is not None or not isinstance(name, str) or not name:
+            return twin
+        model = name
     from ..models import list_models
 
     names = {m.name for m in list_models()}

@@ -96,10 +96,20 @@ def summary(db_path: str | os.PathLike | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"db_path": str(path), "events": 0, "sessions": 0, "routes": {}, "tab_views": {},
                            "time_on_tab_s": {}, "uploads": {}, "uploads_total": 0, "model_combinations": {},
                            "first": None, "last": None}
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # nothing recorded yet
         return out
-    with _LOCK, _connect(path) as conn:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)  # read only: never alter the file
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "events" not in tables:
+            raise ValueError(f"{path} is an SQLite file but not a unireps analytics database (no 'events' table); "
+                             "give the file the app writes (default: unireps.app.analytics.default_db_path())")
         rows = conn.execute("SELECT ts, session, route, kind, name, value FROM events ORDER BY ts").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"{path} is not a readable SQLite database ({e}); give the analytics file the app "
+                         "writes") from e
+    finally:
+        conn.close()
     if not rows:
         return out
     import statistics

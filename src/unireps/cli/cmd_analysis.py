@@ -82,18 +82,7 @@ def run_compare(args) -> int:
     check_out(args.out)
     ds = dataset_from_args(args)
     metrics = list(dict.fromkeys(args.metric or ["linear_cka", "mutual_knn"]))
-    models = load_models(args)
-    if not args.no_baselines:
-        from ..analysis import untrained_twin
-
-        for name, enc in models.items():  # a loaded Encoder does not know its registry twin: tell it
-            if getattr(enc, "untrained_twin", None) is None:
-                twin = untrained_twin(name)
-                if twin is not None:
-                    try:
-                        enc.untrained_twin = twin
-                    except AttributeError:
-                        pass
+    models = load_models(args)  # loaded Encoders find their untrained twins by registry name
     res = compare_models(models, ds, metrics=metrics, modality=args.modality, n_boot=args.n_boot,
                          n_permutations=args.permutations, seed=args.seed, baselines=not args.no_baselines)
     figs = {f"heatmap_{m}": similarity_heatmap(res.matrices[m], title=m,

@@ -7,10 +7,14 @@ import pandas as pd
 
 from .common import add_json, emit
 
+REPORT_PRESETS = ("default", "full")  # unireps.report.standard.REPORT_PRESETS (importing it loads torch)
+
 
 def _add_run_options(p, out_default: str) -> None:
     p.add_argument("--out", default=out_default, help=f"run folder (default: {out_default})")
-    p.add_argument("--preset", default="default", choices=("tiny", "default", "full"), help="zoo preset")
+    p.add_argument("--preset", default="default", choices=REPORT_PRESETS,
+                   help="zoo preset the analyses run on (the tiny preset, for tests, lacks the families, seeds and "
+                   "checkpoints the standard analyses compare)")
     p.add_argument("--n", type=int, default=500, help="held-out shapes stimuli (default 500)")
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples (default 100)")
     p.add_argument("--permutations", type=int, default=100, help="permutations (default 100)")

@@ -204,8 +204,8 @@ def load_model(
     close = difflib.get_close_matches(spec, list(_REGISTRY), n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     raise ValueError(
-        f"unknown model {spec!r}.{hint} Registered names: {', '.join(sorted(_REGISTRY))}; or use a prefix "
-        f"({', '.join(PREFIXES)}), a hub id 'owner/name', a local folder or file."
+        f"unknown model {spec!r}.{hint} See list_models() or `unireps models` for the {len(_REGISTRY)} registered "
+        f"names; or use a prefix ({', '.join(PREFIXES)}), a hub id 'owner/name', a local folder or file."
     )
 
 

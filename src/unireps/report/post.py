@@ -152,11 +152,13 @@ Across the five trained stand-ins, linear CKA between image embeddings averages
 
 `unireps app` serves an interactive module (offline, on your machine) where you choose two to four models, see
 their embedding spaces side by side with the same stimuli linked, upload your own image and captions, and try
-stitching, merging and transfer live. The figure below shows the same 200 held-out images in three of the zoo
-models, each projected to two dimensions and rotated onto the first.
+stitching, merging and transfer live. The figure below shows the same {N("n_embedding_panel_images", "d")} held-out
+images in {N("n_embedding_panel_models", "d")} of the zoo models, each projected to two dimensions and rotated onto
+the first.
 
-{_figure(key, "embeddings", "The same 200 held-out images embedded by three zoo models (PCA, orthogonally "
-         "aligned to the first panel); colour marks the shape factor.")}
+{_figure(key, "embeddings", f"The same {N('n_embedding_panel_images', 'd')} held-out images embedded by "
+         f"{N('n_embedding_panel_models', 'd')} zoo models (PCA, orthogonally aligned to the first panel); colour "
+         "marks the shape factor.")}
 
 ## Measuring convergence
 

@@ -21,6 +21,7 @@ from .. import analysis, viz
 from ..data import load_dataset
 
 HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
+REPORT_PRESETS = ("default", "full")  # the tiny preset (tests) lacks the families, seeds and checkpoints compared
 SEED_BASE = "cnn16-gru-infonce"
 
 
@@ -280,12 +281,16 @@ def section_brain(cfg: RunConfig, names: set[str]):
 
 def section_embeddings(cfg: RunConfig, ds, names: set[str]):
     pick = [m for m in (f"{SEED_BASE}-s0", "clip-s0", "siglip-s0") if m in names]
+    trained = sorted(m for m in names if "-untrained" not in m and "-ckpt" not in m)
+    pick += [m for m in trained if m not in pick][:max(0, 3 - len(pick))]  # other presets (tiny): their own models
+    if not pick:
+        return {}, {}, {}
     sub = ds.subset(range(min(200, len(ds))))
     coords = {m: viz.pca_2d(analysis.reps.embedding(zoo(m), sub, cache_dir=cfg.cache_dir)) for m in pick}
     fig = viz.embedding_panels(viz.procrustes_align_2d(coords), list(sub.captions),
-                               groups=list(sub.factors["shape"]), title="The same 200 images in three models "
-                               "(PCA, rotated onto the first); colour = shape")
-    return {}, {"embeddings": fig}, {}
+                               groups=list(sub.factors["shape"]), title=f"The same {len(sub)} images in "
+                               f"{len(pick)} models (PCA, rotated onto the first); colour = shape")
+    return {"n_embedding_panel_images": len(sub), "n_embedding_panel_models": len(pick)}, {"embeddings": fig}, {}
 
 
 def section_applications(cfg: RunConfig):
@@ -358,6 +363,10 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     from ..zoo import build
 
     cfg = cfg or RunConfig()
+    if cfg.preset not in REPORT_PRESETS:
+        raise ValueError(f"the standard analyses run on the zoo presets {', '.join(REPORT_PRESETS)}; got "
+                         f"{cfg.preset!r} (the tiny preset, for tests, lacks the families, seeds and checkpoints "
+                         "they compare)")
     out = RunResults(config=cfg)
     say = progress or (lambda s: None)
     t0 = time.perf_counter()

@@ -131,6 +131,8 @@ def pca_2d(X: np.ndarray) -> np.ndarray:
 def procrustes_align_2d(coords: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Rotate every 2-D layout onto the first (orthogonal Procrustes), so side-by-side panels are comparable."""
     names = list(coords)
+    if not names:
+        raise ValueError("procrustes_align_2d needs at least one 2-D layout, got none")
     ref = coords[names[0]] - coords[names[0]].mean(0)
     out = {names[0]: ref}
     for n in names[1:]:
