@@ -290,7 +290,7 @@ def section_embeddings(cfg: RunConfig, ds, names: set[str]):
     fig = viz.embedding_panels(viz.procrustes_align_2d(coords), list(sub.captions),
                                groups=list(sub.factors["shape"]), title=f"The same {len(sub)} images in "
                                f"{len(pick)} models (PCA, rotated onto the first); colour = shape")
-    return {"n_embedding_panel_images": len(sub), "n_embedding_panel_models": len(pick)}, {"embeddings": fig}, {}
+    return {}, {"embeddings": fig}, {"n_embedding_panel_images": len(sub), "n_embedding_panel_models": len(pick)}
 
 
 def section_applications(cfg: RunConfig):
