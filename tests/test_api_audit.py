@@ -278,3 +278,20 @@ def test_brain_rsa_refuses_unknown_rdm_and_compare_up_front():
         brain_rsa({"x": X}, rdm="nope")
     with pytest.raises(ValueError, match="compare.*'nope'.*spearman"):
         brain_rsa({"x": X}, compare="nope")
+
+
+def test_representations_pass_the_batch_size_to_extraction(monkeypatch):
+    """layerwise(..., engine_kwargs={"batch_size": 4}) reaches unireps.models.extract (CLI `layers --batch-size`)."""
+    import unireps.analysis.reps as reps
+    import unireps.models as models
+
+    seen = {}
+
+    def fake_extract(enc, ds, **kw):
+        seen.update(kw)
+        return {"l": np.ones((3, 2))}
+
+    monkeypatch.setattr(models, "extract", fake_extract)
+    monkeypatch.setattr(reps, "load", lambda m, device=None: m)
+    out = reps.representations(object(), None, layers="all", engine_kwargs={"batch_size": 4})
+    assert seen["batch_size"] == 4 and out["l"].shape == (3, 2)

@@ -200,7 +200,7 @@ def test_layers_passes_layers_and_batch_size(tmp_path, capsys, monkeypatch):
     assert main(["layers", "zoo:a", "zoo:b", "--n", "10", "--layers", "l1, l2", "--batch-size", "4",
                  "--out", str(tmp_path / "l"), "--json"]) == 0
     assert calls["layerwise"]["layers"] == ["l1", "l2"]
-    assert [c["batch_size"] for c in calls["extract"]] == [4, 4]
+    assert calls["layerwise"]["engine_kwargs"] == {"batch_size": 4}  # reaches extract via representations
     captured = capsys.readouterr()
     assert json.loads(captured.out)[0]["identification_rate"] is None
     assert "identification rate undefined" in captured.err

@@ -86,8 +86,9 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
     """Layer × layer maps for ``metric`` and each of ``comparison_metrics`` (a measure that is undefined for
     some layer, e.g. CCA with more features than stimuli, is reported with NaN and a note, not dropped).
 
-    ``engine="ray"``: extraction with ``unireps.models.ray_engine.extract_ray`` (``engine_kwargs`` passed on,
-    e.g. ``num_actors``) and every map as Ray tasks (``all_pairs_ray``); the same maps as the local engine.
+    ``engine_kwargs`` go to the extraction (e.g. ``batch_size``).  ``engine="ray"``: extraction with
+    ``unireps.models.ray_engine.extract_ray`` (e.g. ``num_actors``) and every map as Ray tasks (``all_pairs_ray``);
+    the same maps as the local engine.
     """
     rk = dict(engine=engine, engine_kwargs=engine_kwargs)
     comparison_metrics = as_names(comparison_metrics, "comparison_metrics")

@@ -45,8 +45,9 @@ def representations(model: Any, dataset: Any, modality: str = "image", layers: A
 
     ``model``: a registry name, path, Encoder, an (n, d) array (one layer called 'embedding'), or a dict of
     arrays (used as is). ``layers``: None = the shared embedding only, "all", or a list of layer names.
-    ``engine``: ``"local"`` (``unireps.models.extract``) or ``"ray"`` (``extract_ray``, with ``engine_kwargs``;
-    the arrays stay memory-mapped from the cache so that Ray tasks re-open them by file name).
+    ``engine``: ``"local"`` (``unireps.models.extract``) or ``"ray"`` (``extract_ray``; the arrays stay
+    memory-mapped from the cache so that Ray tasks re-open them by file name); ``engine_kwargs`` go to that
+    function (e.g. ``batch_size``).
     """
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray'; got {engine!r}")
@@ -68,7 +69,7 @@ def representations(model: Any, dataset: Any, modality: str = "image", layers: A
                          **(engine_kwargs or {}))
         return dict(ex)
     ex = extract(load(model), dataset, modality=modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
-                 progress=progress)
+                 progress=progress, **(engine_kwargs or {}))
     return {k: np.asarray(v) for k, v in ex.items()}
 
 

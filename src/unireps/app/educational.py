@@ -16,7 +16,7 @@ from .analytics import Analytics  # noqa: E402
 from .engine import Engine, InputError  # noqa: E402
 from .figures import bar, image_html, occlusion_figure, placeholder  # noqa: E402
 from .inputs import load_image, parse_caption, parse_texts  # noqa: E402
-from .ui import OPT_IN_LABEL, Tracker, make_guard, nav_html, start_session  # noqa: E402
+from .ui import OPT_IN_LABEL, Tracker, event_options, make_guard, nav_html, start_session  # noqa: E402
 
 ROUTE = "/multimodal"
 TABS = [("try", "1. Try it"), ("how", "2. How it works"), ("why", "3. Why this match?"),
@@ -45,8 +45,7 @@ def build_educational(engine: Engine, analytics: Analytics | None = None) -> gr.
     track = Tracker(analytics, ROUTE)
     guard = make_guard(engine.slots)
     cfg = engine.config
-    compute_kw = {"concurrency_limit": cfg.concurrency, "concurrency_id": "unireps-compute"}
-    light_kw = {"concurrency_limit": 8, "concurrency_id": "unireps-light", "show_progress": "hidden"}
+    compute_kw, light_kw = event_options(cfg)
     model = engine.clip_model()
     choices = [n for n in engine.names() if {"image", "text"} <= set(engine.entry(n).modalities)
                and not engine.entry(n).is_twin]

@@ -17,7 +17,7 @@ from .analytics import Analytics  # noqa: E402
 from .engine import MAX_MEASURES, MAX_MODELS, REFERENCE_SETS, Engine, InputError  # noqa: E402
 from .figures import LINKED_CLASS, image_html, placeholder  # noqa: E402
 from .inputs import load_image, parse_texts  # noqa: E402
-from .ui import OPT_IN_LABEL, Tracker, make_guard, nav_html, start_session  # noqa: E402
+from .ui import OPT_IN_LABEL, Tracker, event_options, make_guard, nav_html, start_session  # noqa: E402
 
 ROUTE = "/unireps-multimodal"
 TABS = [("puzzle", "The puzzle"), ("explorer", "Convergence explorer"), ("cross", "Cross-model comparison"),
@@ -44,8 +44,7 @@ def build_research(engine: Engine, analytics: Analytics | None = None) -> gr.Blo
     track = Tracker(analytics, ROUTE)
     guard = make_guard(engine.slots)
     cfg = engine.config
-    compute_kw = {"concurrency_limit": cfg.concurrency, "concurrency_id": "unireps-compute"}
-    light_kw = {"concurrency_limit": 8, "concurrency_id": "unireps-light", "show_progress": "hidden"}
+    compute_kw, light_kw = event_options(cfg)
     all_models = engine.names()
     image_models = engine.names("image")
     default_models, default_ds = _defaults(engine)

@@ -116,6 +116,13 @@ class Tracker:
                               " + ".join(sorted(str(m) for m in models)))
 
 
+def event_options(config) -> tuple[dict, dict]:
+    """Gradio event keywords shared by both routes: (compute, light).  Heavy computations share one queue of
+    ``config.concurrency`` workers; light updates another of 8, without a progress overlay."""
+    return ({"concurrency_limit": config.concurrency, "concurrency_id": "unireps-compute"},
+            {"concurrency_limit": 8, "concurrency_id": "unireps-light", "show_progress": "hidden"})
+
+
 def start_session(first_tab: str):
     def load():
         return uuid.uuid4().hex, {"tab": first_tab, "since": time.time()}

@@ -114,12 +114,6 @@ def run_layers(args) -> int:
     else:
         loaded = load_models(args)  # the same model given twice is loaded once
         models = [loaded[m] for m in args.models]
-        if args.batch_size:  # layerwise extracts with the model's own batch size: fill the cache with the asked one
-            from ..models import extract
-
-            for enc in loaded.values():
-                extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling,
-                        cache_dir=args.cache_dir, batch_size=args.batch_size, progress=False)
     res = layerwise(models[0], models[1], ds, metric=args.metric, modality=args.modality, layers=layers,
                     pooling=args.pooling, cache_dir=args.cache_dir, engine=args.engine,
                     engine_kwargs=engine_kwargs(args))
@@ -136,24 +130,15 @@ def run_layers(args) -> int:
 
 
 def _explain_undefined(res) -> None:
-    """Say on stderr why an identification rate is missing (the table's note is long, or empty)."""
+    """Say on stderr why an identification rate is missing (the library's note)."""
     import sys
 
     import numpy as np
 
     for row in res.identification.to_dict("records"):
-        if np.isfinite(row["identification_rate"]):
-            continue
-        M = res.maps[row["metric"]]
-        if M.shape[0] != M.shape[1]:
-            why = (f"the models have different numbers of layers ({M.shape[0]} vs {M.shape[1]}), so layers cannot "
-                   "be matched one to one")
-        else:
-            bad = sorted({str(k) for k in M.index[M.isna().all(axis=1)]} | {str(k) for k in M.columns[M.isna().all()]})
-            why = ("the measure is undefined for some layer" + (f"s ({', '.join(bad)})" if bad else "s")
-                   + "; see the note column (a layer that does not depend on the input: leave it out with --layers; "
-                   "more features than stimuli: use a larger --n)")
-        print(f"note: {row['metric']} identification rate undefined: {why}", file=sys.stderr)
+        if not np.isfinite(row["identification_rate"]):
+            why = row.get("note") or "the measure is undefined for too many layers (see the maps)"
+            print(f"note: {row['metric']} identification rate undefined: {why}", file=sys.stderr)
 
 
 def run_brain(args) -> int:

@@ -150,10 +150,11 @@ def check_engine(args) -> None:
 
 
 def engine_kwargs(args) -> dict:
-    """The keywords of ``extract_ray`` from the CLI options; joins ``--ray-address`` when given."""
+    """The extraction keywords of the engine (``extract`` or ``extract_ray``) from the CLI options; joins
+    ``--ray-address`` when given."""
     check_engine(args)
     if args.engine != "ray":
-        return {}
+        return {"batch_size": args.batch_size} if args.batch_size else {}
     if args.ray_address:
         import ray
 

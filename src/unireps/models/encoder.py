@@ -154,8 +154,10 @@ class Encoder:
         raise NotImplementedError
 
     def _capture_modules(self, modality: str) -> list[tuple[str, nn.Module]]:
-        """Modules to hook for ``modality`` (name, module); adapters that hook override this."""
-        return []
+        """Modules to hook for ``modality`` (name, module): the adapter's ``_hooks[modality]`` when it keeps
+        them per modality (a dict set in ``_setup``), else none; single-tower adapters override this."""
+        hooks = getattr(self, "_hooks", None)
+        return hooks.get(modality, []) if isinstance(hooks, dict) else []
 
     def _capture_wanted(self, modality: str, layers: set[str]) -> set[str]:
         """Hooked layers to record for ``layers`` (an adapter may need more to derive others)."""

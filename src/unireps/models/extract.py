@@ -32,7 +32,11 @@ class Extraction(dict):
     modality: str
     pooling: dict[str, str]
     model: dict[str, Any]
-    timings: dict[str, float] = {}
+    timings: dict[str, float]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timings = {}
 
 
 def resolve_data(data: Any, modality: str) -> tuple[Any, str]:

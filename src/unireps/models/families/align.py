@@ -51,9 +51,6 @@ class AlignEncoder(HFEncoder):
             "embedding_layer": {"image": "pooler", "text": "projection"},
         }
 
-    def _capture_modules(self, modality):
-        return self._hooks[modality]
-
     def _forward(self, modality, inputs, layers):
         m = self.model
         if modality == "image":

@@ -59,9 +59,6 @@ class CLIPEncoder(HFEncoder):
             "embedding_layer": {"image": "projection", "text": "projection"},
         }
 
-    def _capture_modules(self, modality):
-        return self._hooks[modality]
-
     def _eos_index(self, input_ids: torch.Tensor) -> torch.Tensor:
         eos = self.model.text_model.eos_token_id
         if eos == 2:  # legacy configs: the EOS token has the highest id

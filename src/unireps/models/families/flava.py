@@ -56,9 +56,6 @@ class FlavaEncoder(HFEncoder):
             "embedding_layer": {"image": "projection", "text": "projection"},
         }
 
-    def _capture_modules(self, modality):
-        return self._hooks[modality]
-
     def _forward(self, modality, inputs, layers):
         m = self.model
         if modality == "image":

@@ -123,9 +123,6 @@ class OpenCLIPEncoder(Encoder):
             embedding_layer={"image": "projection", "text": "projection"}, progress=progress,
         )
 
-    def _capture_modules(self, modality):
-        return self._hooks[modality]
-
     def preprocess_fingerprint(self, modality):
         if modality == "image":
             return stable_hash({"open_clip_image": self._pre})

@@ -73,9 +73,6 @@ class SiglipEncoder(HFEncoder):
             "embedding_layer": {"image": "head" if self._has_head else "final_norm", "text": "projection"},
         }
 
-    def _capture_modules(self, modality):
-        return self._hooks[modality]
-
     def _forward(self, modality, inputs, layers):
         m = self.model
         if modality == "image":
