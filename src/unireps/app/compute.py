@@ -1,8 +1,8 @@
 """What each page computes, as plain functions of the :class:`~unireps.app.engine.Engine` returning tables,
 arrays and figures.  Every similarity comes from ``unireps.metrics`` / ``unireps.analysis``; the applications
 call the demos of ``unireps.stitch``, ``unireps.merge`` and ``unireps.transfer``.  The only computations written
-here are display-level: cosine nearest neighbours, softmax over captions, occlusion and leave-one-word-out scores,
-and the across-model variance of similarity profiles (each documented where it is defined)."""
+here are display-level (tables and figures); nearest neighbours, the variance across models, zero-shot
+probabilities and the explanations come from ``unireps.analysis``."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ COSTLY = {"linear_predictability", "cca", "svcca", "pwcca"}  # fewer bootstrap r
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    from ..analysis import unit_rows
+
+    return unit_rows(x)
 
 
 def _fmt_ci(row: pd.Series) -> str:
@@ -214,23 +215,16 @@ def explorer_figures(engine: Engine, result: dict, dskey: str, measures: Sequenc
 def neighbours(engine: Engine, models, dskey: str, modality: str, item: int, k: int = 5) -> pd.DataFrame:
     """Cosine nearest neighbours of one reference item in each model's space; ``shared`` marks neighbours that are
     among the k nearest in every model."""
+    from ..analysis import nearest_neighbours, neighbour_labels
+
     models = check_models(engine, models, modality, lo=1)
     ds = engine.dataset(dskey)
     if item is None or not 0 <= int(item) < len(ds):
         raise InputError(f"choose an item between 0 and {len(ds) - 1}")
-    item, k = int(item), int(max(1, min(k, 20)))
-    tops = {}
-    for m in models:
-        E = _unit(engine.embedding(m, dskey, modality))
-        s = E @ E[item]
-        s[item] = -np.inf
-        order = np.argsort(-s, kind="stable")[:k]
-        tops[m] = [(int(j), float(s[j])) for j in order]
-    common = set.intersection(*[{j for j, _ in v} for v in tops.values()])
-    groups = engine.groups(dskey)
-    rows = [{"model": m, "rank": r + 1, "item": f"{j}: {ds.captions[j]}", "group": groups[j], "cosine": round(c, 4),
-             "shared by all models": j in common} for m, v in tops.items() for r, (j, c) in enumerate(v)]
-    return pd.DataFrame(rows)
+    k = int(max(1, min(k, 20, len(ds) - 1)))
+    table = nearest_neighbours({m: engine.embedding(m, dskey, modality) for m in models}, int(item), k)
+    table = neighbour_labels(table, list(ds.captions), engine.groups(dskey))
+    return table.assign(cosine=table.cosine.round(4)).rename(columns={"shared": "shared by all models"})
 
 
 def layer_map(engine: Engine, a: str, b: str, dskey: str, modality: str, metric: str):
@@ -273,11 +267,12 @@ def cross_model(engine: Engine, image: np.ndarray | None, texts: list[str], mode
     similarity over (visitor items + reference set) per modality, and the across-model variance of each item's
     similarity profile to the reference set.
 
-    Variance across models (display statistic): for item u and model m, s_m(u) = cosines of u to the n reference
-    items, z-scored within the model (so models with different similarity scales are comparable); the variance over
-    models of s_m(u)[j], averaged over j.  The same number for the reference items themselves is the baseline.
+    Variance across models: ``unireps.analysis.profile_variance``; the same number for the reference items
+    themselves is the baseline.
     """
     from PIL import Image
+
+    from ..analysis import profile_variance
 
     models = [m for m in (models or []) if m]
     if not models:
@@ -325,12 +320,8 @@ def cross_model(engine: Engine, image: np.ndarray | None, texts: list[str], mode
         table, mats = compare_arrays(engine, reps, ds, (metric,))
         matrices[mod] = (mats[metric], table)
         tables.append(table.assign(modality=mod))
-        z = {}
-        for m, (mine, ref) in per.items():
-            s = _unit(np.vstack([mine, ref])) @ _unit(ref).T  # (items + n_ref, n_ref)
-            z[m] = (s - s.mean(1, keepdims=True)) / np.maximum(s.std(1, keepdims=True), 1e-12)
-        Z = np.stack(list(z.values()))  # models × rows × n_ref
-        var = Z.var(axis=0).mean(axis=1)
+        var = profile_variance({m: np.vstack([mine, ref]) for m, (mine, ref) in per.items()},
+                               {m: ref for m, (_, ref) in per.items()})
         k = len(items[mod])
         for lab, v in zip(items[mod], var[:k]):
             variances.append({"item": lab, "modality": mod, "variance across models": float(v)})
@@ -414,23 +405,10 @@ def brain_summary(result: dict) -> str:
 
 
 def invariance_demo(seed: int = 0, n: int = 100, d: int = 20) -> pd.DataFrame:
-    """Each measure between X and a transformed copy of X (or an unrelated Y): the invariances, measured now."""
-    from ..metrics import get_metric
+    """Each measure between X and a transformed copy of X (or an unrelated Y): ``analysis.invariance_table``."""
+    from ..analysis import invariance_table
 
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) @ np.diag(np.linspace(2.0, 0.2, d))
-    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    A = rng.standard_normal((d, d)) + 0.5 * np.eye(d)
-    cases = {"rotation  X Q": X @ Q, "scaling  3 X": 3 * X, "translation  X + b": X + rng.standard_normal(d),
-             "invertible linear  X A": X @ A, "nonlinear  tanh(X A)": np.tanh(X @ A),
-             "unrelated  Y": rng.standard_normal((n, d))}
-    rows = []
-    for label, Y in cases.items():
-        row = {"Y": label}
-        for m in ("linear_cka", "rsa", "cca", "procrustes", "mutual_knn"):
-            row[m] = round(float(get_metric(m)(X, Y)), 3)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return invariance_table(n=n, d=d, seed=seed)
 
 
 def convergence_by_layer(engine: Engine) -> pd.DataFrame:
@@ -570,14 +548,12 @@ def model_image(engine: Engine, model: str, image: np.ndarray) -> np.ndarray:
 
 def match_image(engine: Engine, model: str, image: np.ndarray, captions: list[str], tau: float) -> pd.DataFrame:
     """Zero-shot classification: cosine of the image with each caption, softmax(cos / τ) over the captions."""
-    if tau <= 0:
+    from ..analysis import zero_shot
+
+    if not tau > 0:
         raise InputError("the temperature must be positive")
     img = engine.encode(model, "image", model_image(engine, model, image)[None])
-    txt = engine.encode(model, "text", captions)
-    cos = _unit(txt) @ _unit(img)[0]
-    logits = cos / tau
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
+    cos, p = zero_shot(img[0], engine.encode(model, "text", captions), float(tau))
     df = pd.DataFrame({"caption": captions, "cosine": cos.round(4), "probability": p.round(4)})
     return df.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -626,33 +602,24 @@ def occlusion(engine: Engine, model: str, image: np.ndarray, caption: str, grid:
     """Occlusion sensitivity (Zeiler & Fergus 2014): cover each cell of a grid in turn with the image's mean colour
     (a neutral patch: on the shapes world's black background a grey square would add an object); the map is the
     drop in cosine(image, caption) it causes (positive = the region supports the match)."""
+    from ..analysis import occlusion_map
+
     img = model_image(engine, model, image)
     h, w = img.shape[:2]
-    g = int(grid or (8 if max(h, w) <= 64 else 7))
-    batch = [img]
-    ys, xs = np.linspace(0, h, g + 1).astype(int), np.linspace(0, w, g + 1).astype(int)
-    fill = img.reshape(-1, img.shape[-1]).mean(0).round().astype(np.uint8)
-    for r in range(g):
-        for c in range(g):
-            x = img.copy()
-            x[ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = fill
-            batch.append(x)
-    E = _unit(engine.encode(model, "image", np.stack(batch)))
     t = _unit(engine.encode(model, "text", [caption]))[0]
-    cos = E @ t
-    heat = (cos[0] - cos[1:]).reshape(g, g)
-    return img, heat, float(cos[0])
+    heat, full = occlusion_map(img, lambda batch: _unit(engine.encode(model, "image", batch)) @ t,
+                               int(grid or (8 if max(h, w) <= 64 else 7)))
+    return img, heat, full
 
 
 def leave_one_word_out(engine: Engine, model: str, image: np.ndarray, caption: str) -> pd.DataFrame:
     """Leave-one-word-out (Li et al. 2016): the drop in cosine(image, caption) when each word is removed."""
-    words = caption.split()
-    if len(words) < 2:
+    from ..analysis import word_importance
+
+    if len(caption.split()) < 2:
         raise InputError("type a caption of at least two words to see which words drive the match")
-    variants = [caption] + [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
     img = _unit(engine.encode(model, "image", model_image(engine, model, image)[None]))[0]
-    cos = _unit(engine.encode(model, "text", variants)) @ img
-    return pd.DataFrame({"word": [f"{i + 1}. {w}" for i, w in enumerate(words)], "drop in cosine": cos[0] - cos[1:]})
+    return word_importance(caption, lambda variants: _unit(engine.encode(model, "text", variants)) @ img)
 
 
 def training_picture(engine: Engine, model: str, n: int = 12):
