@@ -645,3 +645,15 @@ def training_picture(engine: Engine, model: str, n: int = 12):
     fig = training_panels({k: (v[0], v[1]) for k, v in states.items()}, caps)
     stats = {k: v[2] for k, v in states.items()}
     return fig, stats
+
+
+# ------------------------------------------------------------------------------------------------ explorer extras
+
+
+def neighbour_panels(engine: Engine, models, dskey: str, modality: str, item: int):
+    """The linked 2-D views with ``item`` ringed in every model's panel."""
+    from ..viz import pca_2d, procrustes_align_2d
+
+    coords = procrustes_align_2d({m: pca_2d(engine.embedding(m, dskey, modality)) for m in models})
+    ds = engine.dataset(dskey)
+    return linked_panels(coords, list(ds.captions), engine.groups(dskey), highlight=int(item))

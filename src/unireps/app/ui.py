@@ -8,6 +8,8 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -128,3 +130,38 @@ def start_session(first_tab: str):
         return uuid.uuid4().hex, {"tab": first_tab, "since": time.time()}
 
     return load
+
+
+@dataclass
+class Page:
+    """What every tab function of a page needs: the engine, the error guard, the analytics tracker, the event
+    keywords (compute / light) and the page-wide components (opt-in box, session and tab state, the Blocks)."""
+
+    engine: Any
+    track: Tracker
+    guard: Callable[[Callable], Callable]
+    compute_kw: dict
+    light_kw: dict
+    demo: Any = None
+    optin: Any = None
+    session: Any = None
+    tabstate: Any = None
+
+    @property
+    def config(self):
+        return self.engine.config
+
+
+def new_page(engine, analytics: Analytics | None, route: str) -> Page:
+    """A :class:`Page` for ``route`` (analytics default: the config's database)."""
+    analytics = analytics or Analytics(engine.config.analytics_db)
+    compute_kw, light_kw = event_options(engine.config)
+    return Page(engine=engine, track=Tracker(analytics, route), guard=make_guard(engine.slots),
+                compute_kw=compute_kw, light_kw=light_kw)
+
+
+def track_tabs(page: Page, tabs: list[tuple[Any, str, str]], prefix: str) -> None:
+    """Count a view (and the time on the tab left) each time one of ``tabs`` [(gr.Tab, id, title)] is selected."""
+    for tab, tid, title in tabs:
+        tab.select(page.track.tab_handler(title), inputs=[page.optin, page.session, page.tabstate],
+                   outputs=[page.session, page.tabstate], api_name=f"{prefix}_tab_{tid}", **page.light_kw)
