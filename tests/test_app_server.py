@@ -356,7 +356,8 @@ def test_twenty_concurrent_clients(srv, image_file):
 
     def one(i):
         t0 = time.perf_counter()
-        c = Client(f"{srv.url}{R if i % 2 else E}/", verbose=False, analytics_enabled=False, download_files=False)
+        c = Client(f"{srv.url}{R if i % 2 else E}/", verbose=False, analytics_enabled=False, download_files=False,
+                   httpx_kwargs={"timeout": 120})  # httpx's 5 s default is shorter than a queue join on a busy host
         try:
             if i % 2:
                 out = c.predict([TINY["a"], TINY["b"]], "shapes", [MEASURES[i % 4 // 2]], "image", False, False,

@@ -63,4 +63,5 @@ def served_app(tmp: Path, **config):
 def client(url: str, route: str):
     from gradio_client import Client
 
-    return Client(f"{url}{route}/", verbose=False, analytics_enabled=False, download_files=False)
+    return Client(f"{url}{route}/", verbose=False, analytics_enabled=False, download_files=False,
+                  httpx_kwargs={"timeout": 120})
