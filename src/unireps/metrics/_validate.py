@@ -11,6 +11,7 @@ float64); float16/bfloat16 and integers are promoted (to float32 and float64 res
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -96,10 +97,76 @@ def check_matrix(X, name: str = "X", min_rows: int = 2, device=None, check_finit
 _finite = check_finite
 
 
-def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False, check_finite: bool = True):
-    """Validate a pair of representations of the same stimuli; returns tensors on one device, one dtype."""
-    x = check_matrix(X, "X", min_rows, check_finite=check_finite)
-    y = check_matrix(Y, "Y", min_rows, device=x.device, check_finite=check_finite)
+# exponent window (in powers of two) of the largest |value| inside which a representation is used as given
+_EXPONENT_WINDOW = {torch.float64: 64, torch.float32: 16}
+_POW2_STEP = {torch.float64: 500, torch.float32: 100}
+
+
+def times_pow2(t: torch.Tensor, exponent: int) -> torch.Tensor:
+    """t × 2^exponent, exactly (a power-of-two factor only moves exponents), in steps the dtype can hold."""
+    step = _POW2_STEP.get(t.dtype, 100)
+    out = t
+    while exponent:
+        e = max(-step, min(step, exponent))
+        out = out * 2.0**e if out is t else out.mul_(2.0**e)
+        exponent -= e
+    return out
+
+
+def scale_exponent(t: torch.Tensor, name: str = "X") -> int:
+    """The binary exponent e of max|t| (max|t| = m 2^e, 0.5 <= m < 1); 0 for an all-zero t.  Non-finite values
+    are refused here (max|t| is not finite), so this doubles as the finiteness check."""
+    if t.numel() == 0:
+        return 0
+    lo, hi = torch.aminmax(t)
+    amax = max(-float(lo), float(hi))
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+        _finite(t, name)
+    return math.frexp(amax)[1] if amax > 0 else 0
+
+
+def rescale_pow2(t: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """Bring a representation to unit scale by an exact power of two, for scale-invariant measures.
+
+    When max|t| lies outside 2^±64 (float64) or 2^±16 (float32) it is multiplied by 2^-e, e its binary exponent,
+    so that max|t| is in [0.5, 1): products and sums of squares can then neither overflow nor underflow
+    (X × 1e76 or X × 1e-200 no longer turn CKA into 0 or a "constant" error), and the value is bit-for-bit
+    the same for any such scaling.  Inside the window the input is used as given (no copy).
+
+    >>> import torch
+    >>> float(rescale_pow2(torch.tensor([[3e200, -1e200]], dtype=torch.float64)).abs().max()) < 1
+    True
+    """
+    return times_pow2(t, pow2_shift(t, name))
+
+
+def pow2_shift(t: torch.Tensor, name: str = "X") -> int:
+    """The power of two ``rescale_pow2`` multiplies t by: -e outside the exponent window, else 0."""
+    e = scale_exponent(t, name)
+    return -e if abs(e) > _EXPONENT_WINDOW.get(t.dtype, 16) else 0
+
+
+def rows_pow2(t: torch.Tensor) -> torch.Tensor:
+    """Each row multiplied by an exact power of two bringing its max |value| into [0.5, 1) (all-zero rows stay
+    zero): for per-row scale-free quantities (cosines), whose norms would otherwise overflow or underflow."""
+    amax = t.abs().amax(dim=1, keepdim=True) if t.shape[1] else t[:, :1]
+    _, e = torch.frexp(amax)
+    limit = 1000 if t.dtype == torch.float64 else 120
+    if not bool(e.any()):
+        return t
+    return t * torch.pow(2.0, (-e).clamp_(-limit, limit).to(t.dtype))
+
+
+def check_pair(X, Y, min_rows: int = 2, same_dims: bool = False, check_finite: bool = True,
+               rescale: bool = False):
+    """Validate a pair of representations of the same stimuli; returns tensors on one device, one dtype.
+
+    ``rescale=True`` (measures invariant to isotropic scaling): each side is brought to unit scale by an exact
+    power of two (``rescale_pow2``), which also checks finiteness."""
+    x = check_matrix(X, "X", min_rows, check_finite=check_finite and not rescale)
+    y = check_matrix(Y, "Y", min_rows, device=x.device, check_finite=check_finite and not rescale)
+    if rescale:
+        x, y = rescale_pow2(x, "X"), rescale_pow2(y, "Y")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"X has {x.shape[0]} stimuli (rows) but Y has {y.shape[0]}; both must hold the same "
                          "stimuli in the same order")

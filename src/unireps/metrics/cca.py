@@ -45,7 +45,7 @@ def _check_not_degenerate(r: int, n: int, name: str):
 
 def canonical_correlations(X, Y, keep_x: float | int | None = None, keep_y: float | int | None = None):
     """Canonical correlations (descending) and what pwcca needs: returns (rho, Qx, Px, Qy, Py, xc, yc)."""
-    x, y = check_pair(X, Y, min_rows=3)
+    x, y = check_pair(X, Y, min_rows=3, rescale=True)
     xc, yc = center(x, "X"), center(y, "Y")
     n = x.shape[0]
     Ux, sx, _ = _basis(xc, "X")

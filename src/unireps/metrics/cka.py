@@ -165,7 +165,7 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     scaling and translation of either representation; not to general invertible linear maps.
     Feature-space form when n > d (cost n·d1·d2, three d×d products), Gram form otherwise.
     """
-    x, y = check_pair(X, Y, min_rows=4 if debiased else 2, check_finite=False)
+    x, y = check_pair(X, Y, min_rows=4 if debiased else 2, rescale=True)
     n, dx = x.shape
     dy = y.shape[1]
     if _use_feature_form(n, dx, dy):
@@ -234,7 +234,7 @@ def rbf_cka(X, Y, sigma: float | None = None, threshold: float = 1.0, debiased: 
     O(n^2 d) time, O(n^2) memory.
     """
     _check_bandwidth(sigma, threshold)
-    x, y = check_pair(X, Y, min_rows=4 if debiased else 2)
+    x, y = check_pair(X, Y, min_rows=4 if debiased else 2, rescale=sigma is None)
     center(x, "X"), center(y, "Y")  # refuses constant representations
     gx = GramStats(rbf_gram(x, sigma, threshold, "X"), debiased)
     gy = GramStats(rbf_gram(y, sigma, threshold, "Y"), debiased)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import acc_dtype, center, check_k, check_pair
+from ._validate import acc_dtype, center, check_k, check_pair, rows_pow2
 
 _CHUNK_BYTES = 1 << 26
 
 
 def unit_rows(x: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """Rows divided by their L2 norms (each row first brought to unit scale by an exact power of two, so the
+    norm neither overflows nor underflows); all-zero rows are refused."""
+    x = rows_pow2(x)
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     if bool((norms == 0).any()):
         raise ValueError(f"{name} has {int((norms == 0).sum())} all-zero rows; cosine neighbours are undefined "
@@ -62,7 +65,7 @@ def overlap_counts(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 4096) -> tor
 
 
 def _prepare(X, Y, k):
-    x, y = check_pair(X, Y, min_rows=3)
+    x, y = check_pair(X, Y, min_rows=3, rescale=True)
     k = check_k(k, x.shape[0])
     xu, yu = unit_rows(x, "X"), unit_rows(y, "Y")
     center(xu, "X (rows L2-normalised)"), center(yu, "Y (rows L2-normalised)")  # all rows parallel: no neighbours

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._validate import check_k
+from ._validate import check_k, rows_pow2
 from .knn import overlap_counts
 from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
@@ -419,9 +419,14 @@ def iter_batches(source, batch_size: int | None = None, *, key: str | None = Non
         yield _move(batch, device, dtype)
 
 
+def _array_name(obj, name: str) -> str | None:
+    """In-memory arrays are named after their role (X, Y) in messages; files keep their paths."""
+    return name if isinstance(obj, (np.ndarray, torch.Tensor)) else None
+
+
 def paired_sources(src_x, src_y, key_x: str | None = None, key_y: str | None = None) -> tuple[RowSource, RowSource]:
     """Two sources over the same stimuli; ValueError when their row counts differ."""
-    sx, sy = as_source(src_x, key_x), as_source(src_y, key_y)
+    sx, sy = as_source(src_x, key_x, _array_name(src_x, "X")), as_source(src_y, key_y, _array_name(src_y, "Y"))
     if sx.n_rows != sy.n_rows:
         raise ValueError(f"X has {sx.n_rows} stimuli (rows) but Y has {sy.n_rows}; both sources must hold the "
                          f"same stimuli in the same order (X: {sx!r}, Y: {sy!r})")
@@ -483,6 +488,8 @@ def streaming_paired_cosine(src_x, src_y, batch_size: int | None = None, device=
     for xb, yb in iter_pairs(src_x, src_y, batch_size, device=device, dtype=torch.float64):
         if xb.shape[1] != yb.shape[1]:
             raise ValueError(f"paired cosine needs equal widths, got X: {xb.shape[1]} and Y: {yb.shape[1]}")
+        _check_rows_finite(xb, "X", n), _check_rows_finite(yb, "Y", n)
+        xb, yb = rows_pow2(xb), rows_pow2(yb)
         nx, ny = torch.linalg.vector_norm(xb, dim=1), torch.linalg.vector_norm(yb, dim=1)
         if bool((nx == 0).any() | (ny == 0).any()):
             raise ValueError("some rows of X or Y are all zeros; their cosine is undefined. Drop those stimuli")
@@ -523,7 +530,18 @@ class MutualKNNResult:
         return float(self.value)
 
 
+def _check_rows_finite(t: torch.Tensor, name: str, first_row: int) -> None:
+    """Refuse NaN / inf like the in-memory measures, naming the first bad row of the source."""
+    bad = ~torch.isfinite(t).all(dim=1)
+    if bool(bad.any()):
+        row = int(torch.nonzero(bad)[0]) + first_row
+        raise ValueError(f"{name} contains NaN or infinite values (first: row {row}); remove or impute them "
+                         "(e.g. drop those stimuli from both representations) before comparing")
+
+
 def _unit(t: torch.Tensor, name: str, first_row: int) -> torch.Tensor:
+    _check_rows_finite(t, name, first_row)
+    t = rows_pow2(t)  # exact per-row power-of-two scaling: the norm can neither overflow nor underflow
     norms = torch.linalg.vector_norm(t, dim=1, keepdim=True)
     if bool((norms == 0).any()):
         bad = int(torch.nonzero(norms.reshape(-1) == 0)[0]) + first_row
@@ -647,7 +665,7 @@ def approximate_knn(source, k: int = 10, method: str = "faiss", *, index: str = 
     rng = np.random.default_rng(seed)
 
     def prep(t: torch.Tensor, first: int) -> np.ndarray:
-        return np.ascontiguousarray(_unit(t.to(torch.float32), src.name, first).cpu().numpy())
+        return np.ascontiguousarray(_unit(t, src.name, first).to(torch.float32).cpu().numpy())
 
     try:
         ivf = faiss.extract_index_ivf(idx)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import acc_dtype, check_pair
+from ._validate import acc_dtype, check_pair, relative_floor, rows_pow2
 
 _ALPHA_EXPONENTS = torch.arange(-8, 3, dtype=torch.float64)
 
@@ -44,19 +44,25 @@ def _fit_ridge(x: torch.Tensor, y: torch.Tensor):
     return W, mx, my
 
 
+def _at_rounding_level(t: torch.Tensor, centred_sq: torch.Tensor) -> bool:
+    """True when the variation of t around its column means is zero or rounding noise of its dtype."""
+    floor = relative_floor(t.dtype) * float(torch.linalg.vector_norm(t))
+    return not float(centred_sq) ** 0.5 > floor or float(centred_sq) == 0.0
+
+
 def linear_predictability(X, Y, cv: int = 5, seed: int = 0) -> float:
     """Cross-validated ridge R^2 of predicting Y (n, d2) from X (n, d1); see the module docstring."""
     if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
         raise ValueError(f"cv must be an integer >= 2 (number of folds), got {cv!r}")
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     n = x.shape[0]
     if n < 2 * cv:
         raise ValueError(f"{cv}-fold cross-validation needs at least {2 * cv} stimuli, got {n}; lower cv")
     x, y = x.to(acc_dtype(x)), y.to(acc_dtype(y))
     sst = (y - y.mean(0, keepdim=True)).pow(2).sum()
-    if not bool(sst > 0):
+    if _at_rounding_level(y, sst):
         raise ValueError("Y is constant across stimuli (zero variance); R^2 is undefined")
-    if not bool((x - x.mean(0, keepdim=True)).abs().sum() > 0):
+    if _at_rounding_level(x, (x - x.mean(0, keepdim=True)).pow(2).sum()):
         raise ValueError("X is constant across stimuli (zero variance); nothing can be predicted from it")
     g = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(n, generator=g).to(x.device)
@@ -76,6 +82,7 @@ def paired_cosine(X, Y) -> float:
     Needs equal widths (the same embedding space). Similarity in [-1, 1]; not centred.
     """
     x, y = check_pair(X, Y, min_rows=1, same_dims=True)
+    x, y = rows_pow2(x), rows_pow2(y)  # each cosine is per-row scale free: norms can then not overflow
     nx = torch.linalg.vector_norm(x, dim=1, dtype=acc_dtype(x))
     ny = torch.linalg.vector_norm(y, dim=1, dtype=acc_dtype(y))
     if bool((nx == 0).any() | (ny == 0).any()):

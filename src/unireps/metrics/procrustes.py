@@ -42,7 +42,7 @@ def nuclear_similarity(x: torch.Tensor, y: torch.Tensor) -> float:
 
 def procrustes(X, Y) -> float:
     """Orthogonal Procrustes similarity ||X~^T Y~||_* in [0, 1] (centred, Frobenius-normalised X~, Y~)."""
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     return nuclear_similarity(center(x, "X"), center(y, "Y"))
 
 

@@ -187,5 +187,5 @@ def rsa(X, Y, rdm: str = "correlation", compare: str = "spearman") -> float:
     """
     check_choice("rdm", rdm, RDM_KINDS)
     check_choice("compare", compare, COMPARE_METHODS)
-    x, y = check_pair(X, Y, min_rows=3)
+    x, y = check_pair(X, Y, min_rows=3, rescale=True)  # every RDM kind scales uniformly; comparisons are scale free
     return compare_vectors(_triu(rdm_matrix(x, rdm, "X")), _triu(rdm_matrix(y, rdm, "Y")), compare)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_choice, check_pair
+from ._validate import check_choice, check_pair, pow2_shift, times_pow2
 from .cca import _check_not_degenerate, _truncate
 from .cka import GramStats, cka_from_hsic
 from .predictability import _ALPHA_EXPONENTS
@@ -43,6 +43,7 @@ class StreamingCKA:
     def reset(self) -> None:
         self.n = 0
         self._shift = None
+        self._pow2 = None
         self._s: dict[str, torch.Tensor] = {}
 
     def _add(self, key: str, value: torch.Tensor) -> None:
@@ -50,7 +51,8 @@ class StreamingCKA:
 
     def update(self, X, Y) -> StreamingCKA:
         x, y = check_pair(X, Y, min_rows=4 if self.estimator == "minibatch" else 1)
-        x, y = x.double(), y.double()
+        self._pow2 = self._pow2 or (pow2_shift(x.double(), "X"), pow2_shift(y.double(), "Y"))
+        x, y = _scaled(x.double(), self._pow2[0]), _scaled(y.double(), self._pow2[1])
         if self._shift is not None and (x.shape[1], y.shape[1]) != self._dims:
             raise ValueError(f"batch widths {(x.shape[1], y.shape[1])} differ from the first batch's {self._dims}")
         if self.estimator == "minibatch":
@@ -117,6 +119,12 @@ class StreamingCKA:
                              _debiased(hyy, bb, sum_b, sum_b, n))
 
 
+def _scaled(t: torch.Tensor, shift: int) -> torch.Tensor:
+    """t × 2^shift (exact); every streamed measure is scale invariant, so the first batch fixes one power of two
+    per side (``pow2_shift``) that keeps the accumulated products of extreme-scale data inside float64."""
+    return times_pow2(t, shift) if shift else t
+
+
 def _debiased(cross, sum_ab, sum_a, sum_b, n):
     """Song et al.'s HSIC_1 × n(n-3) from tr(KL), sum_i a_i b_i and the row-norm totals (see cka.py)."""
     return cross - n / (n - 2.0) * sum_ab + sum_a * sum_b / ((n - 1.0) * (n - 2.0))
@@ -141,10 +149,13 @@ class _Shifted:
         self.n = 0
         self._shift: tuple[torch.Tensor, torch.Tensor] | None = None
         self._dims: tuple[int, int] | None = None
+        self._pow2: tuple[int, int] | None = None
 
     def _prepare(self, X, Y, min_rows: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = check_pair(X, Y, min_rows=min_rows)
         x, y = x.double(), y.double()
+        self._pow2 = self._pow2 or (pow2_shift(x, "X"), pow2_shift(y, "Y"))
+        x, y = _scaled(x, self._pow2[0]), _scaled(y, self._pow2[1])
         dims = (x.shape[1], y.shape[1])
         if self._shift is None:
             self._shift = (x.mean(0, keepdim=True), y.mean(0, keepdim=True))
