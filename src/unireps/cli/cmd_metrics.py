@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import inspect
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import bootstrap_ci, get_metric, list_metrics, permutation_test
+from ..metrics import UninformativeWarning, bootstrap_ci, get_metric, list_metrics, permutation_test
 from .common import add_json, emit
 
 
@@ -18,9 +23,15 @@ def register(sub) -> None:
     p.add_argument("x", nargs="?", help="representation X: an (n, d1) array file")
     p.add_argument("y", nargs="?", help="representation Y: an (n, d2) array file over the same n stimuli")
     p.add_argument("--metric", action="append", help="measure name (repeatable; default: all that apply)")
-    p.add_argument("--permutations", type=int, default=0, help="permutation-test p-value with this many permutations")
-    p.add_argument("--bootstrap", type=int, default=0, help="bootstrap CI over stimuli with this many resamples")
+    p.add_argument("--permutations", type=count, default=0,
+                   help="permutation-test p-value with this many permutations")
+    p.add_argument("--bootstrap", type=count, default=0, help="bootstrap CI over stimuli with this many resamples")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=None, help="neighbours for the k-NN measures (default: 10)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on the first measure that refuses the data (default: report the others)")
+    p.add_argument("--max-minutes", type=float, default=60.0,
+                   help="refuse --permutations / --bootstrap runs estimated to take longer (default: 60)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -79,6 +90,63 @@ def check_2d(A: np.ndarray, label: str, path: str) -> None:
         raise ValueError(f"{label} ({path}) has shape {A.shape}; expected a 2-D (n_stimuli, n_features) array: {fix}")
 
 
+def count(text: str) -> int:
+    """A whole number of resamples; "1e4" is accepted."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not value.is_integer() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(value)
+
+
+def _options(info, args) -> dict:
+    """The measure's own options given on the command line (only --k for now)."""
+    params = inspect.signature(info.fn).parameters
+    return {"k": args.k} if args.k is not None and "k" in params else {}
+
+
+def _check_budget(name: str, seconds_each: float, args) -> None:
+    """Refuse resampling runs estimated (from one timed evaluation) to exceed --max-minutes, before starting."""
+    for flag, n in (("--permutations", args.permutations), ("--bootstrap", args.bootstrap)):
+        if not n:
+            continue
+        minutes = n * seconds_each / 60.0
+        if minutes > args.max_minutes:
+            raise ValueError(f"{flag} {n} for {name}: estimated {minutes:,.0f} minutes ({seconds_each * 1e3:.2g} ms "
+                             f"per evaluation measured here), over --max-minutes {args.max_minutes:g}. A p-value "
+                             "from N permutations cannot go below 1/(N+1): 999-9999 permutations and 1000-10000 "
+                             "bootstrap resamples are the usual choice")
+        if minutes > 0.1:
+            print(f"{name}: {flag} {n}: estimated {minutes:.1f} minutes", file=sys.stderr)
+
+
+def _evaluate(info, X, Y, args) -> dict:
+    """One measure's row: value, optional CI and p-value, and a note when the value is uninformative."""
+    opts = _options(info, args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UninformativeWarning)
+        start = time.perf_counter()
+        row = {"metric": info.name, "kind": info.kind, "value": info(X, Y, **opts)}
+        _check_budget(info.name, time.perf_counter() - start, args)
+        if args.bootstrap:
+            ci = bootstrap_ci(X, Y, info.name, n_boot=args.bootstrap, seed=args.seed, **opts)
+            row.update(ci_low=ci.low, ci_high=ci.high)
+        if args.permutations:
+            row["p_value"] = permutation_test(X, Y, info.name, n_permutations=args.permutations, seed=args.seed,
+                                              **opts).p_value
+    notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UninformativeWarning)))
+    if notes:
+        row["note"] = " ".join(notes)
+    return row
+
+
+def _hint(message: str) -> str:
+    """Library hints name keyword arguments; on the command line k is the --k flag."""
+    return message.replace("choose k <=", "choose --k <=")
+
+
 def run(args) -> int:
     if args.x is None:
         infos = [m.as_dict() for m in list_metrics()]
@@ -92,15 +160,24 @@ def run(args) -> int:
     check_2d(Y, "Y", args.y)
     names = (list(dict.fromkeys(args.metric)) if args.metric else
              [m.name for m in list_metrics() if not m.equal_dims or X.shape[1] == Y.shape[1]])
-    rows = []
+    rows, refused = [], []
     for name in names:
         info = get_metric(name)
-        row = {"metric": name, "kind": info.kind, "value": info(X, Y)}
-        if args.bootstrap:
-            ci = bootstrap_ci(X, Y, name, n_boot=args.bootstrap, seed=args.seed)
-            row.update(ci_low=ci.low, ci_high=ci.high)
-        if args.permutations:
-            row["p_value"] = permutation_test(X, Y, name, n_permutations=args.permutations, seed=args.seed).p_value
-        rows.append(row)
-    emit(rows, args.json, pd.DataFrame(rows))
+        try:
+            rows.append(_evaluate(info, X, Y, args))
+        except (ValueError, TypeError) as e:
+            reason = _hint(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+            if args.strict or len(names) == 1:
+                raise type(e)(reason) from e
+            refused.append({"metric": name, "kind": info.kind, "value": None, "refused": reason})
+    if not rows:
+        raise ValueError("every measure refused the data: " + "; ".join(f"{r['metric']}: {r['refused']}"
+                                                                       for r in refused))
+    for r in refused:
+        print(f"{r['metric']} refused: {r['refused']}", file=sys.stderr)
+    for r in rows:
+        if "note" in r and not args.json:
+            print(f"note ({r['metric']}): {r['note']}", file=sys.stderr)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "note"} for r in rows])
+    emit(rows + refused, args.json, table)
     return 0

@@ -5,6 +5,7 @@ See ``list_metrics()`` for each measure's kind (similarity or distance), range, 
 """
 
 from . import ooc
+from ._validate import UninformativeWarning
 from .cca import cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
 from .knn import cknna, jaccard_knn, mutual_knn
@@ -25,7 +26,7 @@ from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
 __all__ = [
     "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCCA", "StreamingCKA",
-    "StreamingPredictability", "bootstrap_ci",
+    "StreamingPredictability", "UninformativeWarning", "bootstrap_ci",
     "bootstrap_rdms", "cca", "ooc",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
     "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",

@@ -19,6 +19,20 @@ import numpy as np
 import torch
 
 
+class UninformativeWarning(UserWarning):
+    """A value was computed, but in a setting where unrelated representations score about as high (too few
+    stimuli for the dimensionality, k close to n): it says little about shared structure."""
+
+
+def warn_if_chance_high(measure: str, chance: float, value_kind: str, detail: str, threshold: float = 0.5) -> None:
+    """Warn (``UninformativeWarning``) when the level expected by chance exceeds ``threshold``."""
+    if chance > threshold:
+        warnings.warn(f"{measure}: the {value_kind} expected by chance (stimuli paired at random) is {chance:.3g} "
+                      f"here ({detail}), so the value says little about shared structure. Use more stimuli, reduce "
+                      "dimensions first (e.g. PCA to well below n), or report it beside its permutation null "
+                      "(permutation_test / null_calibrated)", UninformativeWarning, stacklevel=3)
+
+
 def _fmt_choices(choices: Sequence[str]) -> str:
     return ", ".join(repr(c) for c in choices)
 
@@ -46,6 +60,8 @@ def to_tensor(X, name: str = "X", device: torch.device | None = None) -> torch.T
         elif a.dtype.kind != "f":
             raise TypeError(f"{name} has dtype {a.dtype}; expected a real-valued numpy array or torch tensor of "
                             "shape (n_stimuli, n_features)")
+        if any(st < 0 for st in a.strides):  # flipped views (X[:, ::-1], np.flip): torch needs positive strides
+            a = np.ascontiguousarray(a)
         if a.dtype.byteorder not in ("=", "|") and a.dtype.byteorder != ("<" if np.little_endian else ">"):
             a = a.astype(a.dtype.newbyteorder("="))
         with warnings.catch_warnings():  # read-only arrays (memmaps): torch only warns, we never write

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import center, check_pair
+from ._validate import center, check_pair, warn_if_chance_high
 
 
 def _basis(xc: torch.Tensor, name: str):
@@ -43,6 +43,14 @@ def _check_not_degenerate(r: int, n: int, name: str):
                          "than features, or reduce dimensions first (svcca(X, Y, keep=0.99))")
 
 
+def warn_chance_cca(rx: int, ry: int, n: int) -> None:
+    """UninformativeWarning when the mean squared canonical correlation of unrelated data is high: for
+    random subspaces of ranks rx, ry among the n - 1 centred directions, E[sum rho_i^2] = rx ry / (n - 1),
+    so the mean over min(rx, ry) pairs is max(rx, ry) / (n - 1)."""
+    warn_if_chance_high("CCA", max(rx, ry) / (n - 1.0), "mean squared canonical correlation",
+                        f"ranks {rx} and {ry} with n={n} stimuli")
+
+
 def canonical_correlations(X, Y, keep_x: float | int | None = None, keep_y: float | int | None = None):
     """Canonical correlations (descending) and what pwcca needs: returns (rho, Qx, Px, Qy, Py, xc, yc)."""
     x, y = check_pair(X, Y, min_rows=3, rescale=True)
@@ -53,6 +61,7 @@ def canonical_correlations(X, Y, keep_x: float | int | None = None, keep_y: floa
     Ux, Uy = _truncate(Ux, sx, keep_x, "X"), _truncate(Uy, sy, keep_y, "Y")
     _check_not_degenerate(Ux.shape[1], n, "X")
     _check_not_degenerate(Uy.shape[1], n, "Y")
+    warn_chance_cca(Ux.shape[1], Uy.shape[1], n)
     P, rho, Rh = torch.linalg.svd(Ux.T @ Uy, full_matrices=False)
     return rho.clamp(0.0, 1.0), Ux, P, Uy, Rh.T, xc, yc
 

@@ -21,7 +21,15 @@ import math
 
 import torch
 
-from ._validate import acc_dtype, center, check_finite, check_pair, constant_error, relative_floor
+from ._validate import (
+    acc_dtype,
+    center,
+    check_finite,
+    check_pair,
+    constant_error,
+    relative_floor,
+    warn_if_chance_high,
+)
 
 # --------------------------------------------------------------------------------------------- primitives
 
@@ -140,6 +148,8 @@ def _feature_terms(x: torch.Tensor, y: torch.Tensor, debiased: bool):
         if not float(torch.trace(c)) > relative_floor(t.dtype) ** 2 * energy:
             raise constant_error(name)
     hxy, hxx, hyy = (cxy**2).sum(), (cxx**2).sum(), (cyy**2).sum()
+    if not debiased:
+        warn_chance_cka(torch.trace(cxx), torch.trace(cyy), hxx, hyy, n)
     if debiased:
         ax = _row_sq_norms(xs, rx)
         ay = _row_sq_norms(ys, ry)
@@ -154,6 +164,19 @@ def _row_sq_norms(xs: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     acc = r.dtype
     return (torch.linalg.vector_norm(xs, dim=1, dtype=acc) ** 2 - 2.0 * (xs @ r.to(xs.dtype)).to(acc)
             + torch.dot(r, r))
+
+
+def warn_chance_cka(trx, try_, hxx, hyy, n: int, measure: str = "linear CKA") -> None:
+    """UninformativeWarning when biased linear CKA's mean under random pairing of the stimuli is high.
+
+    For centred Grams K, L the mean of tr(K P L P^T) over permutations P is tr K tr L / (n - 1), so the chance
+    level is tr K tr L / ((n - 1) ||K||_F ||L||_F) = sqrt(PR_X PR_Y) / (n - 1), PR = (tr K)^2 / ||K||_F^2 the
+    participation ratio: near 1 when both sides spread over most of the n - 1 centred directions (d >> n,
+    or very few stimuli)."""
+    chance = float(trx) * float(try_) / ((n - 1.0) * float(torch.sqrt(hxx * hyy)))
+    pr_x, pr_y = float(trx) ** 2 / float(hxx), float(try_) ** 2 / float(hyy)
+    warn_if_chance_high(measure, chance, "mean value",
+                        f"n={n} stimuli, participation ratios {pr_x:.3g} and {pr_y:.3g} of at most n-1={n - 1}")
 
 
 def linear_cka(X, Y, debiased: bool = False) -> float:
@@ -174,7 +197,10 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     x, y = center(x, "X"), center(y, "Y")
     gx = GramStats(x @ x.T, debiased, centered=True)
     gy = GramStats(y @ y.T, debiased, centered=True)
-    return cka_from_hsic(gx.hsic(gy), gx.hsic(gx), gy.hsic(gy))
+    hxx, hyy = gx.hsic(gx), gy.hsic(gy)
+    if not debiased and bool(hxx * hyy > 0):
+        warn_chance_cka(torch.trace(gx.mat.to(hxx.dtype)), torch.trace(gy.mat.to(hyy.dtype)), hxx, hyy, n)
+    return cka_from_hsic(gx.hsic(gy), hxx, hyy)
 
 
 def sq_distances(x: torch.Tensor) -> torch.Tensor:

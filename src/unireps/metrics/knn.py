@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import acc_dtype, center, check_k, check_pair, rows_pow2
+from ._validate import acc_dtype, center, check_k, check_pair, rows_pow2, warn_if_chance_high
 
 _CHUNK_BYTES = 1 << 26
 
@@ -67,6 +67,9 @@ def overlap_counts(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 4096) -> tor
 def _prepare(X, Y, k):
     x, y = check_pair(X, Y, min_rows=3, rescale=True)
     k = check_k(k, x.shape[0])
+    n = x.shape[0]
+    warn_if_chance_high("k-NN alignment", k / (n - 1.0), "neighbour overlap",
+                        f"k={k} of n-1={n - 1} other stimuli; choose k well below n/2")
     xu, yu = unit_rows(x, "X"), unit_rows(y, "Y")
     center(xu, "X (rows L2-normalised)"), center(yu, "Y (rows L2-normalised)")  # all rows parallel: no neighbours
     return xu, yu, k

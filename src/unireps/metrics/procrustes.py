@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ._validate import acc_dtype, center, check_choice, check_pair
+from ._validate import acc_dtype, center, check_choice, check_pair, warn_if_chance_high
 
 DISTANCE_KINDS = ("angular", "euclidean")
 
@@ -31,11 +31,24 @@ def reduce_columns(x: torch.Tensor) -> torch.Tensor:
     return U * s
 
 
+def _warn_if_filled(x: torch.Tensor, y: torch.Tensor) -> None:
+    """UninformativeWarning when unit-norm centred x and y both fill most of the n - 1 centred directions:
+    the linear-CKA chance level sqrt(PR_x PR_y) / (n - 1) (participation ratios PR = 1 / ||x^T x||_F^2 here),
+    where unrelated representations also reach a Procrustes similarity near 1."""
+    n = x.shape[0]
+    pr_x = 1.0 / float(torch.linalg.vector_norm(x.T @ x, dtype=acc_dtype(x))) ** 2
+    pr_y = 1.0 / float(torch.linalg.vector_norm(y.T @ y, dtype=acc_dtype(y))) ** 2
+    warn_if_chance_high("procrustes", (pr_x * pr_y) ** 0.5 / max(n - 1, 1), "linear-CKA level",
+                        f"n={n} stimuli, participation ratios {pr_x:.3g} and {pr_y:.3g} of at most n-1={n - 1}; "
+                        "unrelated representations then reach a Procrustes similarity near 1 too")
+
+
 def nuclear_similarity(x: torch.Tensor, y: torch.Tensor) -> float:
     """||X~^T Y~||_* for centred x, y; normalised here."""
     x = x / torch.linalg.vector_norm(x, dtype=acc_dtype(x)).to(x.dtype)
     y = y / torch.linalg.vector_norm(y, dtype=acc_dtype(y)).to(y.dtype)
     x, y = reduce_columns(x), reduce_columns(y)
+    _warn_if_filled(x, y)
     s = torch.linalg.svdvals(x.T @ y)
     return float(min(s.sum(dtype=acc_dtype(s)), 1.0))
 

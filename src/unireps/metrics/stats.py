@@ -54,9 +54,17 @@ class BootstrapResult:
         return {k: v for k, v in self.__dict__.items() if k != "samples"}
 
 
+MAX_RESAMPLES = 10_000_000  # 80 MB of null values; a p-value resolution of 1e-7
+
+
 def _check_count(name: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > MAX_RESAMPLES:
+        raise ValueError(f"{name}={value:,} would hold {8 * value / 1e9:,.1f} GB of resampled values and run "
+                         f"{value:,} evaluations of the measure; at most {MAX_RESAMPLES:,} are accepted (a p-value "
+                         "from N permutations resolves 1/(N+1): 999-9999 permutations or 1000-10000 bootstrap "
+                         "resamples are the usual choice)")
     return int(value)
 
 

@@ -112,12 +112,50 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
     return json.loads(raw), 8 + n
 
 
+_WRITER_TMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's process) or cannot tell: keep its file
+    return True
+
+
+def sweep_stale_tmp(directory: Path) -> list[Path]:
+    """Remove the temporary layer files (``.<stem>.<pid>.<hex>.tmp``) of writers whose process is gone (a run
+    killed with kill -9 cannot clean up after itself); a live process's file is never touched.  Returns the
+    removed paths.
+
+    >>> sweep_stale_tmp(Path("/nonexistent"))
+    []
+    """
+    removed = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _WRITER_TMP.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 class LayerWriter:
     """Streams rows of one ``(n, d)`` float32 array into a temporary safetensors file, then commits it."""
 
     def __init__(self, directory: Path, stem: str, tensor_name: str, n: int, d: int, manifest: dict[str, Any]):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        sweep_stale_tmp(self.directory)
         self.final = self.directory / f"{stem}.safetensors"
         self.manifest_path = self.directory / f"{stem}.json"
         self.shape = (int(n), int(d))
