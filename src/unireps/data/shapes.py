@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..sizing import available_memory, check_memory
 from .base import Dataset
 from .shapes_render import SHAPE_TESTS, draw_shape
 
@@ -119,6 +120,9 @@ def load_shapes(n: int = 1000, seed: int = 0, image_size: int = 32, split: str =
     ``labels`` is the index of the (first) object's shape in `SHAPES`.
     """
     _validate(n, image_size, split, n_objects, supersample, background)
+    per_item = image_size * image_size * 3 + 600  # the uint8 image, its caption, factors and label
+    check_memory(f"shapes: n={n:,} images of {image_size}x{image_size}", n * per_item,
+                 f"choose n <= {max(1, int(0.5 * (available_memory() or 0) / per_item)):,} (--n on the command line)")
     rng = np.random.default_rng([int(seed), ("all", "train", "test").index(split), n_objects])
     every = [(s, c) for s in SHAPES for c in COLOURS]
     allowed = every if split == "all" else [p for p in every if (p in HELD_OUT) == (split == "test")]

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ..sizing import check_disk
+
 FORMAT_VERSION = 1
 _DTYPES = {"float32": ("F32", np.float32)}
 
@@ -163,6 +165,8 @@ class LayerWriter:
         header = safetensors_header(tensor_name, self.shape, metadata={"format": "pt", "unireps": _version()})
         self.offset = len(header)
         self.nbytes = self.shape[0] * self.shape[1] * 4
+        check_disk(f"activations of {stem} ({self.shape[0]:,} x {self.shape[1]:,} float32)", self.nbytes,
+                   self.directory, "extract fewer items (--n), fewer layers, or point --cache-dir at a larger disk")
         self.tmp = self.directory / f".{stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         with open(self.tmp, "wb") as f:
             f.write(header)
