@@ -83,3 +83,26 @@ def test_uninformative_values_carry_a_note(wide, capsys):
     assert _run(wide, "--metric", "linear_cka", "--json") == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert "chance" in row["note"]
+
+
+def test_resampling_reports_progress():
+    from unireps.metrics import bootstrap_ci, permutation_test
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    Y = X + rng.normal(size=X.shape)
+    for fn, kw in ((permutation_test, {"n_permutations": 250}), (bootstrap_ci, {"n_boot": 250})):
+        calls = []
+        fn(X, Y, "linear_cka", progress=lambda done, total, calls=calls: calls.append((done, total)), **kw)
+        assert calls[-1] == (250, 250) and 50 <= len(calls) <= 300
+        assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_library_refuses_absurd_resample_counts():
+    from unireps.metrics import bootstrap_ci, permutation_test
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.raises(ValueError, match="GB"):
+        permutation_test(X, X, n_permutations=10**9)
+    with pytest.raises(ValueError, match="GB"):
+        bootstrap_ci(X, X, n_boot=10**12)

@@ -122,6 +122,18 @@ def _check_budget(name: str, seconds_each: float, args) -> None:
             print(f"{name}: {flag} {n}: estimated {minutes:.1f} minutes", file=sys.stderr)
 
 
+def _progress(name: str, what: str, seconds: float):
+    """A one-line stderr progress display for runs estimated to take more than a few seconds (else None)."""
+    if seconds < 5:
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{name}: {what} {done:,}/{total:,} ({100 * done // total}%)", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _evaluate(info, X, Y, args) -> dict:
     """One measure's row: value, optional CI and p-value, and a note when the value is uninformative."""
     opts = _options(info, args)
@@ -129,13 +141,16 @@ def _evaluate(info, X, Y, args) -> dict:
         warnings.simplefilter("always", UninformativeWarning)
         start = time.perf_counter()
         row = {"metric": info.name, "kind": info.kind, "value": info(X, Y, **opts)}
-        _check_budget(info.name, time.perf_counter() - start, args)
+        each = time.perf_counter() - start
+        _check_budget(info.name, each, args)
         if args.bootstrap:
-            ci = bootstrap_ci(X, Y, info.name, n_boot=args.bootstrap, seed=args.seed, **opts)
+            ci = bootstrap_ci(X, Y, info.name, n_boot=args.bootstrap, seed=args.seed,
+                              progress=_progress(info.name, "bootstrap", each * args.bootstrap), **opts)
             row.update(ci_low=ci.low, ci_high=ci.high)
         if args.permutations:
-            row["p_value"] = permutation_test(X, Y, info.name, n_permutations=args.permutations, seed=args.seed,
-                                              **opts).p_value
+            row["p_value"] = permutation_test(
+                X, Y, info.name, n_permutations=args.permutations, seed=args.seed,
+                progress=_progress(info.name, "permutations", each * args.permutations), **opts).p_value
     notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UninformativeWarning)))
     if notes:
         row["note"] = " ".join(notes)

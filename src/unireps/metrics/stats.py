@@ -110,9 +110,17 @@ def _permuted_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
     return lambda p: info.fn(x, y[p], **kwargs)
 
 
+def _report(progress, done: int, total: int) -> None:
+    """Call ``progress(done, total)`` about a hundred times over a run, and at its end."""
+    if progress is not None and (done == total or done % max(1, total // 100) == 0):
+        progress(done, total)
+
+
 def permutation_test(X, Y, metric: str = "linear_cka", n_permutations: int = 1000, seed: int = 0,
-                     **metric_kwargs) -> PermutationResult:
-    """Permutation test of the pairing of X's and Y's rows; see the module docstring for the p-value."""
+                     progress=None, **metric_kwargs) -> PermutationResult:
+    """Permutation test of the pairing of X's and Y's rows; see the module docstring for the p-value.
+
+    ``progress``: optional ``callable(done, total)``, called about every 1% of the permutations."""
     info = get_metric(metric)
     info.check_kwargs(metric_kwargs)
     n_permutations = _check_count("n_permutations", n_permutations)
@@ -121,7 +129,10 @@ def permutation_test(X, Y, metric: str = "linear_cka", n_permutations: int = 100
     score = _permuted_scorer(info.name, x, y, metric_kwargs)
     g = torch.Generator().manual_seed(int(seed))
     n = x.shape[0]
-    null = np.array([score(torch.randperm(n, generator=g).to(x.device)) for _ in range(n_permutations)])
+    null = np.empty(n_permutations)
+    for i in range(n_permutations):
+        null[i] = score(torch.randperm(n, generator=g).to(x.device))
+        _report(progress, i + 1, n_permutations)
     extreme = null >= value - 1e-12 if info.kind == "similarity" else null <= value + 1e-12
     p = (1.0 + extreme.sum()) / (1.0 + n_permutations)
     return PermutationResult(float(value), float(p), float(null.mean()), float(null.std(ddof=1))
@@ -158,8 +169,10 @@ def _bootstrap_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict)
 
 
 def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                 **metric_kwargs) -> BootstrapResult:
-    """Percentile bootstrap CI over stimuli; see the module docstring for how duplicates are handled."""
+                 progress=None, **metric_kwargs) -> BootstrapResult:
+    """Percentile bootstrap CI over stimuli; see the module docstring for how duplicates are handled.
+
+    ``progress``: optional ``callable(done, total)``, called about every 1% of the resamples."""
     info = get_metric(metric)
     info.check_kwargs(metric_kwargs)
     n_boot = _check_count("n_boot", n_boot, 2)
@@ -171,12 +184,13 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
     g = torch.Generator().manual_seed(int(seed))
     n = x.shape[0]
     samples, failed = [], 0
-    for _ in range(n_boot):
+    for i in range(n_boot):
         idx = torch.randint(n, (n,), generator=g).to(x.device)
         try:
             samples.append(score(idx))
         except ValueError:  # a degenerate resample (e.g. too few distinct stimuli)
             failed += 1
+        _report(progress, i + 1, n_boot)
     if failed > 0.1 * n_boot:
         raise ValueError(f"{failed} of {n_boot} bootstrap resamples were degenerate for {info.name} "
                          f"(n={n} stimuli is too few); use more stimuli")
