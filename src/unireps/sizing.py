@@ -4,7 +4,7 @@ and refuse with the numbers and the fix before anything is allocated (no OOM kil
 >>> available_memory() is None or available_memory() > 0
 True
 >>> fmt_bytes(3 * 2**30)
-'3.2 GB'
+'3.22 GB'
 """
 
 from __future__ import annotations
