@@ -231,6 +231,9 @@ def test_application_options_validated(tmp_path, capsys, argv, needle):
     (["report", "--n", "0"], "--n 0"),
     (["demo", "--n-boot", "1"], "--n-boot 1"),
     (["demo", "--port", "70000"], "--port 70000"),
+    (["report", "--author", "A", "--author", "B", "--author", "C", "--affiliation", "X", "--affiliation", "Y"],
+     "one per author"),
+    (["demo", "--config", "no-such-authors.yaml"], "no-such-authors.yaml"),
     (["app", "--port", "-1"], "--port -1"),
 ])
 def test_report_demo_app_options_fail_fast(tmp_path, capsys, monkeypatch, argv, needle):

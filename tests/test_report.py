@@ -18,12 +18,15 @@ STRINGS = {"lmc_widths": "16, 64", "cross_family_linear_cka_best_pair": "clip-s0
            "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
 
 
+SNIPPETS = {name: {"code": f"print({i})", "output": f"{i}\n"} for i, name in enumerate(("cka", "stitch", "transfer"))}
+
+
 def complete_numbers() -> dict:
     """Every number the post asks for, discovered by asking (each missing one raises KeyError)."""
     numbers: dict = {}
     for _ in range(300):
         try:
-            body("2026-11-29-x", Numbers(numbers), {})
+            body("2026-11-29-x", Numbers(numbers), {}, SNIPPETS)
             return numbers
         except KeyError as e:
             key = re.search(r"'([^']+)'", str(e)).group(1)
@@ -34,7 +37,7 @@ def complete_numbers() -> dict:
 
 def test_missing_number_is_an_error():
     with pytest.raises(KeyError, match="did not produce"):
-        body("2026-11-29-x", Numbers({}), {})
+        body("2026-11-29-x", Numbers({}), {}, SNIPPETS)
 
 
 def fake_results() -> RunResults:
@@ -48,7 +51,8 @@ def tree(tmp_path_factory):
     if find_browser() is None:
         pytest.skip("no Chromium for the PNG figures")
     root = tmp_path_factory.mktemp("post") / "blog"
-    write_post(fake_results(), root, date="2026-11-29", provenance={"packages": {"unireps": "0.1.0"}})
+    write_post(fake_results(), root, date="2026-11-29", provenance={"packages": {"unireps": "0.1.0"}},
+               snippets=SNIPPETS)
     return root
 
 
@@ -58,7 +62,7 @@ def test_post_passes_the_checker(tree):
     assert post.name == "2026-11-29-representational_convergence_in_a_small_world.md"
     text = post.read_text()
     assert "$$" in text and "<d-cite key=" in text and "layout: distill" in text
-    assert "nan" not in text.lower().split("---", 2)[2]
+    assert not re.search(r"\bnan\b", text.split("---", 2)[2], flags=re.I)
 
 
 def test_standalone_rendering(tree, tmp_path):
@@ -100,3 +104,53 @@ def test_checker_catches(tree, tmp_path, breakage, expected):
 def test_bad_slug_is_refused(tmp_path):
     with pytest.raises(ValueError, match="underscores"):
         write_post(fake_results(), tmp_path, slug="with-hyphen")
+
+
+def test_interactive_figures_load_plotly_once(tree):
+    key = next((tree / "_posts").glob("*.md")).stem
+    folder = tree / "assets" / "plotly" / key
+    assert (folder / "plotly.min.js").stat().st_size > 1_000_000
+    figures = [f for f in folder.glob("*.html")]
+    assert figures and all(f.stat().st_size < 1_000_000 for f in figures)
+    assert all('src="plotly.min.js"' in f.read_text() for f in figures)
+
+
+def test_standalone_typesets_math_offline(tree, tmp_path):
+    html = render_standalone(tree, tmp_path / "s" / "index.html").read_text()
+    body = html.split("<body>", 1)[1]
+    assert "$$" not in body and '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in body
+    assert "http://" not in re.sub(r'xmlns="http://www.w3.org/1998/Math/MathML"|http://127\.0\.0\.1', "", body)
+    assert "width=device-width" in html and 'class="abstract"' in html
+
+
+def test_post_has_abstract_and_structure(tree):
+    import yaml
+
+    text = next((tree / "_posts").glob("*.md")).read_text()
+    fm = yaml.safe_load(text.split("---")[1])
+    assert 120 <= len(fm["description"].split()) <= 190
+    body = text.split("---", 2)[2]
+    assert body.lstrip().startswith("**Abstract.** " + fm["description"][:40])
+    for heading in ("The puzzle", "Neuroscience parallels", "Open questions", "Conclusion", "Supplementary materials"):
+        assert f"\n## {heading}\n" in body
+    assert body.count("```python") == 3 and "Output (executed in this run)" in body
+    assert fm["authors"] == [{"name": "Anonymous", "url": "", "affiliations": {"name": "Anonymous"}}]
+    assert "github.com/unireps" not in text
+
+
+def test_authors_from_options_and_config(tmp_path):
+    from unireps.report import load_authors
+
+    cfg = tmp_path / "report.yaml"
+    cfg.write_text("authors:\n  - {name: Ada Lovelace, affiliation: Analytical Engines, url: https://example.org}\n"
+                   "  - {name: Alan Turing}\n")
+    a = load_authors(config=cfg)
+    assert [x.name for x in a] == ["Ada Lovelace", "Alan Turing"] and a[0].url == "https://example.org"
+    assert load_authors(["Grace"], ["Navy"], config=cfg)[0].affiliations == "Navy"
+    with pytest.raises(ValueError, match="one per author"):
+        load_authors(["A", "B", "C"], ["X", "Y"])
+    with pytest.raises(FileNotFoundError, match="authors"):
+        load_authors(config=tmp_path / "missing.yaml")
+    cfg.write_text("authors: [{affiliation: X}]\n")
+    with pytest.raises(ValueError, match="name"):
+        load_authors(config=cfg)

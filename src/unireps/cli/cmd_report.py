@@ -21,6 +21,14 @@ def _add_run_options(p, out_default: str) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--date", default=None, help="post date YYYY-MM-DD (default: today)")
     p.add_argument("--no-applications", action="store_true", help="skip stitching, merging and transfer")
+    p.add_argument("--author", action="append", default=[], metavar="NAME",
+                   help="a byline author (repeat for several; default: an anonymous byline, as for review)")
+    p.add_argument("--affiliation", action="append", default=[], metavar="TEXT",
+                   help="the authors' affiliation: once for all authors, or once per --author in order")
+    p.add_argument("--url", action="append", default=[], metavar="URL",
+                   help="an author's web page: once for all, or once per --author (default: none)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="YAML file with 'authors: [{name, affiliation, url}, ...]' (the options above win)")
 
 
 def register(sub) -> None:
@@ -70,6 +78,7 @@ def _check(args) -> None:
         if len(args.date) != 10:
             raise ValueError(f"--date {args.date!r}: write the post date as YYYY-MM-DD, e.g. 2025-04-28")
     check_out(args.out)
+    _authors(args)  # a bad author list or config file fails before the run
     if getattr(args, "port", None) is not None and not getattr(args, "no_serve", True):
         from .cmd_app import check_port
 
@@ -83,11 +92,18 @@ def _config(args):
                      seed=args.seed, applications=not args.no_applications)
 
 
+def _authors(args):
+    from ..report.post import load_authors  # no torch
+
+    return load_authors(args.author, args.affiliation, args.url, config=args.config)
+
+
 def _report(args) -> dict:
     from ..report import generate_report
 
     _check(args)
-    res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print)
+    res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print,
+                          authors=_authors(args))
     if res["problems"]:
         raise ValueError("the generated post breaks the blog's rules: " + "; ".join(res["problems"]))
     return res

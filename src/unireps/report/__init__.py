@@ -3,7 +3,8 @@
 ``generate_report(out_dir, RunConfig(...))`` runs everything and writes::
 
     out_dir/tables/*.csv, *.parquet     every tidy table of the run
-    out_dir/figures/*.html              every figure (offline plotly)
+    out_dir/figures/*.html              every figure (offline plotly, loading figures/plotly.min.js once)
+    out_dir/snippets.json               the post's code snippets and the output they printed in this run
     out_dir/numbers.json                every number the post quotes
     out_dir/provenance.json             versions, seeds, command, timings
     out_dir/blog/_posts/, blog/assets/  the submission tree (one pull request's files)
@@ -17,27 +18,32 @@ import time
 from pathlib import Path
 
 from .check import check_post
-from .post import SLUG, Author, write_post
+from .post import SLUG, Author, load_authors, write_post
+from .snippets import run_snippets
 from .standalone import render_standalone
 from .standard import RunConfig, RunResults, run_standard
 
 
 def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = None, slug: str = SLUG,
-                    progress=print) -> dict:
+                    progress=print, authors: list[Author] | None = None, screenshots: bool = True) -> dict:
+    """Run the standard analyses and the post's snippets, then write tables, figures, numbers, provenance, the
+    submission tree, its standalone rendering, and check the post (rules and numbers)."""
     from ..io import write_json, write_table
     from ..provenance import provenance
-    from ..viz import save
+    from ..viz import save, write_plotlyjs
 
     cfg = cfg or RunConfig()
     out = Path(out_dir)
     t0 = time.perf_counter()
     results = run_standard(cfg, progress=progress)
+    snippets = run_snippets(cfg.n, progress=progress)
     run_time = time.perf_counter() - t0
     for name, df in results.tables.items():
         write_table(df, out / "tables" / f"{name}.csv")
         write_table(df, out / "tables" / f"{name}.parquet")
+    write_plotlyjs(out / "figures")
     for name, fig in results.figures.items():
-        save(fig, html_path=out / "figures" / f"{name}.html")
+        save(fig, html_path=out / "figures" / f"{name}.html", plotlyjs="plotly.min.js")
     prov = provenance(preset=cfg.preset, seed=cfg.seed, n=cfg.n, n_boot=cfg.n_boot,
                       n_permutations=cfg.n_permutations, timings=results.timings,
                       run_time=f"{run_time / 60:.1f} minutes on this machine",
@@ -45,12 +51,14 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
                       else " ".join(["unireps", *sys.argv[1:]]))
     write_json(out / "numbers.json", results.numbers)
     write_json(out / "provenance.json", prov)
-    post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov)
+    write_json(out / "snippets.json", snippets)
+    post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov, authors=authors,
+                      snippets=snippets)
     standalone = render_standalone(out / "blog", out / "standalone" / "index.html")
     problems = check_post(out / "blog")
     return {"post": post, "standalone": standalone, "problems": problems, "results": results, "out": out,
             "run_time_s": run_time}
 
 
-__all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_post", "generate_report", "render_standalone",
-           "run_standard", "write_post"]
+__all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_post", "generate_report", "load_authors",
+           "render_standalone", "run_snippets", "run_standard", "write_post"]

@@ -15,9 +15,10 @@ from .figures import (
     similarity_heatmap,
     style,
     sweep_plot,
+    write_plotlyjs,
 )
 
 __all__ = [
     "bar_plot", "brain_plot", "ci_strings", "embedding_panels", "layer_curves", "layer_map", "lmc_plot", "pca_2d",
-    "procrustes_align_2d", "save", "similarity_heatmap", "style", "sweep_plot",
+    "procrustes_align_2d", "save", "similarity_heatmap", "style", "sweep_plot", "write_plotlyjs",
 ]

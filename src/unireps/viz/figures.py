@@ -3,6 +3,8 @@ tables of ``unireps.analysis`` (or plain arrays) and know nothing of models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -167,12 +169,32 @@ def bar_plot(df: pd.DataFrame, x: str, y: str, color: str | None = None, title: 
     return style(fig, title, height=420)
 
 
-def save(fig: go.Figure, html_path=None, png_path=None) -> None:
-    """Write self-contained HTML (plotly.js inlined: works offline) and, when kaleido can run, a PNG."""
+PLOTLYJS = "plotly.min.js"
+
+
+def write_plotlyjs(folder) -> Path:
+    """Write plotly.js once into ``folder`` (for figures saved with ``plotlyjs=PLOTLYJS``), atomically.
+
+    >>> import tempfile; p = write_plotlyjs(tempfile.mkdtemp()); p.name, p.stat().st_size > 1_000_000
+    ('plotly.min.js', True)
+    """
+    from plotly.offline import get_plotlyjs
+
+    from ..io import atomic_write_text
+
+    return atomic_write_text(Path(folder) / PLOTLYJS, get_plotlyjs())
+
+
+def save(fig: go.Figure, html_path=None, png_path=None, plotlyjs: bool | str = True) -> None:
+    """Write HTML and, when kaleido can run, a PNG.  ``plotlyjs=True`` inlines plotly.js (self-contained, ~4.8 MB a
+    file); a relative path such as ``"plotly.min.js"`` loads it from beside the file (see :func:`write_plotlyjs`),
+    so a figure holds its data only.  Both work offline."""
     from ..io import atomic_write_text
 
     if html_path is not None:
-        atomic_write_text(html_path, fig.to_html(include_plotlyjs=True, full_html=True))
+        if isinstance(plotlyjs, str) and not plotlyjs.endswith(".js"):
+            raise ValueError(f"plotlyjs={plotlyjs!r}: give True (inline) or a relative path ending in .js")
+        atomic_write_text(html_path, fig.to_html(include_plotlyjs=plotlyjs, full_html=True))
     if png_path is not None:
         from .png import write_png
 
