@@ -14,10 +14,11 @@ from unireps.report import RunResults, check_post, render_standalone, write_post
 from unireps.report.post import FIGURES, Numbers, body
 from unireps.viz.png import find_browser
 
-STRINGS = {"lmc_widths": "16, 64", "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
+STRINGS = {"lmc_widths": "16, 64", "stitch_diagram_cut": "relu1→relu1", "stitch_diagram_method": "lstsq", "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
            "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
 
 
+FIGURE_NAMES = sorted(set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers"})
 SNIPPETS = {name: {"code": f"print({i})", "output": f"{i}\n"} for i, name in enumerate(("cka", "stitch", "transfer"))}
 
 
@@ -26,11 +27,11 @@ def complete_numbers() -> dict:
     numbers: dict = {}
     for _ in range(300):
         try:
-            body("2026-11-29-x", Numbers(numbers), {}, SNIPPETS)
+            body("2026-11-29-x", Numbers(numbers), {"figures": FIGURE_NAMES}, SNIPPETS)
             return numbers
         except KeyError as e:
             key = re.search(r"'([^']+)'", str(e)).group(1)
-            integer = key.startswith("n_") or "_n_" in key or key.endswith("anchors")
+            integer = key.startswith("n_") or "_n_" in key or key.endswith(("anchors", "_width"))
             numbers[key] = STRINGS.get(key, 7 if integer else 0.5)
     raise AssertionError("the post asks for too many numbers")
 
@@ -42,8 +43,7 @@ def test_missing_number_is_an_error():
 
 def fake_results() -> RunResults:
     fig = viz.bar_plot(pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}), "x", "y")
-    names = set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers"}
-    return RunResults(figures={n: fig for n in names}, numbers=complete_numbers())
+    return RunResults(figures={n: fig for n in FIGURE_NAMES}, numbers=complete_numbers())
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,61 @@ def test_authors_from_options_and_config(tmp_path):
     cfg.write_text("authors: [{affiliation: X}]\n")
     with pytest.raises(ValueError, match="name"):
         load_authors(config=cfg)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run folder as `unireps report` leaves it (numbers, provenance, snippets, the blog tree), on fake numbers."""
+    import json
+
+    if find_browser() is None:
+        pytest.skip("no Chromium for the PNG figures")
+    run = tmp_path_factory.mktemp("run")
+    res = fake_results()
+    res.numbers["cross_family_linear_cka_trained_mean"] = 0.6234
+    prov = {"packages": {"unireps": "0.1.0"}, "n_boot": 100, "n_permutations": 100, "figures": list(res.figures),
+            "out": str(run)}
+    for name, obj in (("numbers", res.numbers), ("provenance", prov), ("snippets", SNIPPETS)):
+        (run / f"{name}.json").write_text(json.dumps(obj))
+    write_post(res, run / "blog", date="2026-11-29", provenance=prov, snippets=SNIPPETS)
+    return run
+
+
+def test_check_passes_on_the_run_it_came_from(run_dir):
+    from unireps.report import check_run
+
+    assert check_run(run_dir) == []
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda t: re.sub(r"(averages\s+)0\.62", r"\g<1>0.99", t, count=1),
+     "the post says 0.99 where the run gives 0.62 (cross_family_linear_cka_trained_mean)"),
+    (lambda t: t.replace("## Conclusion\n", "## Conclusion\n\nWe also measured 0.87 on ImageNet.\n", 1),
+     "the post says 0.87, which the run does not give"),
+    (lambda t: re.sub(r"(description: .*?of )0\.62", r"\g<1>0.61", t, count=1, flags=re.S),
+     "front-matter abstract: the post says 0.61 where the run gives 0.62"),
+])
+def test_check_fails_on_an_edited_post_naming_the_number(run_dir, tmp_path, edit, needle):
+    from unireps.report import check_run
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    post = next((copy / "blog" / "_posts").glob("*.md"))
+    text = post.read_text()
+    post.write_text(edit(text))
+    assert post.read_text() != text
+    problems = check_run(copy)
+    assert any(needle in p for p in problems), problems
+
+
+def test_check_cli_pass_and_fail(run_dir, tmp_path, capsys):
+    from unireps.cli import main
+
+    assert main(["report", "check", str(run_dir)]) == 0
+    assert "every number equals the run's" in capsys.readouterr().out
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "numbers.json").write_text((copy / "numbers.json").read_text().replace("0.6234", "0.7777"))
+    assert main(["report", "check", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "where the run gives 0.78 (cross_family_linear_cka_trained_mean)" in out

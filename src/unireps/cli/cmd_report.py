@@ -27,15 +27,23 @@ def _add_run_options(p, out_default: str) -> None:
                    help="the authors' affiliation: once for all authors, or once per --author in order")
     p.add_argument("--url", action="append", default=[], metavar="URL",
                    help="an author's web page: once for all, or once per --author (default: none)")
+    p.add_argument("--no-screenshots", action="store_true",
+                   help="skip the screenshots of the app in headless Chromium (the post then says they were skipped)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="YAML file with 'authors: [{name, affiliation, url}, ...]' (the options above win)")
 
 
 def register(sub) -> None:
-    r = sub.add_parser("report", help="run the standard analyses and write the UniReps blog post",
+    r = sub.add_parser("report", help="run the standard analyses and write the UniReps blog post; "
+                       "`unireps report check RUN_DIR` checks a written post",
                        description="Build the zoo (cached), run every standard analysis, write tables, figures, "
                        "numbers and provenance, the blog submission tree (_posts/, assets/) and a standalone HTML "
-                       "rendering; check the post against the blog's rules.")
+                       "rendering; check the post against the blog's rules and the run's numbers. "
+                       "`unireps report check RUN_DIR` only checks: the blog's submission rules, and that every "
+                       "number in the post equals the run's (the post re-rendered from RUN_DIR).")
+    r.add_argument("action", nargs="?", default="run", choices=("run", "check"),
+                   help="run (default): the analyses and the post; check: check the post in RUN_DIR")
+    r.add_argument("run_dir", nargs="?", default=None, help="with check: the run folder (default: --out)")
     _add_run_options(r, "runs/report")
     add_json(r)
     r.set_defaults(func=run_report)
@@ -102,8 +110,11 @@ def _report(args) -> dict:
     from ..report import generate_report
 
     _check(args)
+    capture = None
+    if not args.no_screenshots:
+        from ..app.screens import capture_app as capture
     res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print,
-                          authors=_authors(args))
+                          authors=_authors(args), capture_app=capture)
     if res["problems"]:
         raise ValueError("the generated post breaks the blog's rules: " + "; ".join(res["problems"]))
     return res
@@ -114,7 +125,30 @@ def _summary(res: dict) -> dict:
             "run_time_s": round(res["run_time_s"], 1), "numbers": res["results"].numbers}
 
 
+def run_check(args) -> int:
+    from pathlib import Path
+
+    from ..report.check import check_run
+
+    run_dir = Path(args.run_dir or args.out)
+    if not run_dir.is_dir():
+        raise ValueError(f"run folder {str(run_dir)!r} does not exist; pass the folder `unireps report --out` wrote")
+    problems = check_run(run_dir)
+    if args.json:
+        emit({"run_dir": str(run_dir), "passed": not problems, "problems": problems}, True)
+    else:
+        for p in problems:
+            print(f"FAIL  {p}")
+        print(f"{run_dir}: " + ("the post passes the blog's rules and every number equals the run's." if not problems
+                                else f"{len(problems)} problem(s)."))
+    return 1 if problems else 0
+
+
 def run_report(args) -> int:
+    if args.action == "check":
+        return run_check(args)
+    if args.run_dir is not None:
+        raise ValueError(f"unexpected argument {args.run_dir!r}: a run folder is given to `unireps report check`")
     res = _report(args)
     if args.json:
         emit(_summary(res), True)
@@ -122,7 +156,8 @@ def run_report(args) -> int:
     out = res["out"]
     print(f"\nReport written in {res['run_time_s'] / 60:.1f} min:\n  post        {res['post']}\n"
           f"  standalone  {res['standalone']}\n  tables      {out / 'tables'}\n  figures     {out / 'figures'}\n"
-          f"  numbers     {out / 'numbers.json'}\nThe post passes the blog's checks.")
+          f"  numbers     {out / 'numbers.json'}\nThe post passes the blog's rules and every number equals the run's "
+          f"(unireps report check {out}).")
     return 0
 
 

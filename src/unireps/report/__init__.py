@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .check import check_post
+from .check import check_numbers, check_post, check_run
 from .post import SLUG, Author, load_authors, write_post
 from .snippets import run_snippets
 from .standalone import render_standalone
@@ -25,9 +25,15 @@ from .standard import RunConfig, RunResults, run_standard
 
 
 def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = None, slug: str = SLUG,
-                    progress=print, authors: list[Author] | None = None, screenshots: bool = True) -> dict:
+                    progress=print, authors: list[Author] | None = None, capture_app=None) -> dict:
     """Run the standard analyses and the post's snippets, then write tables, figures, numbers, provenance, the
-    submission tree, its standalone rendering, and check the post (rules and numbers)."""
+    submission tree, its standalone rendering, and check the post.
+
+    ``capture_app(folder) -> {"files": [...], "reason": str}`` takes the screenshots of the interactive module
+    (the CLI passes :func:`unireps.app.screens.capture_app`; the report package does not import the app).
+    """
+    import datetime
+
     from ..io import write_json, write_table
     from ..provenance import provenance
     from ..viz import save, write_plotlyjs
@@ -37,6 +43,14 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     t0 = time.perf_counter()
     results = run_standard(cfg, progress=progress)
     snippets = run_snippets(cfg.n, progress=progress)
+    date = date or datetime.date.today().isoformat()
+    if capture_app is None:
+        screens = {"files": [], "reason": "this report was generated without the app capture (the library call "
+                   "generate_report(capture_app=None); `unireps report` and `unireps demo` take the screenshots)"}
+    else:
+        if progress:
+            progress("screenshots of the interactive module in headless Chromium...")
+        screens = capture_app(out / "blog" / "assets" / "img" / f"{date}-{slug}")
     run_time = time.perf_counter() - t0
     for name, df in results.tables.items():
         write_table(df, out / "tables" / f"{name}.csv")
@@ -49,16 +63,19 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
                       run_time=f"{run_time / 60:.1f} minutes on this machine",
                       command_line="unireps report --out " + str(out) if "unireps" not in " ".join(sys.argv)
                       else " ".join(["unireps", *sys.argv[1:]]))
+    prov["figures"] = list(results.figures)
+    prov["out"] = str(out)
     write_json(out / "numbers.json", results.numbers)
     write_json(out / "provenance.json", prov)
     write_json(out / "snippets.json", snippets)
+    write_json(out / "app_screens.json", screens)
     post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov, authors=authors,
-                      snippets=snippets)
+                      snippets=snippets, app_screens=screens)
     standalone = render_standalone(out / "blog", out / "standalone" / "index.html")
-    problems = check_post(out / "blog")
+    problems = check_run(out)
     return {"post": post, "standalone": standalone, "problems": problems, "results": results, "out": out,
             "run_time_s": run_time}
 
 
-__all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_post", "generate_report", "load_authors",
-           "render_standalone", "run_snippets", "run_standard", "write_post"]
+__all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_numbers", "check_post", "check_run",
+           "generate_report", "load_authors", "render_standalone", "run_snippets", "run_standard", "write_post"]

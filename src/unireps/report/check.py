@@ -7,10 +7,17 @@
   with name, url, affiliations), bibliography: <key>.bib, toc (each with name, optional subsections);
 * the bibliography exists and defines every ``<d-cite key="...">`` key;
 * every asset the post references (``assets/...`` paths in Liquid tags, img src or iframe src) exists.
+
+:func:`check_run` adds the numbers: it re-renders the post from the run folder's ``numbers.json``,
+``provenance.json``, ``snippets.json`` and ``app_screens.json`` with the same template and compares every number
+in the post's text (abstract included) with the re-rendered one, so a hand-edited or stale post fails, naming the
+number and the run's key that should have produced it.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from pathlib import Path
 
@@ -89,3 +96,70 @@ def check_post(root: str | Path) -> list[str]:
         if not (root / ref).exists():
             problems.append(f"referenced asset {ref} does not exist")
     return problems
+
+
+NUMBER_RE = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?%?")
+
+
+def _numbers_in(text: str) -> list[tuple[str, int]]:
+    return [(m.group(0), m.start()) for m in NUMBER_RE.finditer(text)]
+
+
+def _context(text: str, pos: int, width: int = 40) -> str:
+    return re.sub(r"\s+", " ", text[max(0, pos - width):pos + width]).strip()
+
+
+def _load_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: {what}; pass the folder that `unireps report --out` wrote")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_numbers(run_dir: str | Path) -> list[str]:
+    """Every number of the post under ``run_dir/blog`` compared with the post re-rendered from the run's files;
+    one problem per differing number, naming it (an empty list means every number equals the run's)."""
+    from .post import Numbers, render
+
+    run = Path(run_dir)
+    posts = sorted((run / "blog" / "_posts").glob("*.md"))
+    if len(posts) != 1:
+        return [f"expected exactly one post under {run / 'blog' / '_posts'}, found {len(posts)}"]
+    numbers = _load_json(run / "numbers.json", "the run's numbers")
+    prov = _load_json(run / "provenance.json", "the run's provenance")
+    snippets = _load_json(run / "snippets.json", "the snippets' outputs")
+    screens = json.loads((run / "app_screens.json").read_text()) if (run / "app_screens.json").is_file() else {}
+    fm, body = _front_matter(posts[0].read_text(encoding="utf-8"))
+    N = Numbers(numbers)  # noqa: N806
+    try:
+        abstract, expected = render(posts[0].stem, N, prov, snippets, screens)
+    except KeyError as e:
+        return [f"the post cannot be re-rendered from this run: {e.args[0]}"]
+    problems = []
+    desc = " ".join(str(fm.get("description", "")).split())
+    for where, have, want in (("front-matter abstract", desc, abstract), ("post", body.lstrip("\n"), expected)):
+        a, b = _numbers_in(have), _numbers_in(want)
+        sm = difflib.SequenceMatcher(a=[t for t, _ in a], b=[t for t, _ in b], autojunk=False)
+        for op, i1, i2, j1, j2 in sm.get_opcodes():
+            if op == "equal":
+                continue
+            for k in range(max(i2 - i1, j2 - j1)):
+                got = a[i1 + k] if i1 + k < i2 else None
+                exp = b[j1 + k] if j1 + k < j2 else None
+                if exp is not None:
+                    keys = [key for text, ks in N.used.items() if exp[0] in NUMBER_RE.findall(text) for key in ks]
+                    name = f" ({', '.join(dict.fromkeys(keys))})" if keys else ""
+                    if got is not None:
+                        problems.append(f"{where}: the post says {got[0]} where the run gives {exp[0]}{name}, near "
+                                        f"\"{_context(have, got[1])}\"")
+                    else:
+                        problems.append(f"{where}: the run's number {exp[0]}{name} is missing from the post, near "
+                                        f"\"{_context(want, exp[1])}\"")
+                else:
+                    problems.append(f"{where}: the post says {got[0]}, which the run does not give, near "
+                                    f"\"{_context(have, got[1])}\"")
+    return problems
+
+
+def check_run(run_dir: str | Path) -> list[str]:
+    """The blog's rules (:func:`check_post` on ``run_dir/blog``) and the numbers (:func:`check_numbers`)."""
+    return check_post(Path(run_dir) / "blog") + check_numbers(run_dir)

@@ -16,7 +16,8 @@ from ..io import atomic_write_text
 from .bib import bibtex
 
 SLUG = "representational_convergence_in_a_small_world"
-FIGURES = ("embeddings", "heatmap_linear_cka", "layers", "brain_human", "stitching", "lmc", "lmc_barriers")
+FIGURES = ("embeddings", "heatmap_linear_cka", "depth", "layers", "brain_human", "brain_depth", "stitch_diagram",
+           "stitching", "lmc", "lmc_barriers")
 
 
 TITLE = "Representational convergence in a small world"
@@ -73,8 +74,16 @@ class Numbers:
 
     def __init__(self, numbers: dict):
         self.n = numbers
+        self.used: dict[str, list[str]] = {}  # formatted text -> the keys that produced it (for the number check)
 
     def __call__(self, key: str, fmt: str = ".2f") -> str:
+        out = self._format(key, fmt)
+        self.used.setdefault(out, [])
+        if key not in self.used[out]:
+            self.used[out].append(key)
+        return out
+
+    def _format(self, key: str, fmt: str) -> str:
         if key not in self.n:
             raise KeyError(f"the post needs the number {key!r}, which the run did not produce")
         v = self.n[key]
@@ -90,7 +99,7 @@ class Numbers:
 
     def get(self, key: str) -> float:
         """The raw value (for comparisons in the prose); missing is an error as in ``__call__``."""
-        self(key)
+        self._format(key, ".2f")
         return float(self.n[key])
 
 
@@ -156,7 +165,7 @@ def _conclusion(N: Numbers, wmax: int) -> str:  # noqa: N803
 
 
 PROVENANCE_DEFAULTS = {"n_boot": "", "n_permutations": "", "preset": "default", "seed": 0, "run_time": "",
-                       "command_line": "", "packages": {}, "figures": []}
+                       "command_line": "", "packages": {}, "figures": [], "out": ""}
 
 
 def _snippet_markdown(snippets: dict, name: str) -> str:
@@ -185,7 +194,7 @@ def render(key: str, N: Numbers, provenance: dict, snippets: dict | None = None,
            "iframe": lambda name, height=480: _iframe(key, name, height),
            "snippet": lambda name: _snippet_markdown(snippets, name),
            "versions": ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
-           "run_dir_hint": app_screens.get("run_dir", "runs/report"),
+           "run_dir_hint": prov.get("out") or "runs/report",
            "has_app_screens": bool(app_screens.get("files")), "app_screens_reason": app_screens.get("reason", ""),
            "app_figure": _app_figure(key, app_screens)}
     abstract = re.sub(r"\s+", " ", env.get_template("abstract.md.j2").render(ctx)).strip()

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import analysis, viz
 from ..data import load_dataset
+from .depth import section_brain_depth, section_depth, stitch_diagram
 
 HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
 REPORT_PRESETS = ("default", "full")  # the tiny preset (tests) lacks the families, seeds and checkpoints compared
@@ -293,6 +294,19 @@ def section_embeddings(cfg: RunConfig, ds, names: set[str]):
     return {}, {"embeddings": fig}, {"n_embedding_panel_images": len(sub), "n_embedding_panel_models": len(pick)}
 
 
+def stitching_bars(s: pd.DataFrame):
+    """Grouped bars: one bar per (width, cut, method) condition and bottom (seed A or random), never stacked."""
+    long = s.melt(id_vars=[c for c in s.columns if c not in ("penalty", "penalty_random_bottom")],
+                  value_vars=["penalty", "penalty_random_bottom"], var_name="bottom", value_name="accuracy_drop")
+    width = ("w" + long.width.astype(str) + " ") if "width" in long else ""
+    long = long.assign(condition=width + long.cut_a + "→" + long.cut_b + " (" + long.method + ")",
+                       bottom=long.bottom.map({"penalty": "A's bottom (seed 0)", "penalty_random_bottom":
+                                               "random bottom (control)"}))
+    assert not long.duplicated(["condition", "bottom"]).any(), "one bar per condition and bottom"
+    return viz.bar_plot(long, "condition", "accuracy_drop", color="bottom",
+                        title="Stitching penalty (B's accuracy − stitched), A's bottom vs a random bottom")
+
+
 def section_applications(cfg: RunConfig):
     from ..merge import lmc_width_sweep, multitask_merge_table, summarise_merge_table
     from ..stitch import stitching_penalties, summarise_stitching
@@ -319,6 +333,7 @@ def section_applications(cfg: RunConfig):
     numbers["stitch_penalty_max"] = float(s.penalty.max())
     numbers["stitch_control_mean"] = float(s.penalty_random_bottom.mean())
     numbers["stitch_control_min"] = float(s.penalty_random_bottom.min())
+    numbers.update(stitch_diagram(s)[1])
     tr = transfer.groupby(["method", "n_anchors"]).accuracy.mean().reset_index()
     numbers.update({f"transfer_{k}": float(v) for k, v in tr[tr.n_anchors == 0].set_index("method").accuracy.items()})
     tr = tr[tr.n_anchors > 0]
@@ -335,13 +350,8 @@ def section_applications(cfg: RunConfig):
             "lmc_barriers": viz.bar_plot(test.groupby(["width", "alignment"]).loss_barrier.mean().reset_index()
                                          .assign(width=lambda d: d.width.astype(str)), "width", "loss_barrier",
                                          color="alignment", title="Loss barrier vs width, before and after alignment"),
-            "stitching": viz.bar_plot(s.melt(id_vars=[c for c in s.columns if c not in ("penalty",
-                                                                                      "penalty_random_bottom")],
-                                             value_vars=["penalty", "penalty_random_bottom"], var_name="bottom",
-                                             value_name="accuracy_drop")
-                                      .assign(cut=lambda d: d.cut_a + "→" + d.cut_b + " (" + d.method + ")"),
-                                      "cut", "accuracy_drop", color="bottom",
-                                      title="Stitching penalty (B's accuracy − stitched), seed A vs random bottom"),
+            "stitching": stitching_bars(s),
+            "stitch_diagram": stitch_diagram(s)[0],
             "transfer": viz.sweep_plot(tr.rename(columns={"accuracy": "value"}), x="n_anchors", color="method",
                                        err=None, title="Probe transfer from model A to model B vs anchors "
                                        f"(no map: {numbers['transfer_no_map']:.2f}; A's probe on A: "
@@ -385,6 +395,8 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
              ("objectives", lambda: section_objectives(cfg, ds, names)),
              ("crossmodal", lambda: section_crossmodal(cfg, ds, names)),
              ("brain", lambda: section_brain(cfg, names))]
+    steps += [("depth", lambda: section_depth(cfg, ds, names)),
+              ("brain_depth", lambda: section_brain_depth(cfg, names))]
     if cfg.applications:
         steps.append(("applications", lambda: section_applications(cfg)))
     for name, fn in steps:
