@@ -14,7 +14,8 @@ from unireps.report import RunResults, check_post, render_standalone, write_post
 from unireps.report.post import FIGURES, Numbers, body
 from unireps.viz.png import find_browser
 
-STRINGS = {"lmc_widths": "16, 64", "stitch_diagram_cut": "relu1→relu1", "stitch_diagram_method": "lstsq", "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
+STRINGS = {"lmc_widths": "16, 64", "stitch_diagram_cut": "relu1→relu1", "stitch_diagram_method": "lstsq",
+           "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
            "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
 
 

@@ -193,7 +193,7 @@ def render(key: str, N: Numbers, provenance: dict, snippets: dict | None = None,
            "fig": lambda name, caption, plotly=True: _figure(key, name, caption, plotly),
            "iframe": lambda name, height=480: _iframe(key, name, height),
            "snippet": lambda name: _snippet_markdown(snippets, name),
-           "versions": ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
+           "versions": ", ".join(f"{k} {v}" for k, v in sorted(prov["packages"].items()) if v),
            "run_dir_hint": prov.get("out") or "runs/report",
            "has_app_screens": bool(app_screens.get("files")), "app_screens_reason": app_screens.get("reason", ""),
            "app_figure": _app_figure(key, app_screens)}
