@@ -1,0 +1,181 @@
+"""unireps.federated: partitions, local updates, aggregation, the in-process loop and its measurements."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from unireps.federated import (
+    FedConfig,
+    aligned_average,
+    analyse,
+    baselines,
+    dirichlet_partition,
+    fed_data,
+    local_train,
+    make_model,
+    partition_summary,
+    run_inprocess,
+    weighted_average,
+)
+from unireps.merge import apply_permutation, random_permutation, spec_from_module
+
+TINY = dict(n_clients=3, rounds=2, local_epochs=1)
+
+
+# ------------------------------------------------------------------------------------------------ partitions
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 1.0, 100.0])
+def test_dirichlet_partition_is_a_seeded_partition_with_nonempty_clients(alpha):
+    y = np.repeat(np.arange(10), 100)
+    parts = dirichlet_partition(y, 5, alpha, seed=3, min_size=10)
+    allidx = np.concatenate(parts)
+    assert sorted(allidx.tolist()) == list(range(len(y)))  # disjoint and covering
+    assert min(len(p) for p in parts) >= 10
+    again = dirichlet_partition(y, 5, alpha, seed=3, min_size=10)
+    assert all(np.array_equal(a, b) for a, b in zip(parts, again))
+    other = dirichlet_partition(y, 5, alpha, seed=4, min_size=10)
+    assert not all(np.array_equal(a, b) for a, b in zip(parts, other))
+
+
+def test_small_alpha_gives_label_skew():
+    y = np.repeat(np.arange(10), 100)
+    skewed = partition_summary(y, dirichlet_partition(y, 5, 0.1, seed=0))
+    iid = partition_summary(y, dirichlet_partition(y, 5, 100.0, seed=0))
+    assert skewed.top_class_share.mean() > 0.4 > 0.15 > iid.top_class_share.mean()
+    assert iid.n_classes_held.min() == 10
+    share = iid.filter(regex=r"^class_\d").to_numpy() / 100
+    assert np.abs(share - 0.2).max() < 0.1  # near-IID: each client ~1/5 of every class
+
+
+@pytest.mark.parametrize("kw, match", [(dict(n_clients=1), "n_clients"), (dict(alpha=0.0), "alpha"),
+                                       (dict(alpha=float("nan")), "alpha"), (dict(n_clients=200), "min_size")])
+def test_dirichlet_partition_rejects_bad_input(kw, match):
+    args = dict(n_clients=5, alpha=1.0) | kw
+    with pytest.raises(ValueError, match=match):
+        dirichlet_partition(np.repeat(np.arange(10), 100), **args)
+
+
+def test_fed_config_validates_and_round_trips():
+    with pytest.raises(ValueError, match="strategy"):
+        FedConfig(strategy="fedsgd")
+    with pytest.raises(ValueError, match="init"):
+        FedConfig(init="random")
+    with pytest.raises(ValueError, match="rounds"):
+        FedConfig(rounds=0)
+    cfg = FedConfig(strategy="fedprox", alpha=0.1, mu=0.5)
+    assert FedConfig.from_record({k.replace("_", "-"): v for k, v in cfg.to_record().items()}) == cfg
+    assert cfg.proximal_mu == 0.5 and cfg.replace(strategy="fedavg").proximal_mu == 0.0
+
+
+# ------------------------------------------------------------------------------------------------ clients
+
+def test_local_train_fits_the_client_and_is_deterministic():
+    cfg = FedConfig(n_clients=2, alpha=0.5)
+    data = fed_data(cfg)
+    x, y = data.client(0)
+    init = make_model(cfg).state_dict()
+    a = local_train(init, x, y, cfg, seed=1, epochs=3)
+    b = local_train(init, x, y, cfg, seed=1, epochs=3)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    loss = {}
+    for name, sd in (("init", init), ("trained", a)):
+        m = make_model(cfg)
+        m.load_state_dict(sd)
+        with torch.no_grad():
+            loss[name] = float(torch.nn.functional.cross_entropy(m(x), y))
+    assert loss["trained"] < 0.5 * loss["init"]
+
+
+def test_proximal_term_keeps_clients_near_the_global_model():
+    cfg = FedConfig(n_clients=2, alpha=0.1, local_epochs=3)
+    data = fed_data(cfg)
+    init = make_model(cfg).state_dict()
+
+    def dist(mu):
+        sd = local_train(init, *data.client(0), cfg, seed=0, mu=mu)
+        return sum(float(((sd[k] - init[k]) ** 2).sum()) for k in sd) ** 0.5
+
+    assert dist(10.0) < 0.5 * dist(0.0)
+
+
+# ------------------------------------------------------------------------------------------------ aggregation
+
+def test_weighted_average_matches_the_formula_and_checks_input():
+    a, b = {"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([3.0, 6.0])}
+    torch.testing.assert_close(weighted_average([a, b], [1, 3])["w"], torch.tensor([2.5, 5.0]))
+    with pytest.raises(ValueError, match="weight"):
+        weighted_average([a, b], [1])
+    with pytest.raises(ValueError, match="weights"):
+        weighted_average([a, b], [0, 0])
+    with pytest.raises(ValueError, match="keys"):
+        weighted_average([a, {"v": torch.ones(2)}], [1, 1])
+
+
+def test_aligned_average_undoes_a_permutation_that_fedavg_cannot():
+    cfg = FedConfig()
+    model = make_model(cfg)
+    sd = model.state_dict()
+    spec = spec_from_module(model)
+    permuted = apply_permutation(spec, random_permutation(spec, sd, seed=1), sd)
+    x = fed_data(cfg).x_probe
+    ref = model(x)
+    aligned, perms = aligned_average(sd, [sd, permuted], [1, 1], model)
+    naive = weighted_average([sd, permuted], [1, 1])
+    for name, agg in (("aligned", aligned), ("naive", naive)):
+        m = make_model(cfg)
+        m.load_state_dict(agg)
+        err = float((m(x) - ref).abs().max())
+        assert (err < 1e-5) if name == "aligned" else (err > 1e-2), (name, err)
+    assert any((p != np.arange(len(p))).any() for p in perms[1].values())
+
+
+# ------------------------------------------------------------------------------------------------ loop + analysis
+
+def test_inprocess_loop_is_deterministic_and_strategies_differ():
+    runs = {s: run_inprocess(FedConfig(strategy=s, alpha=0.1, **TINY)) for s in ("fedavg", "fedprox")}
+    again = run_inprocess(FedConfig(strategy="fedavg", alpha=0.1, **TINY))
+    g, h = runs["fedavg"].globals[-1], again.globals[-1]
+    assert all(torch.equal(g[k], h[k]) for k in g)
+    assert not torch.equal(g["fc1.weight"], runs["fedprox"].globals[-1]["fc1.weight"])
+    assert len(runs["fedavg"].globals) == 3 and len(runs["fedavg"].clients) == 2
+
+
+def test_fedavg_global_is_the_size_weighted_mean_of_its_clients():
+    cfg = FedConfig(alpha=0.1, **TINY)
+    traj = run_inprocess(cfg)
+    sizes = fed_data(cfg).sizes
+    manual = sum(n * c["out.weight"].double() for n, c in zip(sizes, traj.clients[-1])) / sum(sizes)
+    torch.testing.assert_close(traj.globals[-1]["out.weight"], manual.float())
+
+
+def test_aligned_strategy_with_independent_inits_permutes_units():
+    traj = run_inprocess(FedConfig(strategy="aligned", init="independent", alpha=0.5, **TINY))
+    assert traj.extras[0]["moved_units"] > 0.5  # independently initialised clients: units not in correspondence
+
+
+def test_analyse_tables_have_every_measure_in_range():
+    cfg = FedConfig(alpha=0.1, **TINY)
+    summary, per_client = analyse(run_inprocess(cfg))
+    assert set(summary["round"]) == {0, 1, 2}
+    got = set(zip(summary.pair, summary.measure))
+    assert {("global", "accuracy"), ("client", "accuracy"), ("client-global", "cka"), ("client-global", "mutual_knn"),
+            ("client-client", "cka"), ("client-client", "mutual_knn"), ("client-client", "loss_barrier"),
+            ("client-client", "error_barrier")} <= got
+    sims = summary[summary.measure.isin(["cka", "mutual_knn", "accuracy"])]
+    assert sims["mean"].between(0, 1 + 1e-9).all()
+    assert set(summary.layer) == {"relu1", "relu2", "out", "output"}
+    pairs = summary[(summary.pair == "client-client") & (summary.measure == "cka")]
+    assert (pairs.n == 3).all()  # 3 clients: 3 pairs
+    assert summary[summary.measure.str.endswith("barrier")]["mean"].ge(-1e-9).all()
+    assert len(per_client[(per_client.measure == "accuracy")]) == cfg.n_clients * cfg.rounds
+
+
+def test_baselines_order_central_above_isolated_at_strong_skew():
+    b = baselines(FedConfig(alpha=0.1, n_clients=3, rounds=3, local_epochs=2), with_barrier=False)
+    acc = b[b.measure == "accuracy"].set_index("baseline")["mean"]
+    assert acc["central"] > 0.85 > acc["isolated"]
+    assert acc["untrained"] < 0.3
+    unt = b[(b.baseline == "untrained") & (b.measure == "cka")]
+    assert unt["mean"].between(0, 1).all() and (unt.n == 3).all()
