@@ -174,6 +174,8 @@ def results_paragraph(tables: dict[str, pd.DataFrame], config: FedConfig | None 
                      f"at most {diff:.3f}: {init_note}.")
     corr = divergence_vs_accuracy(tables, layer)
     parts.append(f"Across every (α, strategy, round), client divergence (1 − CKA) and the accuracy lost to the "
-                 f"central model have Spearman ρ = {corr['rho']:.2f} (n = {corr['n']} rounds, p = {corr['p']:.2g}; "
-                 "rounds of one run are not independent, so p is optimistic).")
+                 f"central model have Spearman ρ = {corr['rho']:.2f} (n = {corr['n']} rounds, p = {corr['p']:.2g}); "
+                 "both shrink as training proceeds, so this is mostly a shared trend over rounds, rounds of one run "
+                 "are not independent (p is optimistic), and at the last round the comparison is between "
+                 f"{len(alphas)} α values only.")
     return " ".join(parts)
