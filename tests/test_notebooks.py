@@ -18,6 +18,7 @@ EXPECTED = [
     "03_your_own_models_and_data",
     "04_brain_rsa",
     "05_stitching_merging_transfer",
+    "06_federated_learning",
 ]
 CELL_TIMEOUT = 600  # seconds per cell (the slowest cell builds zoo models on a cold cache)
 MAX_HTML_BYTES = 1_000_000  # per render
@@ -35,7 +36,7 @@ def _render_module():
     return mod
 
 
-def test_the_five_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert [p.stem for p in _paths()] == EXPECTED
 
 

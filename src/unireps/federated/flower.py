@@ -174,7 +174,8 @@ def make_server_app(cfg: FedConfig | None = None, recorder: _Recorder | None = N
 def run_flower(cfg: FedConfig, *, num_cpus: int = 2, cpus_per_client: float = 1.0, verbose: bool = False
                ) -> Trajectory:
     """Run ``cfg`` in Flower's Simulation Runtime (Ray backend, ``num_cpus`` for Ray, ``cpus_per_client`` per
-    client actor) and return its :class:`Trajectory` (``engine="flower-ray"``).
+    client actor) and return its :class:`Trajectory` (``engine="flower-ray"``).  ``verbose``: Flower's log and
+    the Ray workers' output on the console.
 
     Flower's aggregation sums float32 arrays in reply order, so the weights equal the in-process loop's up to
     float32 rounding (about 1e-7 relative per round), not bit for bit.
@@ -185,11 +186,11 @@ def run_flower(cfg: FedConfig, *, num_cpus: int = 2, cpus_per_client: float = 1.
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     recorder = _Recorder()
     backend = {"client_resources": {"num_cpus": float(cpus_per_client), "num_gpus": 0.0},
-               "init_args": {"num_cpus": int(num_cpus), "include_dashboard": False}}
+               "init_args": {"num_cpus": int(num_cpus), "include_dashboard": False, "log_to_driver": bool(verbose)}}
     flwr_logger = logging.getLogger("flwr")
     level = flwr_logger.level
     if not verbose:
-        flwr_logger.setLevel(logging.WARNING)
+        flwr_logger.setLevel(logging.ERROR)  # Flower's deprecation notice for run_simulation and its round log
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
