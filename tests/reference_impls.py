@@ -417,7 +417,7 @@ def rsatoolbox_rdm(x: np.ndarray, method: str) -> np.ndarray:
 
 
 def rsatoolbox_compare(va: np.ndarray, vb: np.ndarray, method: str) -> float:
-    """rsatoolbox.rdm.compare of two RDM vectors ('spearman', 'corr', 'tau-a', 'cosine')."""
+    """rsatoolbox.rdm.compare of two RDM vectors ('spearman', 'corr', 'tau-a', 'cosine', 'rho-a', 'tau-b')."""
     import rsatoolbox
 
     a = rsatoolbox.rdm.RDMs(np.asarray(va, dtype=float)[None, :])

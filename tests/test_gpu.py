@@ -24,6 +24,7 @@ _TAG = "_unireps_on_device"
 # measure (with options) -> why it leaves the device; keep in sync with docs/scale.md
 DOCUMENTED_LEAKS = {
     "rsa(compare='kendall_tau_a')": "scipy.stats.kendalltau on the CPU (O(m log m) tau-b), m = n(n-1)/2 pairs",
+    "rsa(compare='kendall_tau_b')": "scipy.stats.kendalltau on the CPU (O(m log m) tau-b), m = n(n-1)/2 pairs",
 }
 
 

@@ -115,7 +115,8 @@ def test_rbf_cka_explicit_sigma_equals_direct_formula(sigma, debiased):
 # =============================================================================================== 2. RSA
 # unireps 'sq_euclidean' = rsatoolbox 'euclidean' × n_features; unireps 'euclidean' = its square root.
 
-COMPARES = [("spearman", "spearman"), ("pearson", "corr"), ("kendall_tau_a", "tau-a"), ("cosine", "cosine")]
+COMPARES = [("spearman", "spearman"), ("pearson", "corr"), ("kendall_tau_a", "tau-a"), ("cosine", "cosine"),
+            ("rho_a", "rho-a"), ("kendall_tau_b", "tau-b")]
 
 
 def _rsatoolbox_rdm(X, rdm: str) -> np.ndarray:

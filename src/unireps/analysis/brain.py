@@ -2,11 +2,14 @@
 (Kriegeskorte et al. 2008), with the noise ceiling and bootstrap CIs over stimuli; classic model RDMs and
 behavioural RDMs as comparison rows.
 
-Noise ceiling (Nili et al. 2014) from the four human subjects (each subject's RDM = mean of its two
-sessions): upper bound = mean over subjects of compare(subject, mean of all subjects); lower bound = the same
-with the mean of the other subjects (leave one subject out).  A model's score against human IT for the
-ceiling is the mean over subjects of compare(model, subject).  Scores against the group RDMs of the
-figure (human IT 316 voxels, monkey IT 674 neurons) are reported too.
+Noise ceiling from the four human subjects (each subject's RDM = mean of its two sessions), as rsatoolbox's
+``boot_noise_ceiling`` computes it (``unireps.metrics.ceiling``; Nili et al. 2014; Schuett et al. 2023): the
+subjects' RDMs are pooled the way the comparison method rewards (mean of rank transforms for spearman / rho_a /
+tau, of z-scored RDMs for pearson, of RMS-normalised RDMs for cosine); upper bound = mean over subjects of
+compare(subject, pool of all subjects), lower bound = the same with the pool of the other subjects (leave one
+subject out).  Its CIs come from rsatoolbox's dual bootstrap (stimuli and subjects resampled).  A model's score
+comparable with the ceiling is the mean over subjects of compare(model, subject).  Scores against the group RDMs
+of the figure (human IT 316 voxels, monkey IT 674 neurons) are reported too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import load_dataset
-from ..metrics import bootstrap_rdms, compute_rdm, rsa_rdms
+from ..metrics import compute_rdm, rsa_rdms
+from ..metrics.ceiling import bootstrap_scores, noise_ceiling, rsa_bootstrap
 from ._checks import check_same_rows
 from .reps import model_label, representations
 
@@ -26,28 +30,31 @@ def subject_rdms(ds) -> list[np.ndarray]:
     return [(ds.condensed(f"human_IT/{s}/session1") + ds.condensed(f"human_IT/{s}/session2")) / 2 for s in SUBJECTS]
 
 
-def noise_ceiling(rdms: list[np.ndarray], compare: str = "spearman") -> tuple[float, float]:
-    """(lower, upper) noise ceiling of a set of subject RDMs (condensed), as in Nili et al. 2014."""
-    rdms = [np.asarray(r, dtype=float) for r in rdms]
-    if len(rdms) < 2:
-        raise ValueError("a noise ceiling needs RDMs of at least 2 subjects")
-    shapes = {r.shape for r in rdms}
-    if len(shapes) > 1 or any(len(s) != 1 for s in shapes):
-        raise ValueError(f"the subjects' RDMs must be condensed vectors (the upper triangle, e.g. "
-                         f"scipy.spatial.distance.squareform(rdm, checks=False)) over the same stimuli; got shapes "
-                         f"{sorted(shapes)}")
-    R = np.stack(rdms)
-    mean_all = R.mean(0)
-    upper = np.mean([rsa_rdms(r, mean_all, compare) for r in R])
-    lower = np.mean([rsa_rdms(R[s], np.delete(R, s, axis=0).mean(0), compare) for s in range(len(R))])
-    return float(lower), float(upper)
+def ceiling_table(subjects, compare: str = "spearman", n_boot: int = 1000, seed: int = 0) -> dict:
+    """The noise ceiling with its dual-bootstrap percentile CIs (stimuli and subjects resampled together).
+
+    >>> from unireps.data import load_dataset
+    >>> c = ceiling_table(subject_rdms(load_dataset("kriegeskorte92")), n_boot=20)
+    >>> round(c["ceiling_lower"], 4), round(c["ceiling_upper"], 4)
+    (0.3723, 0.6657)
+    """
+    if not n_boot:
+        lower, upper = noise_ceiling(subjects, compare)
+        return {"ceiling_lower": lower, "ceiling_upper": upper}
+    t = rsa_bootstrap({}, subjects, compare, n_boot=n_boot, seed=seed).table.set_index("name")
+    out = {}
+    for key in ("ceiling_lower", "ceiling_upper"):
+        out.update({key: float(t.loc[key, "value"]), f"{key}_ci_low": float(t.loc[key, "ci_low"]),
+                    f"{key}_ci_high": float(t.loc[key, "ci_high"])})
+    out["ceiling_n_boot"] = int(t.n_boot.min())
+    return out
 
 
 def _mean_over_subjects(model_rdm, subjects, compare):
     return float(np.mean([rsa_rdms(model_rdm, s, compare) for s in subjects]))
 
 
-def reference_rows(dataset: str = "kriegeskorte92", compare: str = "spearman", n_boot: int = 200,
+def reference_rows(dataset: str = "kriegeskorte92", compare: str = "spearman", n_boot: int = 1000,
                    seed: int = 0) -> pd.DataFrame:
     """The classic model RDMs and the mean behavioural RDM against human and monkey IT (comparison rows)."""
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
@@ -60,28 +67,32 @@ def reference_rows(dataset: str = "kriegeskorte92", compare: str = "spearman", n
 
 def _score_rows(rdms: dict, ds, subjects, compare, n_boot, seed, model: str, kind: str) -> pd.DataFrame:
     rows = []
-    for layer, rdm in rdms.items():
-        for target in ("human_IT", "monkey_IT"):
-            target_rdm = ds.condensed(target)
+    for target in ("human_IT", "monkey_IT"):
+        target_rdm = ds.condensed(target)
+        cis = bootstrap_scores(rdms, target_rdm, compare, n_boot=n_boot, seed=seed).set_index("name") \
+            if n_boot and rdms else None
+        for layer, rdm in rdms.items():
             row = {"model": model, "layer": layer, "kind": kind, "target": target,
                    "value": rsa_rdms(rdm, target_rdm, compare)}
-            if n_boot:
-                ci = bootstrap_rdms(rdm, target_rdm, compare, n_boot=n_boot, seed=seed)
-                row.update(ci_low=ci.low, ci_high=ci.high)
+            if cis is not None:
+                row.update(ci_low=cis.loc[layer, "ci_low"], ci_high=cis.loc[layer, "ci_high"])
             if target == "human_IT":
                 row["mean_over_subjects"] = _mean_over_subjects(rdm, subjects, compare)
             rows.append(row)
-    return pd.DataFrame(rows)
+    order = {k: i for i, k in enumerate(rdms)}
+    return pd.DataFrame(rows).sort_values("layer", key=lambda c: c.map(order), kind="stable").reset_index(drop=True) \
+        if rows else pd.DataFrame(rows)
 
 
 def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "correlation",
-              compare: str = "spearman", n_boot: int = 200, seed: int = 0, pooling: str | None = None,
+              compare: str = "spearman", n_boot: int = 1000, seed: int = 0, pooling: str | None = None,
               with_references: bool = True, cache_dir=None) -> pd.DataFrame:
     """Per layer of ``model``: RSA (``compare`` of ``rdm`` RDMs) with human IT and monkey IT on the 92 objects.
 
     Columns: model, layer, kind (layer / reference), target, value (vs the group RDM), ci_low/ci_high
     (bootstrap over stimuli), mean_over_subjects (human IT, the score comparable with the ceiling),
-    ceiling_lower, ceiling_upper, and note: why a layer has no value (its RDM is undefined, e.g. a layer that
+    ceiling_lower, ceiling_upper (rsatoolbox's ceiling for ``compare``) with ceiling_*_ci_low / _ci_high
+    (percentile CIs of the dual bootstrap over stimuli and subjects, ``n_boot`` draws), and note: why a layer has no value (its RDM is undefined, e.g. a layer that
     is the same for every image).
     """
     from ..metrics._validate import check_choice
@@ -114,6 +125,6 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
         table = pd.concat([table, skipped], ignore_index=True)
     if with_references:
         table = pd.concat([table, reference_rows(dataset, compare, n_boot, seed)], ignore_index=True)
-    lower, upper = noise_ceiling(subjects, compare)
-    table["ceiling_lower"], table["ceiling_upper"] = lower, upper
+    for key, v in ceiling_table(subjects, compare, n_boot, seed).items():
+        table[key] = v
     return table

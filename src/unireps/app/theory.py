@@ -53,7 +53,8 @@ def neuro_md() -> str:
     lo, hi = C.noise_ceiling_live()
     return (f"**Measured now** from the four human subjects' IT RDMs (Kriegeskorte et al. 2008 data; each "
             f"subject = mean of two sessions): noise ceiling lower bound **{lo:.3f}**, upper bound "
-            f"**{hi:.3f}** (Spearman ρ; Nili et al. 2014 definitions).")
+            f"**{hi:.3f}** (Spearman ρ on rank-pooled RDMs, leave one subject out for the lower bound: "
+            "Nili et al. 2014, computed as rsatoolbox's boot_noise_ceiling).")
 
 
 def neuro_subtab(page: Page):

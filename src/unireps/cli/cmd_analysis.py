@@ -21,7 +21,7 @@ from .common import (
 )
 
 RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")  # unireps.metrics.rsa (importing it loads torch)
-COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine")
+COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine", "rho_a", "kendall_tau_b")  # = metrics.rsa
 
 
 def register(sub) -> None:

@@ -7,6 +7,7 @@ See ``list_metrics()`` for each measure's kind (similarity or distance), range, 
 from . import ooc
 from ._validate import UninformativeWarning
 from .cca import cca, pwcca, svcca
+from .ceiling import RSABootstrap, bootstrap_scores, compare_matrix, noise_ceiling, pool_rdms, rsa_bootstrap
 from .cka import linear_cka, rbf_cka
 from .knn import cknna, jaccard_knn, mutual_knn
 from .layers import layer_similarity
@@ -25,8 +26,9 @@ from .stats import (
 from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
 __all__ = [
-    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "StreamingCCA", "StreamingCKA",
-    "StreamingPredictability", "UninformativeWarning", "bootstrap_ci",
+    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "RSABootstrap", "StreamingCCA",
+    "StreamingCKA", "StreamingPredictability", "UninformativeWarning", "bootstrap_ci", "bootstrap_scores",
+    "compare_matrix", "noise_ceiling", "pool_rdms", "rsa_bootstrap",
     "bootstrap_rdms", "cca", "ooc",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
     "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",

@@ -11,10 +11,24 @@ RDMs (``rdm=``):
   rank and correlation comparisons are unaffected by that constant)
 * ``cosine``       1 - cos(x_i, x_j)
 
-Comparisons (``compare=``): ``spearman`` (Pearson on average ranks of ties), ``pearson``, ``kendall_tau_a``
-(ties count neither concordant nor discordant, denominator m(m-1)/2: Nili et al. 2014's choice for
-models that predict ties), ``cosine`` (uncentred).  Values equal rsatoolbox's ``compare`` with methods
-'spearman', 'corr', 'tau-a', 'cosine'.
+Comparisons (``compare=``) of two condensed RDMs a, b of m = n(n-1)/2 pairs; r, s their average ranks (ties
+share the mean of their ranks):
+
+* ``spearman``       Pearson r of (r, s): the tie-corrected rank correlation
+* ``pearson``        Pearson r of (a, b)
+* ``cosine``         a.b / (|a| |b|), uncentred
+* ``kendall_tau_a``  (C - D) / (m(m-1)/2), C/D = concordant/discordant pairs of pairs; a tie in either RDM counts
+  as neither.  Nili et al. 2014 (PLoS Comput Biol) recommend it for model RDMs that predict ties: tie-corrected
+  coefficients reward a model for predicting ties it cannot justify
+* ``kendall_tau_b``  (C - D) / sqrt((m0 - t_a)(m0 - t_b)), m0 = m(m-1)/2, t = tied pairs of pairs in each RDM
+  (Kendall 1945); the conventional tau, corrected for ties
+* ``rho_a``          12 sum_k (r_k - mean r)(s_k - mean s) / (m^3 - m): Spearman's rho without the tie correction
+  in the denominator, the expected Spearman rho under random tie breaking (Schuett et al. 2023, eLife,
+  "Statistical inference on representational geometries"); for tie-free RDMs it equals ``spearman``, and like
+  tau-a it does not reward predicted ties; O(m log m)
+
+Values equal rsatoolbox's ``compare`` with methods 'spearman', 'corr', 'cosine', 'tau-a', 'tau-b' ('kendall'),
+'rho-a' (conformance tests in tests/test_rsatoolbox_conformance.py).
 """
 
 from __future__ import annotations
@@ -25,7 +39,12 @@ import torch
 from ._validate import acc_dtype, center, check_choice, check_matrix, check_pair
 
 RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")
-COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine")
+COMPARE_METHODS = ("spearman", "pearson", "kendall_tau_a", "cosine", "rho_a", "kendall_tau_b")
+#: compare= name -> rsatoolbox compare method of the same definition
+RSATOOLBOX_NAMES = {"spearman": "spearman", "pearson": "corr", "kendall_tau_a": "tau-a", "cosine": "cosine",
+                    "rho_a": "rho-a", "kendall_tau_b": "tau-b"}
+#: comparisons that are defined through ranks (ceilings pool such RDMs after rank-transforming them)
+RANK_METHODS = ("spearman", "kendall_tau_a", "rho_a", "kendall_tau_b")
 
 
 def _triu(M: torch.Tensor) -> torch.Tensor:
@@ -149,6 +168,20 @@ def _kendall_tau_a(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(np.clip(con_minus_dis / n0, -1.0, 1.0))
 
 
+def _kendall_tau_b(a: torch.Tensor, b: torch.Tensor) -> float:
+    """(C - D) / sqrt((m0 - t_a)(m0 - t_b)): scipy's O(m log m) tau-b."""
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(a.double().cpu().numpy(), b.double().cpu().numpy(), variant="b").statistic)
+
+
+def _rho_a(a: torch.Tensor, b: torch.Tensor) -> float:
+    """12 sum (r - mean r)(s - mean s) / (m^3 - m) on average ranks (Schuett et al. 2023)."""
+    r, s = rankdata(a), rankdata(b)
+    m = float(r.shape[0])
+    return float(12.0 * torch.dot(r - r.mean(), s - s.mean()) / (m ** 3 - m))
+
+
 def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
     """Compare two condensed RDMs (1-D tensors of equal length)."""
     check_choice("compare", compare, COMPARE_METHODS)
@@ -161,6 +194,10 @@ def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
         return _cosine(a, b)
     if compare == "kendall_tau_a":
         return _kendall_tau_a(a, b)
+    if compare == "kendall_tau_b":
+        return _kendall_tau_b(a, b)
+    if compare == "rho_a":
+        return _rho_a(a, b)
     if compare == "spearman":
         a, b = rankdata(a), rankdata(b)
     a, b = a.double(), b.double()
