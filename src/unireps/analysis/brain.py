@@ -92,7 +92,8 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
     Columns: model, layer, kind (layer / reference), target, value (vs the group RDM), ci_low/ci_high
     (bootstrap over stimuli), mean_over_subjects (human IT, the score comparable with the ceiling),
     ceiling_lower, ceiling_upper (rsatoolbox's ceiling for ``compare``) with ceiling_*_ci_low / _ci_high
-    (percentile CIs of the dual bootstrap over stimuli and subjects, ``n_boot`` draws), and note: why a layer has no value (its RDM is undefined, e.g. a layer that
+    (percentile CIs of the dual bootstrap over stimuli and subjects, ``n_boot`` draws), and note: why a layer
+    has no value (its RDM is undefined, e.g. a layer that
     is the same for every image).
     """
     from ..metrics._validate import check_choice

@@ -226,7 +226,8 @@ def rsa_bootstrap(models: dict, subjects, compare: str = "spearman", n_boot: int
                   seed: int = 0) -> RSABootstrap:
     """Bootstrap over stimuli, subjects and both for model scores and the noise ceiling (rsatoolbox conventions).
 
-    ``models``: {name: condensed or square RDM} (may be empty: CIs of the ceiling alone); ``subjects``: a list of per-subject RDMs over the same stimuli.
+    ``models``: {name: condensed or square RDM} (may be empty: CIs of the ceiling alone); ``subjects``: a list
+    of per-subject RDMs over the same stimuli.
     Table columns: name, value (mean over subjects of compare(model, subject); the ceiling bounds for the two
     ceiling rows), sd_both / sd_subjects / sd_stimuli (bootstrap sd of each kind), ci_low / ci_high (percentile
     interval over both stimuli and subjects), sd_dual and dual_low / dual_high (value +- z sd_dual, rsatoolbox's
