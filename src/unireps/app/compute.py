@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import MAX_MEASURES, MAX_MODELS, TOY_PREFIX, Engine, InputError
-from .figures import bar, heatmap, linked_panels, placeholder, training_panels
+from .figures import bar, heatmap, layer_heatmap, linked_panels, placeholder, training_panels
 
 PUZZLE_METRICS = ("linear_cka", "mutual_knn")
 CHEAP_BOOT = 100
@@ -230,7 +230,6 @@ def neighbours(engine: Engine, models, dskey: str, modality: str, item: int, k: 
 def layer_map(engine: Engine, a: str, b: str, dskey: str, modality: str, metric: str):
     from ..analysis import layerwise
     from ..metrics import get_metric
-    from ..viz import layer_map as layer_map_fig
 
     for m in (a, b):
         if not m:
@@ -247,10 +246,8 @@ def layer_map(engine: Engine, a: str, b: str, dskey: str, modality: str, metric:
 
     lw = engine.memo(("layers", a, b, dskey, modality, metric), compute)
     M = lw.maps[metric]
-    lo, hi = get_metric(metric).range
-    fig = layer_map_fig(M, title=f"{metric}: layers of {a} × layers of {b}", xlabel=b, ylabel=a)
-    if np.isfinite(lo) and np.isfinite(hi):
-        fig.update_traces(zmin=lo, zmax=hi)
+    fig = layer_heatmap(M, f"{metric}: layers of {a} × layers of {b}", xlabel=b, ylabel=a,
+                        value_range=get_metric(metric).range)
     ident = lw.identification.iloc[0]
     note = (f"Layer identification (Kornblith et al. 2019): the most similar layer of `{b}` is the counterpart for "
             f"{ident.identification_rate:.0%} of the layers of `{a}`." if pd.notna(ident.identification_rate)

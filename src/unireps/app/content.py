@@ -59,7 +59,7 @@ group RDMs); grey band: the noise ceiling; reference rows: the model RDMs and be
 with the data.
 """
 
-THEORY_WHY = """
+THEORY_WHY = r"""
 ## Why convergence happens
 
 **One world, one statistics.** Huh et al. (2024, ICML) argue that models trained to predict or contrast
@@ -83,6 +83,29 @@ related to each other by one — which is what CKA-like measures, invariant to r
 not; Wang et al. (2018, NeurIPS) found that layers of networks trained from different initialisations rarely
 share matching subspaces of neuron activations, even approximately.  Convergence of the overall geometry and
 identity of individual units are different claims.
+
+**The data lie near a low-dimensional manifold.** The *manifold hypothesis* holds that natural data such as images
+concentrate near manifolds of far lower dimension than the pixel space (Bengio, Courville & Vincent 2013, *IEEE
+TPAMI*; tested statistically by Fefferman, Mitter & Narayanan 2016, *Journal of the AMS*).  Pope et al. (2021,
+ICLR) estimated intrinsic dimensions of tens for standard image sets, and Ansuini et al. (2019, NeurIPS) found that
+the intrinsic dimension of a trained network's representation first rises, then falls to a small value in the
+last layers.  If every competent model must parametrise the same few degrees of variation, their representations
+have less room to differ.
+
+**The optimisation landscape is more connected than it looks.** Minima found from different initialisations are
+joined by simple curves of low loss (Garipov et al. 2018, NeurIPS; Draxler et al. 2018, ICML); Entezari et al.
+(2022, ICLR) conjectured, and Ainsworth, Hayase & Srinivasa (2023, ICLR, *Git Re-Basin*) showed for several
+architectures, that after permuting the hidden units of one network the straight line between two solutions has
+almost no loss barrier — the permutation symmetry accounts for much of the apparent difference between seeds.
+The merging application of this module measures that barrier before and after alignment.
+
+**Compression towards what matters.** The *information bottleneck* (Tishby, Pereira & Bialek 1999, Allerton
+Conference) defines an optimal representation $T$ of the input $X$ for a target $Y$ as one minimising
+$I(X;T) - \beta\, I(T;Y)$: keep what predicts $Y$, discard the rest.  Tishby & Zaslavsky (2015, IEEE ITW)
+proposed it as a theory of deep learning, and Shwartz-Ziv & Tishby (2017, arXiv:1703.00810) reported a compression
+phase during training; Saxe et al. (2018, ICLR) found that compression depends on the nonlinearity and is not
+needed for generalisation.  If it holds, models trained on the same task discard the same nuisance variation and
+keep the same sufficient statistics — one more pressure towards a shared representation.
 """
 
 THEORY_WHEN = """
@@ -101,6 +124,17 @@ THEORY_WHEN = """
   which changes matter; Davari et al. (2023, ICLR) showed that CKA can be manipulated without changing a network's
   function; Klabunde et al. (2023, arXiv:2305.06329) survey the measures and their invariances.  Hence the
   baselines (untrained twins, raw inputs, shuffled pairings) and confidence intervals throughout this module.
+* **Lottery tickets.** Frankle & Carbin (2019, ICLR) found sparse subnetworks that, trained from their original
+  initial weights, match the full network; Frankle et al. (2020, ICML) showed that at scale this holds only once the
+  network has become *stable to SGD noise* (two copies trained from the same early checkpoint end up linearly mode
+  connected), which happens early in training.  Morcos et al. (2019, NeurIPS) found winning tickets that transfer
+  across data sets and optimisers.  Where the solution is settled early, later training refines one basin rather
+  than choosing among many.
+* **Data set size.** Nguyen, Raghu & Kornblith (2021, ICLR) found that the non-shared block structure appears when
+  a model's capacity is large relative to its training set: less data, less agreement between seeds.  Scaling
+  laws (Kaplan et al. 2020, arXiv:2001.08361) make loss a smooth function of data and model size, and Huh et al.
+  (2024, ICML) report cross-model alignment rising with model scale and performance — convergence is a
+  large-data, competent-model phenomenon.
 """
 
 THEORY_NEURO = """
@@ -120,6 +154,23 @@ THEORY_NEURO = """
 * **How much can be explained.** The noise ceiling (Nili et al. 2014, *PLoS Computational Biology*) bounds the
   score a model can reach given between-subject variability.  Sucholutsky et al. (2023, arXiv:2310.13018) frame
   model–model, model–brain and brain–brain comparisons as one problem of *representational alignment*.
+* **The hierarchy V1 → V2 → V4 → IT.** Hubel & Wiesel (1962, *Journal of Physiology*) found oriented, local
+  receptive fields in V1; Felleman & Van Essen (1991, *Cerebral Cortex*) mapped the areas of the macaque visual
+  cortex into a hierarchy; V4 neurons encode contour curvature (Pasupathy & Connor 2002, *Nature Neuroscience*);
+  IT represents objects in a form from which their category can be read out linearly (DiCarlo, Zoccolan & Rust
+  2012, *Neuron*: the ventral stream "untangles" object manifolds).  In task-trained networks the intermediate
+  layers predict V4 best and the top layers IT (Yamins et al. 2014, *PNAS*); early layers resemble V1-like Gabor
+  filters (Krizhevsky, Sutskever & Hinton 2012, NeurIPS, their Figure 3).
+* **Efficient coding.** Barlow (1961, in *Sensory Communication*, MIT Press) proposed that sensory neurons remove
+  redundancy from their input.  Learning a sparse code for natural image patches yields V1-like oriented,
+  localised, band-pass filters (Olshausen & Field 1996, *Nature*); Simoncelli & Olshausen (2001, *Annual Review of
+  Neuroscience*) review how natural-image statistics predict early visual coding.  A shared input distribution and
+  a shared coding principle give brains and networks a shared reason to converge.
+* **Energy constraints.** Spikes are metabolically expensive (Laughlin, de Ruyter van Steveninck & Anderson 1998,
+  *Nature Neuroscience*; Attwell & Laughlin 2001, *Journal of Cerebral Blood Flow & Metabolism*); Lennie (2003,
+  *Current Biology*) estimated that only a small fraction of cortical neurons can be strongly active at once.  The
+  brain is pushed towards sparse codes, which networks reach only through regularisation or architecture — one
+  reason brain-likeness and task performance need not rise together.
 """
 
 THEORY_MATH = r"""
@@ -167,6 +218,35 @@ $f_\theta(x) = A f_{\theta'}(x)$, for a broad class of discriminative models; Da
 that multimodal contrastive learning identifies the latent factors shared by the two modalities.  Then two such
 models satisfy $f_1(x) = A_{12} f_2(x)$.  Which measures see through such a map differs: CCA through any invertible
 linear map, linear CKA and Procrustes only through rotations and isotropic scaling (the table below measures it).
+
+**Proof sketch: identifiability up to an orthogonal map** (Zimmermann et al. 2021, ICML, Theorem 2).  Assume
+latents $z$ uniform on the unit sphere, positive pairs $\tilde z \mid z \sim$ von Mises–Fisher with concentration
+$\kappa$, an injective generator $x = g(z)$, and an encoder $f$ with unit-norm outputs; write $h = f \circ g$.
+(1) With infinitely many negatives the InfoNCE loss equals, up to constants, the cross-entropy between the true
+conditional $p(\tilde z \mid z) \propto e^{\kappa z^\top \tilde z}$ and the model's
+$q_h(\tilde z \mid z) \propto e^{h(z)^\top h(\tilde z)/\tau}$, minus the entropy of the latent distribution.
+(2) The cross-entropy is minimal exactly when $q_h = p$, which forces $h(z)^\top h(\tilde z) / \tau =
+\kappa\, z^\top \tilde z$ for all pairs: $h$ preserves inner products on the sphere (with $\tau = 1/\kappa$).
+(3) A map of the sphere onto itself that preserves inner products is linear and orthogonal: $h(z) = Qz$.
+Hence every minimiser satisfies $f(x) = Q\, g^{-1}(x)$, and two minimisers $f_1, f_2$ satisfy
+$f_1(x) = Q_1 Q_2^\top f_2(x)$: they agree up to an orthogonal map, to which linear CKA and Procrustes are blind —
+so on any stimulus set their linear CKA is exactly 1.  Roeder, Metz & Kingma (2021, ICML) reach a linear map $A$
+by a different route: if $p(y \mid x) \propto e^{f(x)^\top g(y)}$ and $e^{f'(x)^\top g'(y)}$ define the same
+conditional, the log-ratios of two labels $y, y_0$ agree, $(g(y) - g(y_0))^\top f(x) = (g'(y) - g'(y_0))^\top
+f'(x)$; stacking $d$ labels whose differences span $\mathbb{R}^d$ (their diversity condition) into invertible
+matrices $L, L'$ gives $f(x) = (L^\top)^{-1} L'^\top f'(x) = A f'(x)$.
+
+**Proof sketch: what linear CKA is invariant to** (Kornblith et al. 2019, ICML, Section 3).  Linear CKA depends on
+$X$ only through the centred Gram matrix $K = HXX^\top H$.  *Rotation:* for orthogonal $Q$,
+$(XQ)(XQ)^\top = XQQ^\top X^\top = XX^\top$, so $K$ and CKA are unchanged.  *Isotropic scaling:* $cX$ gives $c^2K$;
+HSIC is bilinear, so $c^2$ cancels between numerator and denominator.  *Translation:* $X + \mathbf{1}b^\top$ has
+$H(X + \mathbf{1}b^\top) = HX$ because $H\mathbf{1} = 0$.  *Not invertible linear maps:* take centred $X$ with
+$X^\top X = I_2$ and $A = \operatorname{diag}(1, \varepsilon)$; then
+$\mathrm{CKA}(X, XA) = \lVert A \rVert_F^2 / (\lVert I \rVert_F \lVert A^\top A \rVert_F) =
+(1 + \varepsilon^2) / (\sqrt{2}\sqrt{1 + \varepsilon^4}) \to 1/\sqrt{2}$ as $\varepsilon \to 0$, although $XA$
+carries the same information as $X$ for every $\varepsilon > 0$.  Kornblith et al. argue this is desirable: a
+measure invariant to all invertible maps (like CCA) cannot tell apart any two representations of $n \le d$
+stimuli in general position.
 
 **Mutual nearest neighbours** (Huh et al. 2024, ICML): the mean over stimuli of
 $\lvert \mathcal{N}_k^X(i) \cap \mathcal{N}_k^Y(i) \rvert / k$, the overlap of each stimulus's $k$ nearest

@@ -91,7 +91,7 @@ def build_educational(engine: Engine, analytics: Analytics | None = None) -> gr.
         gr.Markdown(model_note, elem_id="edu-model")
         edu_model = gr.Dropdown(choices, value=model, label="Image–text model")
         page.optin = gr.Checkbox(False, label=OPT_IN_LABEL)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):
             tabs = [try_tab(page, edu_model), how_tab(page, edu_model), why_tab(page, edu_model),
                     ethics_tab(page, edu_model), more_tab()]
         gr.HTML('<p class="unireps-note">Ready for more? <a href="../unireps-multimodal/">The research module</a> '

@@ -4,21 +4,26 @@ placeholders.  The browser-side linking of the panels is :data:`LINK_JS`."""
 
 from __future__ import annotations
 
+import re
+import textwrap
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..viz import embedding_panels, similarity_heatmap, style
-from ..viz.figures import PALETTE
+from ..viz import embedding_panels, style
+from ..viz.figures import PALETTE, SEQUENTIAL
+from ..viz.figures import layer_map as viz_layer_map
 
 LINKED_CLASS = "unireps-linked"
 
 
 def placeholder(message: str, height: int = 320) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 15, "color": "#333333"})
+    fig.add_annotation(text="<br>".join(textwrap.wrap(message, 40)), showarrow=False, x=0.5, y=0.5, xref="paper",
+                       yref="paper", font={"size": 15, "color": "#333333"})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style(fig, None, height=height)
@@ -63,19 +68,112 @@ def linked_panels(coords: dict[str, np.ndarray], labels: list[str], groups: list
                                      marker={"size": 18, "color": "rgba(0,0,0,0)",
                                              "line": {"color": "#000000", "width": 3}},
                                      hovertemplate="%{text}<extra>selected</extra>"), row=1, col=c)
+    short = short_labels(list(coords))
+    for ann, lab in zip(fig.layout.annotations, short):
+        ann.text = lab
     fig.update_layout(hovermode="closest", legend={"orientation": "h", "y": -0.08}, meta={"unireps": "linked"})
+    return responsive(fig, 40 + 230 * len(coords))
+
+
+def short_labels(names: Sequence[str], max_len: int = 16) -> list[str]:
+    """Short, unique axis labels for model names (the full names go in the hover text): the source prefix
+    (``zoo:``, ``toy:``, an ``org/``) dropped, then — when a label is still long — the dash-separated words that
+    every name shares dropped, then long labels cut in the middle with "…".
+
+    >>> short_labels(["zoo:tiny-cnn8-bow-infonce-s0", "zoo:tiny-cnn8-bow-infonce-s1", "raw pixels"])
+    ['s0', 's1', 'raw pixels']
+    """
+    names = [str(n) for n in names]
+    suffix = [" (untr.)" if n.endswith(" (untrained)") else "" for n in names]
+    core = [n[: -len(" (untrained)")] if sfx else n for n, sfx in zip(names, suffix)]
+    core = [re.sub(r"^[a-z]+:", "", c).rsplit("/", 1)[-1] for c in core]
+    if any(len(c) + len(x) > max_len for c, x in zip(core, suffix)) and len(core) > 1:
+        words = [c.split("-") for c in core]
+        multi = [w for w in words if len(w) > 1]
+        common = set.intersection(*map(set, multi)) if len(multi) > 1 else set()
+        trimmed = ["-".join(t for t in w if t not in common) or "-".join(w) if len(w) > 1 else w[0] for w in words]
+        if len(set(zip(trimmed, suffix))) == len(names):
+            core = trimmed
+    out = []
+    for c, sfx in zip(core, suffix):
+        room = max_len - len(sfx)
+        if len(c) > room:
+            c = c[: room // 2] + "…" + c[-(room - room // 2 - 1):]
+        out.append(c + sfx)
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(out):
+        if lab in seen or out.count(lab) > 1:
+            seen[lab] = seen.get(lab, 0) + 1
+            out[i] = f"{lab} #{seen[lab]}"
+    return out
+
+
+def wrap_title(title: str | None, width: int = 40) -> str | None:
+    """A figure title broken into lines of at most ``width`` characters (plotly titles do not wrap themselves,
+    so a long one is cut on a phone)."""
+    if not title or "<br>" in title:
+        return title
+    return "<br>".join(textwrap.wrap(title, width)) or title
+
+
+def responsive(fig: go.Figure, min_width: int, title: str | None = None) -> go.Figure:
+    """Mark ``fig`` with the narrowest width at which it stays readable (``layout.meta.minWidth``, read by
+    :data:`LAYOUT_JS`: on a narrower screen the plot keeps that width and its box scrolls sideways) and wrap its
+    title to fit that width."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    meta["minWidth"] = int(min_width)
+    text = title if title is not None else (fig.layout.title.text if fig.layout.title else None)
+    lines = wrap_title(text, 38)  # about 330 px at 15 px: the width a phone shows
+    fig.update_layout(meta=meta)
+    if lines:
+        n = lines.count("<br>") + 1
+        fig.update_layout(title={"text": lines, "font": {"size": 15}},
+                          margin={"t": max(fig.layout.margin.t or 0, 24 + 20 * n)})
     return fig
+
+
+HEAT_CELL = 64  # px: two lines of 11 px text ("0.93" and "0.90–0.95") fit in a cell this wide
 
 
 def heatmap(matrix: pd.DataFrame, title: str, value_range: tuple[float, float], ci: pd.DataFrame | None = None
             ) -> go.Figure:
+    """Model × model heatmap for the app: short axis labels (full names on hover), value and 95% CI on two lines of
+    11 px text in each cell, and a minimum width that keeps every cell at least :data:`HEAT_CELL` px wide."""
     lo, hi = value_range
-    finite = matrix.to_numpy(float)[np.isfinite(matrix.to_numpy(float))]
+    z = matrix.to_numpy(float)
+    finite = z[np.isfinite(z)]
     if not np.isfinite(lo):
         lo = float(finite.min()) if finite.size else 0.0
     if not np.isfinite(hi):
         hi = float(finite.max()) if finite.size else 1.0
-    return similarity_heatmap(matrix, title=title, zmin=lo, zmax=hi, ci=ci)
+    rows, cols = list(matrix.index), list(matrix.columns)
+    ry, rx = short_labels(rows), short_labels(cols)
+    cis = ci.reindex_like(matrix).fillna("").to_numpy() if ci is not None else np.full(z.shape, "")
+    text = [["" if not np.isfinite(v) else (f"{v:.2f}<br>{c}" if c else f"{v:.2f}") for v, c in zip(zr, cr)]
+            for zr, cr in zip(z, cis)]
+    full = [[f"{a} vs {b}" for b in cols] for a in rows]
+    fig = go.Figure(go.Heatmap(z=z, x=rx, y=ry, zmin=lo, zmax=hi, colorscale=SEQUENTIAL, text=text,
+                               texttemplate="%{text}", textfont={"size": 11}, customdata=full,
+                               colorbar={"thickness": 12},
+                               hovertemplate="%{customdata}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 11})
+    fig.update_xaxes(tickfont={"size": 11}, tickangle=-30)
+    n = max(len(rows), len(cols))
+    label_px = 8 + 7 * max(len(x) for x in ry + rx)
+    style(fig, title, height=max(320, 52 * len(rows) + 110 + label_px // 2))
+    fig.update_layout(margin={"l": label_px, "r": 10, "b": label_px // 2 + 20})
+    return responsive(fig, label_px + HEAT_CELL * n + 70)
+
+
+def layer_heatmap(M: pd.DataFrame, title: str, xlabel: str, ylabel: str, value_range=(0.0, 1.0)) -> go.Figure:
+    """Layer × layer map: at least 14 px per layer, model names shortened on the axes (full names in the title)."""
+    fig = viz_layer_map(M, title=title, xlabel=short_labels([xlabel])[0], ylabel=short_labels([ylabel])[0])
+    lo, hi = value_range
+    if np.isfinite(lo) and np.isfinite(hi):
+        fig.update_traces(zmin=lo, zmax=hi)
+    fig.update_xaxes(tickfont={"size": 10})
+    fig.update_yaxes(tickfont={"size": 10})
+    return responsive(fig, 160 + 14 * len(M.columns))
 
 
 def training_panels(states: dict[str, tuple[np.ndarray, np.ndarray]], captions: list[str]) -> go.Figure:
@@ -102,8 +200,9 @@ def training_panels(states: dict[str, tuple[np.ndarray, np.ndarray]], captions: 
         fig.update_xaxes(showticklabels=False, row=1, col=c)
         fig.update_yaxes(showticklabels=False, row=1, col=c)
     fig.update_layout(legend={"orientation": "h", "y": -0.08})
-    return style(fig, "A batch of images (●) and their captions (✕) in the shared space, same colour = a matched pair",
-                 height=430)
+    style(fig, "A batch of images (●) and their captions (✕) in the shared space, same colour = a matched pair",
+          height=430)
+    return responsive(fig, 40 + 230 * len(names))
 
 
 def occlusion_figure(image: np.ndarray, heat: np.ndarray, title: str) -> go.Figure:
@@ -117,7 +216,8 @@ def occlusion_figure(image: np.ndarray, heat: np.ndarray, title: str) -> go.Figu
                              hovertemplate="patch row %{y:.0f}, col %{x:.0f}: %{z:.3f}<extra></extra>"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return style(fig, title, height=420)
+    style(fig, title, height=420)
+    return responsive(fig, 320)
 
 
 def bar(df: pd.DataFrame, x: str, y: str, title: str, color: str | None = None, yrange=None,
@@ -132,7 +232,8 @@ def bar(df: pd.DataFrame, x: str, y: str, title: str, color: str | None = None, 
     if yrange:
         fig.update_yaxes(range=list(yrange))
     fig.update_yaxes(title=y)
-    return style(fig, title, height=380)
+    style(fig, title, height=380)
+    return responsive(fig, max(320, 40 + 36 * len(df)))
 
 
 # Browser side of the linked panels: plotly's graph div emits plotly_hover / plotly_selected; the item index of
@@ -179,3 +280,20 @@ LINK_JS = r"""
   setInterval(() => document.querySelectorAll("." + CLS + " .js-plotly-plot").forEach(attach), 600);
 }
 """.replace("__CLS__", LINKED_CLASS)
+
+
+# Both pages: a plot whose figure carries ``layout.meta.minWidth`` (see :func:`responsive`) keeps at least that
+# width (its box scrolls sideways on a narrow screen, see ui.CSS); plotly's responsive handler then redraws it.
+LAYOUT_JS = r"""
+() => {
+  const fit = () => document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
+    const w = gd.layout && gd.layout.meta && gd.layout.meta.minWidth;
+    const want = w ? w + "px" : "";
+    if (gd.style.minWidth !== want) {
+      gd.style.minWidth = want;
+      window.dispatchEvent(new Event("resize"));
+    }
+  });
+  setInterval(fit, 400);
+}
+"""

@@ -72,7 +72,7 @@ def build_research(engine: Engine, analytics: Analytics | None = None) -> gr.Blo
         gr.Markdown(content.RESEARCH_INTRO, latex_delimiters=content.LATEX)
         gr.Markdown(engine.zoo_status(), elem_id="zoo-status")
         page.optin = gr.Checkbox(False, label=OPT_IN_LABEL, elem_id="analytics-optin")
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):
             tabs = [puzzle_tab(page), explorer_tab(page, ch), crossmodel_tab(page, ch), brain_tab(page, ch),
                     theory_tab(page), applications_tab(page, ch)]
         status_panel(page)

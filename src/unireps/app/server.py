@@ -69,6 +69,11 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
     return steps
 
 
+def page_js(*scripts: str) -> str:
+    """One page-load script running each of ``scripts`` (JavaScript functions of no arguments) in turn."""
+    return "() => {\n" + "\n".join(f"({s.strip()})();" for s in scripts) + "\n}"
+
+
 def create_app(config=None, engine=None, analytics=None, precompute: bool | None = None):
     """The FastAPI app with both routes (and a small index page at ``/``).  ``precompute`` (default: the config's)
     starts the background warm-up thread."""
@@ -79,7 +84,7 @@ def create_app(config=None, engine=None, analytics=None, precompute: bool | None
     from .analytics import Analytics
     from .educational import build_educational
     from .engine import AppConfig, Engine
-    from .figures import LINK_JS
+    from .figures import LAYOUT_JS, LINK_JS
     from .inputs import set_pil_limit
     from .research import build_research
     from .ui import CSS, theme
@@ -105,8 +110,8 @@ def create_app(config=None, engine=None, analytics=None, precompute: bool | None
                   mcp_server=False, pwa=False, enable_monitoring=False, theme=theme(), css=CSS, show_error=True)
     for blocks in (research, educational):
         blocks.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)
-    gr.mount_gradio_app(app, research, path=RESEARCH_PATH, js=LINK_JS, **common)
-    gr.mount_gradio_app(app, educational, path=EDU_PATH, **common)
+    gr.mount_gradio_app(app, research, path=RESEARCH_PATH, js=page_js(LINK_JS, LAYOUT_JS), **common)
+    gr.mount_gradio_app(app, educational, path=EDU_PATH, js=page_js(LAYOUT_JS), **common)
     app.state.engine = engine
     app.state.analytics = analytics
     app.state.blocks = {"research": research, "educational": educational}

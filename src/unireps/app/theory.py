@@ -19,7 +19,7 @@ TAB = ("theory", "Theory")
 def theory_tab(page: Page) -> gr.Tab:
     """Four sub-tabs; their three live tables are computed together when the tab is first viewed."""
     with gr.Tab(TAB[1], id=TAB[0]) as tab:
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):
             why_subtab()
             when = when_subtab(page)
             neuro = neuro_subtab(page)

@@ -34,6 +34,14 @@ a.unireps-cta { display: inline-block; padding: 0.7rem 1.1rem; border: 2px solid
 a.unireps-cta:hover { background: #dbe8f7; }
 .unireps-note { color: #333333; font-size: 0.95rem; }
 @media (max-width: 640px) { .gradio-container { padding-left: 6px !important; padding-right: 6px !important; } }
+/* narrow screens: a plot keeps its readable minimum width and its box scrolls sideways; so does a wide table */
+div:has(> .js-plotly-plot) { overflow-x: auto; max-width: 100%; }
+.block:has(.js-plotly-plot) { overflow-x: auto; }
+.gradio-container .table-wrap, .gradio-container .table-container { overflow-x: auto; max-width: 100%; }
+.gradio-container .block { min-width: 0; max-width: 100%; }
+.gradio-container .prose { overflow-wrap: anywhere; }
+.gradio-container .prose pre, .gradio-container .prose table { max-width: 100%; overflow-x: auto; display: block; }
+.gradio-container .prose .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; }
 """
 
 
