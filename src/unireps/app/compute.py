@@ -43,19 +43,80 @@ def n_boot(engine: Engine, metric: str, n_pairs: int = 1, n_measures: int = 1) -
     return max(10, n // 4) if metric in COSTLY else n
 
 
-def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True):
+def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True,
+                   cache: tuple | None = None):
     """``unireps.analysis.compare_models`` on precomputed arrays, bootstrap CIs per measure (the number of
-    resamples used is in the table's ``n_boot`` column)."""
+    resamples used is in the table's ``n_boot`` column).
+
+    With ``cache`` (a key naming what the rows of ``reps`` are, e.g. ``(reference set, modality)``; the labels must
+    then name the models), each pair is compared on its own and memoised: a later request that shares a pair of
+    models reuses it, and the start-up warm-up precomputes every pair of the default models (see
+    :func:`precompute_pairs`).  A pair's result is the same as in a joint call except its shuffled-pairing baseline,
+    which uses a permutation seeded by the pair alone."""
     from ..analysis import compare_models
 
-    tables, matrices = [], {}
     pairs = len(reps) * (len(reps) - 1) // 2 if budgeted else 1
+    if cache is None:
+        tables, matrices = [], {}
+        for m in metrics:
+            b = n_boot(engine, m, pairs, len(metrics) if budgeted else 1)
+            c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0)
+            tables.append(c.table.assign(n_boot=b))
+            matrices.update(c.matrices)
+        return pd.concat(tables, ignore_index=True), matrices
+    labels = list(reps)
+    tables, matrices = [], {}
     for m in metrics:
         b = n_boot(engine, m, pairs, len(metrics) if budgeted else 1)
-        c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0)
-        tables.append(c.table.assign(n_boot=b))
-        matrices.update(c.matrices)
+        M = pd.DataFrame(np.nan, index=labels, columns=labels)
+        rows = []
+        for i, a in enumerate(labels):
+            for c in labels[i + 1:]:
+                res = compare_pair(engine, cache, m, b, a, c, reps[a], reps[c], ds)
+                if res is None:
+                    continue
+                row, sub = res
+                rows.append(row)
+                M.loc[a, c], M.loc[c, a] = sub.loc[a, c], sub.loc[c, a]
+                M.loc[a, a], M.loc[c, c] = sub.loc[a, a], sub.loc[c, c]
+        matrices[m] = M
+        tables.append(pd.DataFrame(rows).assign(n_boot=b))
     return pd.concat(tables, ignore_index=True), matrices
+
+
+def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, b: str, A, B, ds):
+    """One pair of models under one measure: (table row, 2×2 matrix), memoised under ``cache``; None when the
+    measure is undefined for the pair (e.g. it needs equal widths)."""
+    import warnings
+
+    from ..analysis import compare_models
+
+    def compute():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = compare_models({a: A, b: B}, ds, metrics=(metric,), baselines=False, n_boot=boots, n_permutations=0)
+        if not len(c.table):
+            return None
+        return c.table.iloc[0].to_dict(), c.matrices[metric]
+
+    return engine.memo(("pair", cache, metric, boots, a, b), compute)
+
+
+def precompute_pairs(engine: Engine, models: Sequence[str], dskey: str, modality: str = "image",
+                     metrics: Sequence[str] = ("linear_cka", "mutual_knn"), boots: int | None = None) -> int:
+    """Warm the pair cache: every pair of ``models`` on ``dskey`` under each measure, with the resamples a request
+    of two or three models and two measures gets (the explorer's default).  Returns the number of pairs."""
+    ds = engine.dataset(dskey)
+    reps = {m: engine.embedding(m, dskey, modality) for m in models if modality in engine.entry(m).modalities}
+    labels = list(reps)
+    done = 0
+    for m in metrics:
+        b = boots if boots is not None else n_boot(engine, m, 3, 2)
+        for i, x in enumerate(labels):
+            for y in labels[i + 1:]:
+                compare_pair(engine, (dskey, modality), m, b, x, y, reps[x], reps[y], ds)
+                done += 1
+    return done
 
 
 # ------------------------------------------------------------------------------------------------ 1. puzzle
@@ -185,7 +246,7 @@ def explorer_compare(engine: Engine, models, dskey: str, measures, modality: str
                 if twin and twin not in reps:
                     reps[f"{m} (untrained)"] = engine.embedding(twin, dskey, modality)
             reps["raw pixels" if modality == "image" else "bag of words"] = raw_input(ds, modality)
-        table, matrices = compare_arrays(engine, reps, ds, measures)
+        table, matrices = compare_arrays(engine, reps, ds, measures, cache=(dskey, modality))
         coords = procrustes_align_2d({m: pca_2d(reps[m]) for m in models})
         return {"table": table, "matrices": matrices, "coords": coords}
 

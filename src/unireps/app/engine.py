@@ -194,7 +194,7 @@ class Engine:
         self._import_zoo()
 
     # -------------------------------------------------------------- memo
-    def memo(self, key: Any, fn: Callable[[], Any], keep: int = 512) -> Any:
+    def memo(self, key: Any, fn: Callable[[], Any], keep: int = 4096) -> Any:
         with self._meta:
             if key in self._memo:
                 self._memo.move_to_end(key)
