@@ -127,11 +127,14 @@ def test_explorer_compare(rc, srv):
     assert "3 models on 120 `shapes` images" in status
     z = arr(plot_json(h1)["data"][0]["z"]).astype(float)
     assert z.shape == (3, 3) and np.allclose(np.diag(z), 1.0)
-    assert "<sub>" in json.dumps(plot_json(h1)["data"][0]["text"])  # CI strings in the cells
+    assert "<br>" in json.dumps(plot_json(h1)["data"][0]["text"])  # value and CI on two lines in the cells
+    assert "–" in json.dumps(plot_json(h1)["data"][0]["text"])
+    assert set(plot_json(h1)["data"][0]["x"]) == {"s0", "s1", "clip"}  # short labels; full names on hover
+    assert f"{TINY['a']} vs {TINY['b']}" in json.dumps(plot_json(h1)["data"][0]["customdata"])
     assert plot_json(h2)["data"][0]["type"] == "heatmap"
     assert h3.get("visible") is False
     pj = plot_json(panels)
-    assert pj["layout"]["meta"] == {"unireps": "linked"}
+    assert pj["layout"]["meta"]["unireps"] == "linked" and pj["layout"]["meta"]["minWidth"] >= 500
     first_panel = [arr(t["customdata"]) for t in pj["data"] if t.get("xaxis", "x") == "x"]
     assert sorted(np.concatenate(first_panel).tolist()) == list(range(120))  # every item, by index
     assert set(table["headers"]) >= {"model_a", "model_b", "metric", "value", "ci_low", "ci_high"}
@@ -141,7 +144,8 @@ def test_explorer_compare(rc, srv):
 def test_explorer_text_modality_with_baselines(rc):
     out = rc.predict([TINY["a"], TINY["clip"]], "shapes", ["rsa"], "text", True, False, api_name="/explorer_compare")
     heat = plot_json(out[1])["data"][0]
-    assert "bag of words" in heat["x"] and any("untrained" in x for x in heat["x"])
+    full = json.dumps(heat["customdata"])
+    assert "bag of words" in heat["x"] and "bag of words" in full and f"{TINY['a']} (untrained)" in full
 
 
 def test_explorer_neighbours(rc, srv):

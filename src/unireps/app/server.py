@@ -49,6 +49,9 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
                     log.warning("warm-up: %s (%s) failed: %s", name, mod, err)
 
     steps.append(("reference embeddings", reference_embeddings))
+    zoo = engine.names("image", twins=False, kinds=("zoo",))
+    if len(zoo) >= 2:  # the explorer's default measures for every pair of zoo models: most requests are cache hits
+        steps.append(("explorer pairs", lambda: C.precompute_pairs(engine, zoo, "shapes")))
     steps.append(("theory tables", lambda: (C.convergence_by_layer(engine), C.invariance_demo(),
                                              C.brain_references(engine))))
     edu = engine.clip_model()

@@ -1,0 +1,174 @@
+"""Bounded loopback load test of the app: N concurrent clients, each doing K explorer comparisons.
+
+    .venv/bin/python benchmarks/bench_app_load.py [--clients 20] [--requests 5] [--src SRC ...] [--out FILE]
+
+For each ``--src`` (a ``src`` directory; default: this checkout's), the app is started in its own process
+(``unireps.app.launch`` on 127.0.0.1, one torch thread per computation, the app's default queue settings) with
+the zoo of ``$UNIREPS_CACHE`` (default ``~/.cache/unireps``) and a fresh analytics file.  The benchmark waits for
+the start-up warm-up to finish (``/healthz``: every task done), then:
+
+1. one client alone: K comparisons in a row;
+2. ``--clients`` clients at once (one thread and one gradio_client each), each doing K comparisons in a row.
+
+A comparison is ``/explorer_compare`` on the ``shapes`` reference set (120 images) with 2 or 3 zoo image models
+drawn at random (seeded per client) and the page's two default measures (linear CKA and mutual k-NN, 95% bootstrap
+CIs): what a visitor of the explorer does.  Reported: median and p95 latency per phase, requests per second, and
+the host's load average (``uptime``) before and after, since the machine may be shared.  Every request must
+answer; a request taking longer than ``--timeout`` fails the run (bounded).  Passing two ``--src`` runs both on
+the same host one after the other (e.g. main before a change and the branch after it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parents[1]
+MEASURES = ["linear_cka", "mutual_knn"]
+
+SERVER = """
+import sys
+from unireps.app import launch
+launch(host="127.0.0.1", port=int(sys.argv[1]), analytics_db=sys.argv[2], cache_dir=sys.argv[3] or None,
+       precompute=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def zoo_image_models(src: Path) -> list[str]:
+    code = ("from unireps.app.engine import AppConfig, Engine; import json; "
+            "print(json.dumps(Engine(AppConfig(toy_models=False)).names('image', twins=False, kinds=('zoo',))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(src)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> float:
+    import httpx
+
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("the app process exited during start-up")
+        try:
+            tasks = httpx.get(url + "/healthz", timeout=5).json()["tasks"]
+            if tasks and all(v in ("done", "error") for v in tasks.values()):
+                return time.time() - t0
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(1.0)
+    raise TimeoutError(f"the app's warm-up did not finish within {timeout:.0f} s")
+
+
+def client_run(url: str, models: list[str], k: int, seed: int, timeout: float) -> list[float]:
+    from gradio_client import Client
+
+    rng = random.Random(seed)
+    c = Client(url + "/unireps-multimodal/", verbose=False, analytics_enabled=False, download_files=False,
+               httpx_kwargs={"timeout": timeout})
+    times = []
+    try:
+        for _ in range(k):
+            chosen = rng.sample(models, rng.choice([2, 3]))
+            t0 = time.perf_counter()
+            job = c.submit(chosen, "shapes", MEASURES, "image", False, False, api_name="/explorer_compare")
+            out = job.result(timeout=timeout)
+            times.append(time.perf_counter() - t0)
+            if f"{len(chosen)} models on" not in out[0]:
+                raise RuntimeError(f"unexpected answer: {out[0]!r}")
+    finally:
+        c.close()
+    return times
+
+
+def summary(times: list[float], wall: float) -> dict:
+    q = sorted(times)
+    return {"n": len(q), "median_s": round(statistics.median(q), 3),
+            "p95_s": round(q[min(len(q) - 1, int(round(0.95 * (len(q) - 1))))], 3), "max_s": round(q[-1], 3),
+            "wall_s": round(wall, 2), "requests_per_s": round(len(q) / wall, 2)}
+
+
+def run_one(src: Path, clients: int, k: int, timeout: float, warmup_timeout: float, cache_dir: str) -> dict:
+    models = zoo_image_models(src)
+    if len(models) < 3:
+        raise SystemExit(f"need at least 3 zoo image models (found {models}); build the zoo: `unireps zoo build`")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    tmp = tempfile.mkdtemp(prefix="unireps-bench-app-")
+    log = open(Path(tmp) / "server.log", "w")
+    env = {**os.environ, "PYTHONPATH": str(src), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(Path(tmp) / "a.sqlite"), cache_dir],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        res = {"src": str(src), "zoo_image_models": len(models), "uptime_start": uptime()}
+        res["warmup_s"] = round(wait_ready(url, proc, warmup_timeout), 1)
+        res["uptime_before"] = uptime()
+        t0 = time.perf_counter()
+        alone = client_run(url, models, k, seed=10_000, timeout=timeout)
+        res["one_client"] = summary(alone, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            futures = [pool.submit(client_run, url, models, k, i, timeout) for i in range(clients)]
+            times = [t for f in futures for t in f.result(timeout=timeout * k + 60)]
+        res[f"{clients}_clients"] = summary(times, time.perf_counter() - t0)
+        res["uptime_after"] = uptime()
+        return res
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=5, help="comparisons per client")
+    ap.add_argument("--src", action="append", help="src directory to serve (repeatable; default: this checkout)")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per request")
+    ap.add_argument("--warmup-timeout", type=float, default=1500.0)
+    ap.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "unireps-bench-app-cache"),
+                    help="the app's activation/result cache (shared by the runs, so both start from the same "
+                         "embeddings on disk)")
+    ap.add_argument("--out", help="write the results as JSON here too")
+    args = ap.parse_args()
+    srcs = [Path(s).resolve() for s in (args.src or [str(ROOT / "src")])]
+    results = []
+    for src in srcs:
+        r = run_one(src, args.clients, args.requests, args.timeout, args.warmup_timeout, args.cache_dir)
+        print(json.dumps(r, indent=1), flush=True)
+        results.append(r)
+    if len(results) == 2:
+        key = f"{args.clients}_clients"
+        a, b = results[0][key], results[1][key]
+        print(f"median {a['median_s']} s -> {b['median_s']} s ({a['median_s'] / b['median_s']:.1f}x); "
+              f"p95 {a['p95_s']} s -> {b['p95_s']} s ({a['p95_s'] / b['p95_s']:.1f}x)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
