@@ -72,7 +72,7 @@ def linked_panels(coords: dict[str, np.ndarray], labels: list[str], groups: list
     for ann, lab in zip(fig.layout.annotations, short):
         ann.text = lab
     fig.update_layout(hovermode="closest", legend={"orientation": "h", "y": -0.08}, meta={"unireps": "linked"})
-    return responsive(fig, 40 + 230 * len(coords))
+    return responsive(fig, 40 + 230 * len(coords), extra_top=28)
 
 
 def short_labels(names: Sequence[str], max_len: int = 16) -> list[str]:
@@ -116,10 +116,10 @@ def wrap_title(title: str | None, width: int = 40) -> str | None:
     return "<br>".join(textwrap.wrap(title, width)) or title
 
 
-def responsive(fig: go.Figure, min_width: int, title: str | None = None) -> go.Figure:
+def responsive(fig: go.Figure, min_width: int, title: str | None = None, extra_top: int = 0) -> go.Figure:
     """Mark ``fig`` with the narrowest width at which it stays readable (``layout.meta.minWidth``, read by
     :data:`LAYOUT_JS`: on a narrower screen the plot keeps that width and its box scrolls sideways) and wrap its
-    title to fit that width."""
+    title to what a phone shows; ``extra_top``: room for subplot titles under the title."""
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
     meta["minWidth"] = int(min_width)
     text = title if title is not None else (fig.layout.title.text if fig.layout.title else None)
@@ -128,7 +128,7 @@ def responsive(fig: go.Figure, min_width: int, title: str | None = None) -> go.F
     if lines:
         n = lines.count("<br>") + 1
         fig.update_layout(title={"text": lines, "font": {"size": 15}},
-                          margin={"t": max(fig.layout.margin.t or 0, 24 + 20 * n)})
+                          margin={"t": max(fig.layout.margin.t or 0, 24 + 20 * n) + extra_top})
     return fig
 
 
@@ -180,7 +180,8 @@ def training_panels(states: dict[str, tuple[np.ndarray, np.ndarray]], captions: 
     """One panel per state (e.g. untrained / trained): images (circles) and their captions (crosses) in a shared
     2-D PCA of that state's embeddings, a grey line joining each matched pair."""
     names = list(states)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.06)
+    titles = [n.split(" (")[0] for n in names]  # "before training (model)": the model is named on the page
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.06)
     for c, name in enumerate(names, start=1):
         img, txt = states[name]
         for i in range(len(img)):
@@ -202,7 +203,7 @@ def training_panels(states: dict[str, tuple[np.ndarray, np.ndarray]], captions: 
     fig.update_layout(legend={"orientation": "h", "y": -0.08})
     style(fig, "A batch of images (●) and their captions (✕) in the shared space, same colour = a matched pair",
           height=430)
-    return responsive(fig, 40 + 230 * len(names))
+    return responsive(fig, 40 + 230 * len(names), extra_top=28)
 
 
 def occlusion_figure(image: np.ndarray, heat: np.ndarray, title: str) -> go.Figure:
