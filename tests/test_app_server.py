@@ -220,6 +220,29 @@ def test_applications(rc):
     assert rc.predict(api_name="/applications_on_view")[0] == status
 
 
+def test_applications_interactive(rc):
+    md, table = rc.predict("mlp", 0, 2, "relu2", "lstsq", api_name="/applications_stitch")
+    assert "seed 0" in md and "seed 2" in md and "random" in md
+    bottoms = {r[table["headers"].index("bottom")] for r in table["data"]}
+    assert bottoms == {"A", "random"}
+    assert {r[table["headers"].index("cut_a")] for r in table["data"]} == {"relu2"}
+    md, fig = rc.predict("slerp", False, 0.3, api_name="/applications_merge")
+    assert "`slerp` at t = 0.3 (no alignment)" in md
+    names = {t["name"] for t in plot_json(fig)["data"]}
+    assert names == {"no alignment", "after re-basin"}
+    md, table = rc.predict("ridge", 15, api_name="/applications_transfer")
+    assert "**15** anchors" in md
+    rows = table["data"]
+    assert sum(r[0] == "ridge" for r in rows) == 3 and {"b_on_b", "no_map", "chance"} <= {r[0] for r in rows}
+
+
+def test_applications_bad_choices(rc):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="cuts"):
+        rc.predict("mlp", 0, 1, "relu3", "lstsq", api_name="/applications_stitch")
+
+
 def test_status_and_session(rc):
     st = rc.predict(api_name="/research_status")
     assert st["headers"][:2] == ["task", "state"]

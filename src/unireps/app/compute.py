@@ -715,3 +715,66 @@ def neighbour_panels(engine: Engine, models, dskey: str, modality: str, item: in
     coords = procrustes_align_2d({m: pca_2d(engine.embedding(m, dskey, modality)) for m in models})
     ds = engine.dataset(dskey)
     return linked_panels(coords, list(ds.captions), engine.groups(dskey), highlight=int(item))
+
+
+# ------------------------------------------------------------------------------------------------ 6b. interactive
+
+
+STITCH_ARCHS = {"mlp": ("relu1", "relu2"), "cnn": ("relu1", "relu2", "relu3")}
+APP_EPOCHS = 10  # the applications' digits models: 10 epochs (about 95% test accuracy for the MLP)
+
+
+def app_stitch_pair(engine: Engine, arch: str, seed_a: int, seed_b: int, cut: str, method: str = "lstsq"
+                    ) -> pd.DataFrame:
+    """Stitching penalty of model A's bottom (up to ``cut``) + a fitted linear layer + model B's top, with the
+    random-bottom control (``unireps.stitch.stitching_penalties`` on two digits models, at one cut)."""
+    from ..stitch import STITCH_METHODS, stitching_penalties
+
+    if arch not in STITCH_ARCHS:
+        raise InputError(f"choose an architecture: {', '.join(STITCH_ARCHS)}")
+    if cut not in STITCH_ARCHS[arch]:
+        raise InputError(f"the {arch} has the cuts {', '.join(STITCH_ARCHS[arch])}; {cut!r} is not one of them")
+    if method not in STITCH_METHODS:
+        raise InputError(f"choose a stitching method: {', '.join(STITCH_METHODS)}")
+    sa, sb = int(seed_a), int(seed_b)
+    width = 32 if arch == "mlp" else 16
+
+    def run():
+        return stitching_penalties(arch, (width,), (sa, sb), methods=(method,), cuts=[cut], pairs="diagonal",
+                                   epochs=APP_EPOCHS, stitch_epochs=APP_EPOCHS)
+
+    return engine.disk_table(f"stitch-{arch}{width}-s{sa}-s{sb}-{cut}-{method}", run)
+
+
+def app_merge_curve(engine: Engine, method: str, rebasin: bool) -> pd.DataFrame:
+    """``unireps.merge.digits_merge_curve`` (test loss and accuracy vs the weight on model B), cached on disk."""
+    from ..merge import CURVE_METHODS, digits_merge_curve
+
+    if method not in CURVE_METHODS:
+        raise InputError(f"choose a merging method: {', '.join(CURVE_METHODS)}")
+    return engine.disk_table(f"merge-curve-{method}-{'rebasin' if rebasin else 'naive'}",
+                             lambda: digits_merge_curve(method, bool(rebasin), epochs=APP_EPOCHS))
+
+
+def app_transfer_at(engine: Engine, method: str, n_anchors: int) -> pd.DataFrame:
+    """``unireps.transfer.digits_probe_transfer`` with one map and one number of anchors (3 draws of anchors)."""
+    from ..transfer import TRANSFER_METHODS, digits_probe_transfer
+
+    if method not in TRANSFER_METHODS:
+        raise InputError(f"choose a map: {', '.join(TRANSFER_METHODS)}")
+    n = int(n_anchors)
+    if not 2 <= n <= 1000:
+        raise InputError(f"choose between 2 and 1000 anchors (you chose {n})")
+    return engine.memo(("transfer_at", method, n),
+                       lambda: digits_probe_transfer((n,), methods=(method,), n_repeats=3))
+
+
+def precompute_applications(engine: Engine) -> None:
+    """The interactive applications' default settings and every merging curve (Fisher's is slow)."""
+    from ..merge import CURVE_METHODS
+
+    app_stitch_pair(engine, "mlp", 0, 1, "relu1")
+    for method in CURVE_METHODS:
+        for rebasin in (False, True):
+            app_merge_curve(engine, method, rebasin)
+    app_transfer_at(engine, "procrustes", 20)

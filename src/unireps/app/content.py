@@ -258,25 +258,30 @@ APPLICATIONS = {
 ### Stitching
 If two networks represent inputs alike up to a simple map, the bottom of one can feed the top of the other through
 a single learned layer (Lenc & Vedaldi 2015, CVPR; Bansal, Nakkiran & Barak 2021, NeurIPS; Csiszárik et al. 2021,
-NeurIPS).  The live table: two digits MLPs (seeds 0 and 1), a least-squares linear stitch at each pair of cut
-layers; *penalty* = accuracy of model B minus accuracy of the stitched model, and the same with a **random**
-(untrained) bottom as the control — a stitch that works for random features would prove nothing.
+NeurIPS).  Choose two digits classifiers (their training seeds), a cut layer and how the linear stitching layer
+is fitted (least squares onto B's activations, or trained on the task); *penalty* = test accuracy of model B minus
+that of the stitched model, and the same with a **random** (untrained) bottom as the control — a stitch that works
+for random features would prove nothing.
 """,
     "merging": """
 ### Merging
 Two networks trained from different seeds usually cannot be averaged weight by weight: the loss rises in between
 (a *barrier*).  Many such barriers disappear once the hidden units of one network are permuted to match the other
 (Entezari et al. 2022, ICLR; Ainsworth, Hayase & Srinivasa 2023, ICLR, "Git Re-Basin"); when they do, the two models
-are *linearly mode connected* (Frankle et al. 2020, ICML).  The live curve: test loss along the straight line
-between two digits MLPs, before and after aligning them by weight matching.
+are *linearly mode connected* (Frankle et al. 2020, ICML).  Choose a merging method — a uniform (weighted) soup
+(Wortsman et al. 2022, ICML), task arithmetic (Ilharco et al. 2023, ICLR), TIES (Yadav et al. 2023, NeurIPS),
+Fisher-weighted averaging (Matena & Raffel 2022, NeurIPS) or SLERP — whether to align the two models first, and
+the weight on model B: the curve is the merged model's test accuracy for every weight (the task-vector methods
+take model A's random initialisation as their base, since the two models share no pre-trained ancestor).
 """,
     "transfer": """
 ### Transfer and reuse
 When two spaces agree up to a linear map, a few shared *anchor* inputs are enough to fit the map, and a classifier
 trained on one model can be reused on the other (relative representations, Moschella et al. 2023, ICLR; model
-stitching for reuse, Bansal et al. 2021).  The live bars: a probe trained on model B's features classifies model
-A's features mapped into B's space, as a function of the number of anchors; *b on b* is the probe on its own model,
-*no map* the probe applied without any map.
+stitching for reuse, Bansal et al. 2021).  Choose the map (least squares, ridge, scaled orthogonal Procrustes, or
+relative representations) and the number of anchors: a probe trained on model B's features classifies model A's
+features mapped into B's space; *b on b* is the probe on its own model, *no map* the probe applied without any
+map.
 """,
     "development": """
 ### Development benefits and open questions

@@ -68,7 +68,8 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
                   ("applications: merging", lambda: C.app_merging(engine)),
                   ("applications: distillation", lambda: C.app_development(engine)),
                   ("applications: transfer", lambda: C.app_transfer(engine)),
-                  ("applications: zoo stitching", lambda: C.app_zoo_stitching(engine))]
+                  ("applications: zoo stitching", lambda: C.app_zoo_stitching(engine)),
+                  ("applications: interactive defaults", lambda: C.precompute_applications(engine))]
     return steps
 
 

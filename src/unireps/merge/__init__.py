@@ -11,6 +11,7 @@ from .arithmetic import (
     ties_merge,
     trim,
 )
+from .curve import CURVE_METHODS, digits_merge_curve, merge_at
 from .demo import lmc_width_sweep, multitask_merge_table, summarise_merge_table
 from .fisher import diagonal_fisher, fisher_merge
 from .lmc import barrier, barriers, interpolate, lmc_curve, recompute_bn_stats
@@ -30,7 +31,8 @@ from .slerp import slerp, slerp_tensor
 from .soups import GreedySoupResult, greedy_soup, uniform_soup
 
 __all__ = [
-    "GreedySoupResult", "PermutationSpec", "activation_matching", "add_task_vectors", "apply_permutation", "barrier",
+    "CURVE_METHODS", "GreedySoupResult", "digits_merge_curve", "merge_at",
+    "PermutationSpec", "activation_matching", "add_task_vectors", "apply_permutation", "barrier",
     "barriers", "check_spec", "diagonal_fisher", "disjoint_merge", "elect_sign", "fisher_merge", "greedy_soup",
     "interpolate", "invert_permutation", "lmc_curve", "lmc_width_sweep", "mlp_spec", "multitask_merge_table",
     "negate", "random_permutation", "recompute_bn_stats", "slerp", "slerp_tensor", "spec_from_module",
