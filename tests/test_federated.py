@@ -184,7 +184,13 @@ def test_baselines_order_central_above_isolated_at_strong_skew():
 # ------------------------------------------------------------------------------------------------ experiment + CLI
 
 def test_results_table_and_paragraph_come_from_the_measured_tables():
-    from unireps.federated.experiment import divergence_vs_accuracy, results_paragraph, results_table, run_experiment
+    from unireps.federated.experiment import (
+        divergence_vs_accuracy,
+        report_section,
+        results_paragraph,
+        results_table,
+        run_experiment,
+    )
 
     cfg = FedConfig(n_clients=3, rounds=2, local_epochs=1)
     tables = run_experiment(cfg, alphas=[0.1, 10.0], strategies=["fedavg", "aligned"], with_barrier=False)
@@ -195,6 +201,8 @@ def test_results_table_and_paragraph_come_from_the_measured_tables():
     text = results_paragraph(tables, cfg)
     assert f"{fed.loc[0.1, 'global_acc']:.3f}" in text and f"{fed.loc[10.0, 'cka_client_client']:.3f}" in text
     assert "n = 600" in text and "probe n = 197" in text
+    t2, p2 = report_section(tables, cfg)
+    assert p2 == text and t2.equals(table)
     corr = divergence_vs_accuracy(tables)
     assert corr["n"] == 2 * 2 * 2 and -1 <= corr["rho"] <= 1
     with pytest.raises(ValueError, match="engine"):
