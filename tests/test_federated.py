@@ -205,6 +205,8 @@ def test_results_table_and_paragraph_come_from_the_measured_tables():
     assert p2 == text and t2.equals(table)
     corr = divergence_vs_accuracy(tables)
     assert corr["n"] == 2 * 2 * 2 and -1 <= corr["rho"] <= 1
+    last = divergence_vs_accuracy(tables, measure="mknn", at_round=2)
+    assert last["n"] == 2 * 2 and -1 <= last["rho"] <= 1
     with pytest.raises(ValueError, match="engine"):
         run_experiment(cfg, engine="grpc")
 

@@ -116,15 +116,22 @@ def _final(table: pd.DataFrame, alpha: float, strategy: str, col: str) -> float:
     return float(rows.sort_values("round")[col].iloc[-1]) if len(rows) else float("nan")
 
 
-def divergence_vs_accuracy(tables: dict[str, pd.DataFrame], layer: str = "relu2") -> dict:
-    """Spearman correlation, over every (α, strategy, round ≥ 1), between client divergence (1 − mean
-    client-client linear CKA at ``layer``) and the accuracy lost by federating (central − global accuracy)."""
+def divergence_vs_accuracy(tables: dict[str, pd.DataFrame], layer: str = "relu2", *, measure: str = "cka",
+                           at_round: int | None = None) -> dict:
+    """Spearman correlation, over every (α, strategy, round ≥ 1) — or only round ``at_round``, which removes the
+    shared trend over rounds — between client divergence (1 − mean client-client ``measure``, ``cka`` or
+    ``mknn``, at ``layer``) and the accuracy lost by federating (central − global accuracy)."""
+    if measure not in ("cka", "mknn"):
+        raise ValueError(f"measure must be 'cka' or 'mknn', got {measure!r}")
+    col = f"{measure}_client_client"
     t = results_table(tables, layer)
     central = t[t.strategy == "central"].set_index("alpha").global_acc
     runs = t[~t.strategy.isin(["central", "isolated", "untrained"]) & (t["round"] >= 1)].dropna(
-        subset=["cka_client_client", "global_acc"])
+        subset=[col, "global_acc"])
+    if at_round is not None:
+        runs = runs[runs["round"] == at_round]
     loss = runs.alpha.map(central) - runs.global_acc
-    div = 1 - runs.cka_client_client
+    div = 1 - runs[col]
     if len(runs) < 3:
         return {"rho": float("nan"), "p": float("nan"), "n": len(runs)}
     res = spearmanr(div, loss)
