@@ -42,6 +42,11 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     out = Path(out_dir)
     t0 = time.perf_counter()
     results = run_standard(cfg, progress=progress)
+    real = out / "realnets" / "realnets_numbers.json"  # written just before by `unireps demo` (the real networks)
+    if real.is_file():
+        import json
+
+        results.numbers.update(json.loads(real.read_text(encoding="utf-8")))
     snippets = run_snippets(cfg.n, progress=progress)
     date = date or datetime.date.today().isoformat()
     if capture_app is None:

@@ -21,6 +21,8 @@ FIGURES = ("embeddings", "heatmap_linear_cka", "depth", "layers", "brain_human",
 
 
 TITLE = "Representational convergence in a small world"
+REALNETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+REALNETS_KEY = "brain_heldout|efficientnet-lite0|human_IT (4 subjects)"  # present when the demo ran the real nets
 
 
 @dataclass
@@ -96,6 +98,10 @@ class Numbers:
         if fmt == "pp":
             return f"{100 * float(v):.1f} percentage points"
         return format(v, fmt)
+
+    def has(self, key: str) -> bool:
+        """Whether the run produced ``key`` (sections that only some runs have, e.g. the real networks)."""
+        return key in self.n
 
     def get(self, key: str) -> float:
         """The raw value (for comparisons in the prose); missing is an error as in ``__call__``."""
@@ -188,7 +194,9 @@ def render(key: str, N: Numbers, provenance: dict, snippets: dict | None = None,
     snippets = snippets or {}
     app_screens = app_screens or {}
     env = _environment()
-    ctx = {"N": N, "g": N.get, "cmp": _cmp, "prov": prov, "key": key, "wmax": max(ws), "wmin": min(ws),
+    ctx = {"N": N, "g": N.get, "cmp": _cmp, "realnets": N.has(REALNETS_KEY), "nets": REALNETS,
+           "argmax": lambda items, pattern: max((pattern.format(i) for i in items), key=N.get),
+           "prov": prov, "key": key, "wmax": max(ws), "wmin": min(ws),
            "has": lambda name: name in figures,
            "fig": lambda name, caption, plotly=True: _figure(key, name, caption, plotly),
            "iframe": lambda name, height=480: _iframe(key, name, height),
@@ -226,7 +234,12 @@ TOC = [{"name": "The puzzle"}, {"name": "An interactive demonstration"},
        {"name": "Open questions"}, {"name": "Conclusion"}, {"name": "Supplementary materials"}]
 
 
-def front_matter(key: str, date: str, authors: list[Author], abstract: str = "") -> str:
+def toc(realnets: bool = False) -> list[dict]:
+    """The front matter's table of contents (the real-network section only when the run has it)."""
+    return TOC[:1] + ([{"name": "Real networks on real photographs"}] if realnets else []) + TOC[1:]
+
+
+def front_matter(key: str, date: str, authors: list[Author], abstract: str = "", realnets: bool = False) -> str:
     import yaml
 
     fm = {"layout": "distill", "title": TITLE,
@@ -234,7 +247,7 @@ def front_matter(key: str, date: str, authors: list[Author], abstract: str = "")
           "tags": ["representational similarity", "CKA", "RSA", "model stitching", "model merging"],
           "giscus_comments": True, "date": date, "featured": False,
           "authors": [{"name": a.name, "url": a.url, "affiliations": {"name": a.affiliations}} for a in authors],
-          "bibliography": f"{key}.bib", "toc": TOC}
+          "bibliography": f"{key}.bib", "toc": toc(realnets)}
     return "---\n" + yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=100) + "---\n"
 
 
@@ -266,5 +279,5 @@ def write_post(results, root: str | Path, date: str | None = None, slug: str = S
     cited = [k.strip() for group in re.findall(r'<d-cite\s+key="([^"]+)"', text) for k in group.split(",")]
     atomic_write_text(root / "assets" / "bibliography" / f"{key}.bib", bibtex(cited))
     post = root / "_posts" / f"{key}.md"
-    atomic_write_text(post, front_matter(key, date, authors or [Author()], abstract) + text)
+    atomic_write_text(post, front_matter(key, date, authors or [Author()], abstract, N.has(REALNETS_KEY)) + text)
     return post
