@@ -112,7 +112,7 @@ def merging_section(page: Page) -> None:
         t = gr.Slider(0.0, 1.0, value=0.5, step=0.1, label="Interpolation weight on model B (t)")
     btn = gr.Button("Merge", variant="primary", elem_id="ap-merge")
     md = gr.Markdown(elem_id="ap-merge-result")
-    fig = gr.Plot(label="Test accuracy of the merged model vs the weight on B", elem_id="ap-merge-curve")
+    fig = gr.Plot(label="Merged model: test accuracy", elem_id="ap-merge-curve")  # one line on a phone
 
     @page.guard
     def do_merge(method, rebasin, t):
