@@ -19,7 +19,7 @@ STRINGS = {"lmc_widths": "16, 64", "stitch_diagram_cut": "relu1→relu1", "stitc
            "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
 
 
-FIGURE_NAMES = sorted(set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers"})
+FIGURE_NAMES = sorted(set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers", "training"})
 SNIPPETS = {name: {"code": f"print({i})", "output": f"{i}\n"} for i, name in enumerate(("cka", "stitch", "transfer"))}
 
 
