@@ -35,3 +35,21 @@ def test_tmp_files_of_killed_writers_are_swept(tmp_path):
         w.write(slice(0, 4), np.zeros((4, 3), np.float32))
         w.commit()
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_any_later_write_sweeps_the_whole_cache(tmp_path):
+    from unireps.models.cache import ActivationCache
+
+    entry_a = tmp_path / "activations" / "a"
+    child = textwrap.dedent(f"""
+        import os, signal
+        from unireps.models.cache import LayerWriter
+        LayerWriter({str(entry_a)!r}, "layer0.mean", "X", 100, 8, {{}})
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert subprocess.run([sys.executable, "-c", child], env=env, timeout=120).returncode == -9
+    assert [p for p in entry_a.iterdir() if p.suffix == ".tmp"]
+    w = ActivationCache(tmp_path).writer(tmp_path / "activations" / "b", "emb", "mean", {}, 2, 2)
+    assert not [p for p in entry_a.iterdir() if p.suffix == ".tmp"]  # another entry's leftovers are gone too
+    w.abort()

@@ -287,6 +287,16 @@ class ActivationCache:
         arr = np.memmap(fpath, dtype=np.float32, mode="r", offset=offset, shape=shape)
         return arr if mmap else np.array(arr)
 
+    def sweep(self) -> list[Path]:
+        """Remove the temporary files that killed writers left in any entry (``sweep_stale_tmp``)."""
+        if getattr(self, "_swept", False):
+            return []
+        self._swept = True
+        base = self.root / "activations"
+        dirs = [p for p in base.iterdir() if p.is_dir()] if base.is_dir() else []
+        return [p for d in dirs for p in sweep_stale_tmp(d)]
+
     def writer(self, entry: Path, layer: str, pooling: str, key: dict[str, Any], n: int, d: int) -> LayerWriter:
+        self.sweep()  # once per cache object: a run killed with kill -9 elsewhere in the cache left its .tmp files
         return LayerWriter(entry, self.stem(layer, pooling), layer, n, d,
                            {"key": json.loads(json.dumps(key, default=str))})
