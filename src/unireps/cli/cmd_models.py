@@ -50,9 +50,10 @@ def run_list(args) -> int:
 
 
 def run_extract(args) -> int:
-    from ..io import atomic_write_bytes, write_json
+    from ..io import atomic_write, write_json
     from ..models import extract, load_model
     from ..provenance import provenance
+    from ..sizing import check_disk
 
     check_engine(args)
     check_out(args.out)
@@ -70,14 +71,12 @@ def run_extract(args) -> int:
         ex = extract(enc, ds, modality=args.modality, layers=layers, pooling=args.pooling, cache_dir=args.cache_dir,
                      batch_size=args.batch_size, progress=not args.json)
     out = out_dir(args.out)
+    check_disk("the extracted arrays", sum(np.asarray(a).nbytes for a in ex.values()), out,
+               "extract fewer items (--n) or layers, or choose --out on a larger disk")
     files = {}
     for name, arr in ex.items():
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(arr))
         path = out / f"{name.replace('/', '_')}.npy"
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write(path, lambda f, arr=arr: np.save(f, np.asarray(arr)))  # streamed from the cache, no copy
         files[name] = {"file": str(path), "shape": list(np.shape(arr)), "from_cache": ex.from_cache.get(name)}
     write_json(out / "provenance.json", provenance(model=ex.model, dataset=args.dataset, n=len(ds),
                                                    content_hash=ex.content_hash, modality=args.modality,
