@@ -17,6 +17,7 @@ from unireps.metrics import (
     list_metrics,
     mutual_knn,
     procrustes,
+    rbf_cka,
 )
 
 
@@ -72,6 +73,7 @@ def test_cka_and_procrustes_wide_independent_noise_warn():
     X, Y = rng.standard_normal((20, 5000)), rng.standard_normal((20, 5000))
     assert _warns(linear_cka, X, Y, match="chance") > 0.9
     assert _warns(procrustes, X, Y, match="chance") > 0.9
+    assert _warns(rbf_cka, X, Y, match="RBF CKA.*chance") > 0.9
 
 
 def test_cca_rank_close_to_n_warns():
@@ -90,5 +92,5 @@ def test_knn_with_k_close_to_n_warns(fn):
 
 def test_informative_settings_do_not_warn():
     X, Y = _pair(n=200, dx=10, dy=8)
-    for fn in (linear_cka, procrustes, cca, mutual_knn, jaccard_knn):
+    for fn in (linear_cka, rbf_cka, procrustes, cca, mutual_knn, jaccard_knn):
         _silent(fn, X, Y)

@@ -264,4 +264,8 @@ def rbf_cka(X, Y, sigma: float | None = None, threshold: float = 1.0, debiased: 
     center(x, "X"), center(y, "Y")  # refuses constant representations
     gx = GramStats(rbf_gram(x, sigma, threshold, "X"), debiased)
     gy = GramStats(rbf_gram(y, sigma, threshold, "Y"), debiased)
-    return cka_from_hsic(gx.hsic(gy), gx.hsic(gx), gy.hsic(gy))
+    hxx, hyy = gx.hsic(gx), gy.hsic(gy)
+    if not debiased and bool(hxx * hyy > 0):  # the permutation mean holds for any centred kernels
+        warn_chance_cka(torch.trace(gx.mat).to(hxx.dtype), torch.trace(gy.mat).to(hyy.dtype), hxx, hyy,
+                        x.shape[0], "RBF CKA")
+    return cka_from_hsic(gx.hsic(gy), hxx, hyy)
