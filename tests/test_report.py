@@ -16,7 +16,8 @@ from unireps.viz.png import find_browser
 
 STRINGS = {"lmc_widths": "16, 64", "stitch_diagram_cut": "relu1→relu1", "stitch_diagram_method": "lstsq",
            "cross_family_linear_cka_best_pair": "clip-s0 and siglip-s0",
-           "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0"}
+           "brain_best_human_layer": "clip-s0 · block.1", "brain_best_monkey_layer": "clip-s0 · block.0",
+           "brain_trained_most_picked": "clip-s0 · block.1", "brain_trained_in_sample_best": "clip-s0 · block.1"}
 
 
 FIGURE_NAMES = sorted(set(FIGURES) | {"factors", "crossmodal", "transfer", "lmc_barriers", "training"})
@@ -32,7 +33,7 @@ def complete_numbers() -> dict:
             return numbers
         except KeyError as e:
             key = re.search(r"'([^']+)'", str(e)).group(1)
-            integer = key.startswith("n_") or "_n_" in key or key.endswith(("anchors", "_width"))
+            integer = key.startswith("n_") or "_n_" in key or key.endswith(("anchors", "_width", "_n"))
             numbers[key] = STRINGS.get(key, 7 if integer else 0.5)
     raise AssertionError("the post asks for too many numbers")
 

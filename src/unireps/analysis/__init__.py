@@ -9,23 +9,27 @@
 * ``nearest_neighbours``, ``profile_variance``   item-level agreement between models
 * ``zero_shot``, ``occlusion_map``, ``word_importance``   explaining one image–text match
 * ``invariance_table``      the measures' invariances, measured
+* ``select_layer_cv``, ``brain_layer_selection``   "best layer" chosen on one half of the stimuli, scored on the
+  other, with the permutation null of the in-sample maximum; ``identification_ci`` the identification rate's CI
 """
 
-from .brain import brain_rsa, noise_ceiling, reference_rows
+from .brain import brain_layer_selection, brain_rsa, ceiling_table, noise_ceiling, reference_rows
 from .compare import Comparison, compare_models
 from .crossmodal import cross_modal_alignment, retrieval_at_1
 from .explain import occlusion_images, occlusion_map, word_importance, zero_shot
 from .groundtruth import factor_alignment, factor_matrices
 from .invariance import invariance_table
-from .layerwise import Layerwise, identification_rate, layerwise
+from .layerwise import Layerwise, identification_ci, identification_rate, layerwise
 from .neighbours import nearest_neighbours, neighbour_labels, profile_variance, unit_rows
 from .reps import raw_input, representations, untrained_twin
+from .selection import LayerSelection, select_layer_cv
 from .sweeps import pairwise_table, sweep
 
 __all__ = [
-    "Comparison", "Layerwise", "brain_rsa", "compare_models", "cross_modal_alignment", "factor_alignment",
-    "factor_matrices", "identification_rate", "invariance_table", "layerwise", "nearest_neighbours",
-    "neighbour_labels", "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance",
-    "raw_input", "reference_rows", "representations", "retrieval_at_1", "sweep", "unit_rows", "untrained_twin",
-    "word_importance", "zero_shot",
+    "Comparison", "LayerSelection", "Layerwise", "brain_layer_selection", "brain_rsa", "ceiling_table",
+    "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices", "identification_ci",
+    "identification_rate", "invariance_table", "layerwise", "nearest_neighbours", "neighbour_labels",
+    "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance", "raw_input",
+    "reference_rows", "representations", "retrieval_at_1", "select_layer_cv", "sweep", "unit_rows",
+    "untrained_twin", "word_importance", "zero_shot",
 ]

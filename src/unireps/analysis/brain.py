@@ -126,6 +126,48 @@ def brain_rsa(model, dataset: str = "kriegeskorte92", layers="all", rdm: str = "
         table = pd.concat([table, skipped], ignore_index=True)
     if with_references:
         table = pd.concat([table, reference_rows(dataset, compare, n_boot, seed)], ignore_index=True)
-    for key, v in ceiling_table(subjects, compare, n_boot, seed).items():
+    memo = (ds.name, compare, n_boot, seed)
+    if memo not in _CEILINGS:  # the same for every model: computed once per process
+        _CEILINGS[memo] = ceiling_table(subjects, compare, n_boot, seed)
+    for key, v in _CEILINGS[memo].items():
         table[key] = v
     return table
+
+
+_CEILINGS: dict = {}
+
+
+def brain_layer_selection(models, dataset: str = "kriegeskorte92", layers="all", rdm: str = "correlation",
+                          compare: str = "spearman", n_splits: int = 100, n_permutations: int = 1000, seed: int = 0,
+                          pooling: str | None = None, cache_dir=None):
+    """Cross-validated choice of the most human-IT-like (model, layer) among ``models``' layers.
+
+    Candidates: every layer of every model whose ``rdm`` RDM is defined; target: the four human subjects (score =
+    mean over subjects, comparable with the noise ceiling).  Returns ``unireps.analysis.LayerSelection``: the
+    held-out score of the layer picked on the other half of the 92 stimuli (mean ± sd over ``n_splits``), the
+    in-sample maximum (labelled so) and its permutation null.  Candidate names are "model · layer".
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> fake = {"a": rng.normal(size=(92, 10)), "b": rng.normal(size=(92, 10))}  # precomputed layers
+    >>> sel = brain_layer_selection([fake], n_splits=5, n_permutations=20)
+    >>> sel.n_candidates, sel.n_stimuli
+    (2, 92)
+    """
+    from .selection import select_layer_cv
+
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    models = models if isinstance(models, (list, tuple)) else [models]
+    candidates = {}
+    for m in models:
+        label = model_label(m) if not isinstance(m, dict) else ""
+        reps = representations(m, ds, "image", layers=layers, pooling=pooling, cache_dir=cache_dir)
+        check_same_rows({f"layer {k!r}": v for k, v in reps.items()}, "layer", expected=len(ds),
+                        source=f"{ds.name} (the {len(ds)} stimuli with measured RDMs, in the dataset's order)")
+        for name, X in reps.items():
+            try:
+                candidates[f"{label} · {name}" if label else str(name)] = compute_rdm(X, rdm)
+            except ValueError:  # undefined RDM (a layer constant across images): not a candidate
+                continue
+    return select_layer_cv(candidates, subject_rdms(ds), compare=compare, n_splits=n_splits,
+                           n_permutations=n_permutations, seed=seed)

@@ -64,7 +64,8 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     for name, fig in results.figures.items():
         save(fig, html_path=out / "figures" / f"{name}.html", plotlyjs="plotly.min.js")
     prov = provenance(preset=cfg.preset, seed=cfg.seed, n=cfg.n, n_boot=cfg.n_boot,
-                      n_permutations=cfg.n_permutations, timings=results.timings,
+                      n_permutations=cfg.n_permutations, stat_boot=cfg.stat_boot, n_splits=cfg.n_splits,
+                      stat_permutations=cfg.stat_permutations, timings=results.timings,
                       run_time=f"{run_time / 60:.1f} minutes on this machine",
                       command_line="unireps report --out " + str(out) if "unireps" not in " ".join(sys.argv)
                       else " ".join(["unireps", *sys.argv[1:]]))

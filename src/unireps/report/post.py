@@ -170,7 +170,8 @@ def _conclusion(N: Numbers, wmax: int) -> str:  # noqa: N803
     return text + (" Not observed in this run: " + "; ".join(failed) + "." if failed else "")
 
 
-PROVENANCE_DEFAULTS = {"n_boot": "", "n_permutations": "", "preset": "default", "seed": 0, "run_time": "",
+PROVENANCE_DEFAULTS = {"n_boot": "", "n_permutations": "", "stat_boot": "", "n_splits": "", "stat_permutations": "",
+                       "preset": "default", "seed": 0, "run_time": "",
                        "command_line": "", "packages": {}, "figures": [], "out": ""}
 
 

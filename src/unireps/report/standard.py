@@ -29,9 +29,12 @@ SEED_BASE = "cnn16-gru-infonce"
 @dataclass
 class RunConfig:
     preset: str = "default"
-    n: int = 500  # stimuli of the held-out shapes set
-    n_boot: int = 100
+    n: int = 500  # stimuli of the eval set: new draws from the training distribution (not held out)
+    n_boot: int = 100  # general sections (model x model CIs); the brain section and identification use stat_boot
     n_permutations: int = 100
+    n_splits: int = 100  # random halvings of the stimuli for cross-validated best-layer selection
+    stat_boot: int = 1000  # resamples for the noise-ceiling / brain-score CIs and the identification-rate CI
+    stat_permutations: int = 1000  # permutations for the null of the maximum over layers
     seed: int = 0
     applications: bool = True
     quick_applications: bool = False  # smaller application runs (tests)
@@ -94,7 +97,8 @@ def section_models(cfg: RunConfig, names: set[str]):
         numbers["zoo_train_time_s"] = float(cards.train_time_s.fillna(0).sum())
     fig = viz.bar_plot(trained.melt(id_vars="model", value_vars=[c for c in ("i2t_r1", "t2i_r1") if c in trained],
                                     var_name="direction", value_name="R@1"),
-                       "model", "R@1", color="direction", title="Held-out retrieval R@1 of the zoo")
+                       "model", "R@1", color="direction", title="Retrieval R@1 of the zoo on new images from the training distribution "
+                       "(factor-identical convention)")
     return {"zoo_cards": cards}, {"zoo_retrieval": fig}, numbers
 
 
@@ -190,6 +194,20 @@ def section_layers(cfg: RunConfig, ds, names: set[str]):
     ident = res.identification.set_index("metric")
     numbers = {f"identification_{m}": float(ident.loc[m, "identification_rate"]) for m in ident.index}
     numbers["n_layers"] = int(ident.loc["linear_cka", "n_layers"])
+    la = analysis.representations(a, ds, "image", layers="all", cache_dir=cfg.cache_dir)
+    lb = analysis.representations(b, ds, "image", layers="all", cache_dir=cfg.cache_dir)
+    cis = []
+    for m in ident.index:  # bootstrap over stimuli: how much the rate depends on the particular images
+        try:
+            ci = analysis.identification_ci(la, lb, m, n_boot=cfg.stat_boot, seed=cfg.seed)
+        except ValueError:  # the measure is undefined for some layer (see the table's note)
+            continue
+        cis.append(ci)
+        numbers[f"identification_{m}_ci_low"], numbers[f"identification_{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
+    numbers["identification_n_boot"] = min((c["n_boot"] for c in cis), default=0)
+    if cis:
+        res.identification = res.identification.merge(pd.DataFrame(cis)[["metric", "ci_low", "ci_high", "n_boot"]],
+                                                      on="metric", how="left")
     fig = viz.layer_map(res.maps["linear_cka"], title="Linear CKA between layers of two seeds",
                         xlabel=f"{SEED_BASE} seed 1", ylabel=f"{SEED_BASE} seed 0")
     maps = {f"layers_map_{m}": M.reset_index(names="layer_a") for m, M in res.maps.items()}
@@ -231,14 +249,19 @@ def section_crossmodal(cfg: RunConfig, ds, names: set[str]):
         numbers[f"xmodal_{metric}_own_untrained_mean"] = float(un.image_vs_own_text.mean())
         numbers[f"xmodal_{metric}_lm_trained_mean"] = float(tr.image_vs_language_model.mean())
         numbers[f"xmodal_{metric}_lm_untrained_mean"] = float(un.image_vs_language_model.mean())
-        comp = tm.r1_image_to_text.to_numpy()
-        for col in ("image_vs_own_text", "image_vs_language_model"):
-            v = tm[col].to_numpy()
-            ok = np.isfinite(comp) & np.isfinite(v)
-            from scipy.stats import spearmanr
+        from scipy.stats import spearmanr
 
-            numbers[f"xmodal_{metric}_{col}_vs_r1_spearman"] = float(spearmanr(comp[ok], v[ok]).statistic) \
-                if ok.sum() > 2 else float("nan")
+        for col in ("image_vs_own_text", "image_vs_language_model"):
+            # within a comparable group: trained models only (pooling untrained twins, which have near-chance
+            # competence and low alignment, manufactures a correlation); the pooled value is kept, labelled
+            for group, part in (("trained", tr), ("pooled", tm)):
+                comp, v = part.r1_image_to_text.to_numpy(), part[col].to_numpy()
+                ok = np.isfinite(comp) & np.isfinite(v)
+                key = f"xmodal_{metric}_{col}_vs_r1_spearman" + ("" if group == "trained" else "_pooled")
+                res = spearmanr(comp[ok], v[ok]) if ok.sum() > 2 else None
+                numbers[key] = float(res.statistic) if res is not None else float("nan")
+                numbers[key.replace("_spearman", "_p")] = float(res.pvalue) if res is not None else float("nan")
+                numbers[key.replace("_spearman", "_n")] = int(ok.sum())
     numbers["xmodal_n_models"] = int(t.model.nunique())
     fig = viz.style(__import__("plotly.express", fromlist=["scatter"]).scatter(
         t[t.metric == "mutual_knn"], x="r1_image_to_text", y="image_vs_language_model", color="state",
@@ -255,7 +278,7 @@ def section_brain(cfg: RunConfig, names: set[str]):
     for i, m in enumerate(models):
         t = analysis.brain_rsa({k: v for k, v in analysis.representations(m, ds92, "image", layers="all",
                                                                           cache_dir=cfg.cache_dir).items()},
-                               n_boot=cfg.n_boot, seed=cfg.seed, with_references=i == 0)
+                               n_boot=cfg.stat_boot, seed=cfg.seed, with_references=i == 0)
         tables.append(t.assign(model=t.model.where(t.kind == "reference", m.removeprefix("zoo:"))))
     t = pd.concat(tables, ignore_index=True)
     layers = t[(t.kind == "layer") & t.value.notna()]
@@ -276,8 +299,49 @@ def section_brain(cfg: RunConfig, names: set[str]):
     best_per_model = h.groupby("model").mean_over_subjects.max()
     numbers["brain_untrained_best_human"] = float(best_per_model.get(f"{SEED_BASE}-s0-untrained", np.nan))
     numbers["brain_trained_cnn_best_human"] = float(best_per_model.get(f"{SEED_BASE}-s0", np.nan))
+    numbers.update(_ceiling_numbers(t))
+    numbers.update(_tie_numbers(ds92))
+    # "best layer" chosen on one half of the 92 images and scored on the other (trained models), and the same
+    # for the untrained twin's layers (the baseline); the in-sample maximum only with its permutation null
+    trained = [m for m in models if "untrained" not in m]
+    kw = dict(n_splits=cfg.n_splits, seed=cfg.seed, n_permutations=cfg.stat_permutations, cache_dir=cfg.cache_dir)
+    selections = {"trained": analysis.brain_layer_selection(trained, **kw),
+                  "untrained": analysis.brain_layer_selection([zoo(f"{SEED_BASE}-s0-untrained")], **kw)}
+    for group, sel in selections.items():
+        d = sel.as_dict()
+        for k in ("cv_mean", "cv_sd", "n_splits", "in_sample_value", "null_mean", "null_p95", "p_value",
+                  "n_candidates", "most_picked_share"):
+            numbers[f"brain_{group}_{k}"] = d[k]
+        numbers[f"brain_{group}_most_picked"] = d["most_picked"].removeprefix("zoo:")
+        numbers[f"brain_{group}_in_sample_best"] = d["in_sample_best"].removeprefix("zoo:")
+    selection_table = pd.DataFrame([{"candidates": g, **s.as_dict()} for g, s in selections.items()])
     figs = {"brain_human": viz.brain_plot(t, "human_IT"), "brain_monkey": viz.brain_plot(t, "monkey_IT")}
-    return {"brain": t}, figs, numbers
+    return {"brain": t, "brain_layer_selection": selection_table}, figs, numbers
+
+
+def _tie_numbers(ds92) -> dict:
+    """The animacy model RDM (two distinct values) against human IT under Spearman, tau-a and rho-a, and the
+    lower bound of the noise ceiling under each (ties: Nili et al. 2014)."""
+    from ..analysis.brain import subject_rdms
+    from ..metrics import noise_ceiling, rsa_rdms
+
+    subjects, animacy = subject_rdms(ds92), ds92.condensed("model/animacy")
+    out = {}
+    for c in ("spearman", "kendall_tau_a", "rho_a"):
+        out[f"brain_animacy_human_{c}"] = float(np.mean([rsa_rdms(animacy, s, c) for s in subjects]))
+        out[f"ceiling_lower_{c}"] = noise_ceiling(subjects, c)[0]
+    return out
+
+
+def _ceiling_numbers(t: pd.DataFrame) -> dict:
+    out = {}
+    for key in ("ceiling_lower", "ceiling_upper"):
+        for suffix in ("_ci_low", "_ci_high"):
+            if key + suffix in t:
+                out[key + suffix] = float(t[key + suffix].iloc[0])
+    if "ceiling_n_boot" in t:
+        out["ceiling_n_boot"] = int(t.ceiling_n_boot.iloc[0])
+    return out
 
 
 def section_embeddings(cfg: RunConfig, ds, names: set[str]):

@@ -1,0 +1,206 @@
+"""Honest "best layer" selection: choose on one split of the stimuli, score on the other.
+
+Taking the best of K candidate layers (or models) on the same stimuli it is scored on inflates the score: the
+maximum of K noisy estimates is biased upwards.  ``select_layer_cv`` repeats, over ``n_splits`` random halvings of
+the stimuli: pick the candidate with the highest score on the pairs within the selection half, then score that pick
+on the pairs within the held-out half; it reports the mean ± sd of the held-out scores (the cross-validated
+score of "the best layer"), how often each candidate was picked, the in-sample maximum *labelled as such*, and a
+permutation null of that maximum (the target's stimuli permuted, the maximum over all K candidates taken each
+time; p = (1 + #{null >= observed}) / (1 + n_permutations), Phipson & Smyth 2010).
+
+Scores are RSA comparisons of condensed RDMs (``unireps.metrics.rsa``); with several subjects' RDMs as the target
+a score is the mean over subjects of compare(candidate, subject), the score comparable with the noise ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.ceiling import _compare_prepared, compare_matrix
+from ..metrics.rsa import COMPARE_METHODS
+
+
+@dataclass
+class LayerSelection:
+    """Result of ``select_layer_cv``.
+
+    * ``cv_mean``, ``cv_sd``: mean and sd over splits of the held-out score of the layer picked on the other half
+    * ``splits``: one row per split (picked, score_selection: its score on the selection half, score_heldout)
+    * ``frequency``: how often each candidate was picked (share of splits), highest first
+    * ``in_sample_best``, ``in_sample_value``: the maximum over candidates on all stimuli (optimistic: selection
+      and scoring on the same data), ``in_sample``: every candidate's score on all stimuli
+    * ``null_mean``, ``null_p95``, ``p_value``: the permutation null of the in-sample maximum over candidates
+    """
+
+    cv_mean: float
+    cv_sd: float
+    n_splits: int
+    splits: pd.DataFrame
+    frequency: pd.Series
+    in_sample_best: str
+    in_sample_value: float
+    in_sample: pd.Series
+    null_mean: float
+    null_p95: float
+    p_value: float
+    n_permutations: int
+    null: np.ndarray
+    compare: str
+    n_stimuli: int
+    n_candidates: int
+
+    def as_dict(self) -> dict:
+        """Scalars only (for tables and numbers.json)."""
+        return {"cv_mean": self.cv_mean, "cv_sd": self.cv_sd, "n_splits": self.n_splits,
+                "most_picked": str(self.frequency.index[0]), "most_picked_share": float(self.frequency.iloc[0]),
+                "in_sample_best": self.in_sample_best, "in_sample_value": self.in_sample_value,
+                "null_mean": self.null_mean, "null_p95": self.null_p95, "p_value": self.p_value,
+                "n_permutations": self.n_permutations, "compare": self.compare, "n_stimuli": self.n_stimuli,
+                "n_candidates": self.n_candidates}
+
+    def summary(self) -> str:
+        return (f"best of {self.n_candidates} candidates, chosen on half of {self.n_stimuli} stimuli and scored "
+                f"on the other half: {self.cv_mean:.3f} ± {self.cv_sd:.3f} (sd over {self.n_splits} splits; "
+                f"most often picked: {self.frequency.index[0]}, {100 * self.frequency.iloc[0]:.0f}%). In-sample "
+                f"maximum (selected and scored on the same stimuli): {self.in_sample_value:.3f} "
+                f"({self.in_sample_best}); permutation null of the maximum: 95th percentile {self.null_p95:.3f}, "
+                f"p = {self.p_value:.3g} ({self.n_permutations} permutations). Comparison: {self.compare}.")
+
+
+def _n_from_pairs(m: int) -> int:
+    n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+    if n * (n - 1) // 2 != m:
+        raise ValueError(f"a condensed RDM of length {m} is not n(n-1)/2 for any n")
+    return n
+
+
+def _as_rdms(layers: dict, rdm: str) -> tuple[list[str], np.ndarray]:
+    from ..metrics import compute_rdm
+
+    if not isinstance(layers, dict) or len(layers) < 2:
+        raise ValueError("select_layer_cv needs a dict of at least 2 candidates {name: representation (n, d) or "
+                         "condensed RDM}")
+    names, rows = [], []
+    for name, v in layers.items():
+        a = v if hasattr(v, "shape") and not isinstance(v, (list, tuple)) else np.asarray(v)
+        if getattr(a, "ndim", 0) == 1:
+            rows.append(np.asarray(a, dtype=float))
+        elif getattr(a, "ndim", 0) == 2:
+            rows.append(compute_rdm(a, rdm))
+        else:
+            raise ValueError(f"candidate {name!r} must be a representation (n, d) or a condensed RDM (n(n-1)/2,); "
+                             f"got shape {getattr(a, 'shape', None)}")
+        names.append(str(name))
+    lengths = {len(r) for r in rows}
+    if len(lengths) > 1:
+        raise ValueError(f"the candidates cover different numbers of stimulus pairs {sorted(lengths)}; all must be "
+                         "over the same stimuli in the same order")
+    R = np.stack(rows)
+    if not np.isfinite(R).all():
+        raise ValueError("a candidate's RDM has NaN or infinite values; drop that candidate (e.g. a constant layer)")
+    return names, R
+
+
+def _as_target(target, m: int) -> np.ndarray:
+    T = np.atleast_2d(np.asarray(target, dtype=float)) if not isinstance(target, (list, tuple)) else \
+        np.stack([np.asarray(t, dtype=float) for t in target])
+    if T.ndim != 2 or T.shape[1] != m:
+        raise ValueError(f"target must be a condensed RDM of length {m} (the candidates' pairs) or a list of such "
+                         f"RDMs (one per subject); got shape {T.shape}")
+    if not np.isfinite(T).all():
+        raise ValueError("the target RDM has NaN or infinite values")
+    return T
+
+
+def _pair_index(n: int, stimuli: np.ndarray) -> np.ndarray:
+    """Condensed indices of the pairs within ``stimuli`` (sorted)."""
+    s = np.sort(stimuli)
+    i, j = np.triu_indices(len(s), 1)
+    lo, hi = s[i], s[j]
+    return n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)
+
+
+def _scores(C: np.ndarray, T: np.ndarray, compare: str) -> np.ndarray:
+    return compare_matrix(C, T, compare).mean(1)
+
+
+def _max_null(C: np.ndarray, T: np.ndarray, compare: str, n: int, n_permutations: int, rng) -> np.ndarray:
+    """Max over candidates of the score with the target's stimuli permuted (ranks/normalisation computed once)."""
+    from scipy.spatial.distance import squareform
+    from scipy.stats import rankdata
+
+    fast = compare in ("spearman", "pearson", "cosine", "rho_a")
+    if fast:
+        Cp = rankdata(C, axis=1) if compare in ("spearman", "rho_a") else C
+        Tp = rankdata(T, axis=1) if compare in ("spearman", "rho_a") else T
+        squares = [squareform(t, checks=False) for t in Tp]
+    else:
+        squares = [squareform(t, checks=False) for t in T]
+    iu = np.triu_indices(n, 1)
+    out = np.empty(n_permutations)
+    for b in range(n_permutations):
+        p = rng.permutation(n)
+        Tb = np.stack([S[np.ix_(p, p)][iu] for S in squares])
+        out[b] = (_compare_prepared(Cp, Tb, compare).mean(1) if fast else _scores(C, Tb, compare)).max()
+    return out
+
+
+def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = "correlation", n_splits: int = 100,
+                    n_permutations: int = 1000, seed: int = 0) -> LayerSelection:
+    """Cross-validated best-layer selection against a target RDM, with a permutation null of the maximum.
+
+    ``layers``: {name: representation (n, d) or condensed RDM (n(n-1)/2,)} — the K candidates (layers of one
+    model, or (model, layer) pairs); representations are turned into ``rdm`` RDMs.  ``target``: a condensed RDM
+    over the same n stimuli, or a list of per-subject RDMs (score = mean over subjects).  ``compare``: any
+    ``unireps.metrics.rsa`` comparison.  Each split halves the stimuli at random; see the module docstring.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.normal(size=(40, 8))
+    >>> layers = {f"layer{k}": truth + k * rng.normal(size=(40, 8)) for k in range(1, 5)}
+    >>> from unireps.metrics import compute_rdm
+    >>> sel = select_layer_cv(layers, compute_rdm(truth), n_splits=20, n_permutations=50)
+    >>> sel.frequency.index[0], sel.in_sample_best, bool(sel.p_value < 0.05)
+    ('layer1', 'layer1', True)
+    >>> sorted(sel.as_dict())[:3]
+    ['compare', 'cv_mean', 'cv_sd']
+    """
+    from ..metrics._validate import check_choice
+    from ..metrics.stats import _check_count
+
+    check_choice("compare", compare, COMPARE_METHODS)
+    n_splits = _check_count("n_splits", n_splits, 2)
+    n_permutations = _check_count("n_permutations", n_permutations, 0)
+    names, C = _as_rdms(layers, rdm)
+    T = _as_target(target, C.shape[1])
+    n = _n_from_pairs(C.shape[1])
+    if n < 8:
+        raise ValueError(f"cross-validated selection needs at least 8 stimuli (two halves of >= 4), got {n}")
+    rng = np.random.default_rng(seed)
+    full = _scores(C, T, compare)
+    rows = []
+    for s in range(n_splits):
+        perm = rng.permutation(n)
+        a, b = _pair_index(n, perm[: n // 2]), _pair_index(n, perm[n // 2:])
+        sel = _scores(C[:, a], T[:, a], compare)
+        k = int(np.argmax(sel))
+        held = float(_scores(C[k:k + 1, b], T[:, b], compare)[0])
+        rows.append({"split": s, "picked": names[k], "score_selection": float(sel[k]), "score_heldout": held})
+    splits = pd.DataFrame(rows)
+    freq = splits.picked.value_counts(normalize=True)
+    best = int(np.argmax(full))
+    null = _max_null(C, T, compare, n, n_permutations, rng) if n_permutations else np.array([])
+    p = (1.0 + float((null >= full[best] - 1e-12).sum())) / (1.0 + len(null)) if len(null) else np.nan
+    return LayerSelection(
+        cv_mean=float(splits.score_heldout.mean()), cv_sd=float(splits.score_heldout.std(ddof=1)),
+        n_splits=n_splits, splits=splits, frequency=freq, in_sample_best=names[best],
+        in_sample_value=float(full[best]), in_sample=pd.Series(full, index=names, name=compare),
+        null_mean=float(null.mean()) if len(null) else np.nan,
+        null_p95=float(np.quantile(null, 0.95)) if len(null) else np.nan, p_value=float(p),
+        n_permutations=n_permutations, null=null, compare=compare, n_stimuli=n, n_candidates=len(names))
+
+
+__all__ = ["LayerSelection", "select_layer_cv"]
