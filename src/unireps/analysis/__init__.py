@@ -13,6 +13,7 @@
   other, with the permutation null of the in-sample maximum; ``identification_ci`` the identification rate's CI
 """
 
+from .audit import Audit, audit, effective_rank
 from .brain import brain_layer_selection, brain_rsa, ceiling_table, noise_ceiling, reference_rows
 from .compare import Comparison, compare_models
 from .crossmodal import cross_modal_alignment, retrieval_at_1
@@ -26,7 +27,8 @@ from .selection import LayerSelection, select_layer_cv
 from .sweeps import pairwise_table, sweep
 
 __all__ = [
-    "Comparison", "LayerSelection", "Layerwise", "brain_layer_selection", "brain_rsa", "ceiling_table",
+    "Audit", "Comparison", "LayerSelection", "Layerwise", "audit", "brain_layer_selection", "brain_rsa",
+    "ceiling_table", "effective_rank",
     "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices", "identification_ci",
     "identification_rate", "invariance_table", "layerwise", "nearest_neighbours", "neighbour_labels",
     "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance", "raw_input",

@@ -97,7 +97,8 @@ def section_models(cfg: RunConfig, names: set[str]):
         numbers["zoo_train_time_s"] = float(cards.train_time_s.fillna(0).sum())
     fig = viz.bar_plot(trained.melt(id_vars="model", value_vars=[c for c in ("i2t_r1", "t2i_r1") if c in trained],
                                     var_name="direction", value_name="R@1"),
-                       "model", "R@1", color="direction", title="Retrieval R@1 of the zoo on new images from the training distribution "
+                       "model", "R@1", color="direction",
+                       title="Retrieval R@1 of the zoo on new images from the training distribution "
                        "(factor-identical convention)")
     return {"zoo_cards": cards}, {"zoo_retrieval": fig}, numbers
 
