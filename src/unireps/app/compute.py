@@ -453,8 +453,11 @@ def brain_summary(result: dict) -> str:
     bm = mk.loc[mk.value.idxmax()]
     lo, hi = float(t.ceiling_lower.iloc[0]), float(t.ceiling_upper.iloc[0])
     return (f"**{result['model']}** — most human-IT-like layer: `{best.layer}` (Spearman ρ with the 4 subjects' RDMs, "
-            f"mean over subjects: {best.mean_over_subjects:.3f}); noise ceiling {lo:.3f}–{hi:.3f} (Nili et al. 2014). "
-            f"Most monkey-IT-like layer: `{bm.layer}` (ρ = {bm.value:.3f}, 95% CI {bm.ci_low:.3f}–{bm.ci_high:.3f}). "
+            f"mean over subjects: {best.mean_over_subjects:.3f}; in-sample: chosen and scored on the same 92 images, "
+            "so optimistic — `unireps.analysis.brain_layer_selection` gives the cross-validated score); noise "
+            f"ceiling {lo:.3f}–{hi:.3f} (Nili et al. 2014, rsatoolbox's pooling). "
+            f"Most monkey-IT-like layer (in-sample): `{bm.layer}` (ρ = {bm.value:.3f}, 95% CI {bm.ci_low:.3f}–"
+            f"{bm.ci_high:.3f}). "
             "Grey bars: classic model RDMs and human similarity judgements that ship with the data (Kriegeskorte et "
             "al. 2008), as reference points.")
 
