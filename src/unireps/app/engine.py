@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+
 log = logging.getLogger("unireps.app")
 
 ZOO_BUILD_HINT = "`unireps zoo build` (or `python -c \"import unireps.zoo as z; z.build('<preset>')\"`)"
@@ -38,8 +40,6 @@ MAX_MODELS = 4
 MAX_MEASURES = 3
 
 
-class InputError(ValueError):
-    """A problem with what the visitor supplied; the message is shown as is."""
 
 
 @dataclass

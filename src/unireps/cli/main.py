@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from ..errors import UnirepsError
 from . import (
     cmd_analysis,
     cmd_app,
@@ -18,8 +19,6 @@ from . import (
     cmd_models,
     cmd_report,
 )
-
-USER_RUNTIME_ERRORS = ("WeightsMismatchError",)  # unireps.models.errors (not imported here: it loads torch)
 
 COMMANDS = [cmd_models, cmd_metrics, cmd_audit, cmd_datasets, cmd_analysis, cmd_applications, cmd_federated,
             cmd_report, cmd_export, cmd_app]
@@ -60,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as e:
-        # OSError: missing files (FileNotFoundError), permissions, a file where a folder is needed, a full disk.
-        # RuntimeError: only the library's own user-facing one (corrupted weights); other ones are bugs: traceback.
-        if isinstance(e, RuntimeError) and type(e).__name__ not in USER_RUNTIME_ERRORS:
-            raise
+    except (UnirepsError, ValueError, TypeError, KeyError, OSError) as e:
+        # UnirepsError: the library's own errors (each says how to fix it), corrupted weights included.
+        # ValueError/TypeError/KeyError: bad arguments, as the library's checks report them.
+        # OSError: missing files, permissions, a file where a folder is needed, a full disk.
+        # Any other exception (e.g. a RuntimeError from torch) is a bug: traceback.
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"unireps {args.command}: error: {msg}", file=sys.stderr)
         return 2

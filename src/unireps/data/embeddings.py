@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import EmbeddingsIntegrityError
+
 FORMAT = "unireps-embeddings"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -63,8 +65,6 @@ __all__ = [
 ]
 
 
-class EmbeddingsIntegrityError(ValueError):
-    """A file of an export is missing, or its bytes do not match the sha256 recorded in the manifest."""
 
 
 # ----------------------------------------------------------------------------------------------- helpers

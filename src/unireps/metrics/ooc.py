@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import ShardError
 from ._validate import check_k, rows_pow2
 from .knn import overlap_counts
 from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
@@ -51,8 +52,6 @@ _BATCH_BYTES = 1 << 26  # default batch: ~64 MiB of float64 rows
 _SHARD_SUFFIXES = (".npy", ".safetensors")
 
 
-class ShardError(ValueError):
-    """A shard file that cannot be opened or read (missing, truncated, not .npy/.safetensors, wrong shape)."""
 
 
 # ------------------------------------------------------------------------------------------- row pieces

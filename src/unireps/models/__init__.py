@@ -5,6 +5,8 @@ Public API::
     list_models() -> list[ModelInfo]
     load_model(name_or_path, device=None, allow_download=False, **kw) -> Encoder
     register_model(name, loader_fn, **info)
+    register_source(prefix, load, list_models=None)   # plug-in hook: names "<prefix>:<target>"
+    parse_name(name) -> ModelName                      # what load_model will do with a name
     from_module(module, layers=None, preprocess=None, **kw) -> Encoder
     extract(encoder, data, modality="image", layers=None, pooling=None, cache_dir=None, batch_size=None)
 
@@ -16,31 +18,57 @@ in :mod:`unireps.models.families`.
 
 from .cache import ActivationCache, default_cache_dir
 from .encoder import EMBEDDING, Encoder, auto_device
-from .errors import ModalityError, ModelNotAvailableError, WeightsMismatchError
+from .errors import (
+    AmbiguousModelNameError,
+    ModalityError,
+    ModelNotAvailableError,
+    UnknownModelError,
+    WeightsMismatchError,
+)
 from .extract import Extraction, extract
 from .families.generic import from_module
+from .names import ModelName, parse_model_name
 from .pooling import POOLINGS
-from .ray_engine import all_pairs_ray, extract_ray
-from .registry import ModelInfo, list_models, load_model, register_model, unregister_model
+from .ray_engine import extract_ray
+from .registry import (
+    ModelInfo,
+    ModelSource,
+    list_models,
+    load_model,
+    model_sources,
+    parse_name,
+    register_model,
+    register_source,
+    unregister_model,
+    unregister_source,
+)
 
 __all__ = [
     "EMBEDDING",
     "POOLINGS",
     "ActivationCache",
+    "AmbiguousModelNameError",
     "Encoder",
     "Extraction",
     "ModalityError",
     "ModelInfo",
+    "ModelName",
     "ModelNotAvailableError",
+    "ModelSource",
+    "UnknownModelError",
     "WeightsMismatchError",
-    "all_pairs_ray",
-    "extract_ray",
     "auto_device",
     "default_cache_dir",
     "extract",
+    "extract_ray",
     "from_module",
     "list_models",
     "load_model",
+    "model_sources",
+    "parse_model_name",
+    "parse_name",
     "register_model",
+    "register_source",
     "unregister_model",
+    "unregister_source",
 ]

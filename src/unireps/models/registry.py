@@ -1,34 +1,41 @@
-"""The model registry and the one :func:`load_model` factory.
+"""The model registry, its plug-in hook for model sources, and the one :func:`load_model` factory.
 
-Names resolve in this order:
+What a name means is decided once, by :func:`unireps.models.names.parse_model_name`:
 
 1. an ``nn.Module`` -> :func:`from_module`;
-2. a registered name (built-ins below, ``zoo:*`` entries added with :func:`register_model`);
-3. a prefix: ``hf:<repo id>``, ``sentence-transformers:<id>``, ``open_clip:<arch>/<pretrained>``,
-   ``timm:<name>``;
+2. a registered name (built-ins below and anything added with :func:`register_model`);
+3. a source prefix ``<prefix>:<target>``: built in are ``hf:<repo id>``, ``sentence-transformers:<id>``,
+   ``open_clip:<arch>/<pretrained>`` and ``timm:<name>``; packages add theirs with :func:`register_source`
+   (the zoo registers ``zoo:`` where it is defined, in :mod:`unireps.zoo`);
 4. an existing path: a ``save_pretrained`` / sentence-transformers folder (family from
    ``config.json``'s ``model_type``), or a weights file (next to a ``config.json``, or with
    ``module=`` to load into);
 5. anything shaped like ``owner/name`` is treated as ``hf:owner/name``.
 
-Nothing touches the network unless ``allow_download=True``.
+Nothing touches the network unless ``allow_download=True``. This module imports nothing above
+:mod:`unireps.models`: a source that lives in a higher package is imported by module name only when a name with
+its prefix is asked for (:data:`PLUGIN_SOURCES`), and it then registers itself.
 """
 
 from __future__ import annotations
 
-import difflib
+import importlib
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .encoder import Encoder, auto_device
 from .errors import ModelNotAvailableError
-from .hub import Snapshot, file_sha256, not_available_message, resolve_hub_snapshot
+from .hub import Snapshot, file_sha256, resolve_hub_snapshot
+from .names import ModelName, parse_model_name
 
-PREFIXES = ("hf:", "sentence-transformers:", "open_clip:", "timm:")
+# Sources shipped in higher unireps packages: prefix -> module that calls register_source(prefix, ...) on import.
+# Imported lazily, by name, on the first name with that prefix (or by list_models), so unireps.models does not
+# depend on them at import time. Third-party packages call register_source themselves.
+PLUGIN_SOURCES: dict[str, str] = {"zoo": "unireps.zoo"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,22 @@ class _Entry:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """A family of names ``<prefix>:<target>``.
+
+    ``load(target, *, name, device, allow_download, **kw)`` returns an :class:`Encoder` or a model folder path.
+    ``list_models()`` (optional) returns the :class:`ModelInfo` of the names worth listing.
+    """
+
+    prefix: str
+    load: Callable[..., Any]
+    list_models: Callable[[], Iterable[ModelInfo]] | None = None
+    description: str = ""
+
+
 _REGISTRY: dict[str, _Entry] = {}
+_SOURCES: dict[str, ModelSource] = {}
 
 
 def register_model(
@@ -79,13 +101,20 @@ def register_model(
     overwrite: bool = False,
     **extra: Any,
 ) -> None:
-    """Add a named model to the registry (e.g. ``zoo:<name>`` entries).
+    """Add a named model to the registry.
 
     ``loader_fn(device=..., allow_download=..., **kw)`` returns an :class:`Encoder`, or a path
     to a model folder which is then loaded like ``load_model(path)`` (so a ``save_pretrained``
     folder goes through the same family adapter as any other). ``loader_fn`` may also be the
     folder path itself. ``available``: a bool or a no-argument callable (checked by
-    :func:`list_models`).
+    :func:`list_models`). A registered name takes precedence over a source prefix.
+
+    >>> import torch
+    >>> from unireps.models import from_module, load_model, register_model, unregister_model
+    >>> register_model("my-linear", lambda **kw: from_module(torch.nn.Linear(4, 2)), modalities=("image",))
+    >>> load_model("my-linear").name
+    'module:Linear'
+    >>> unregister_model("my-linear")
     """
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
@@ -109,7 +138,50 @@ def register_model(
 
 
 def unregister_model(name: str) -> None:
+    """Remove a name added with :func:`register_model` (no error if it is not there)."""
     _REGISTRY.pop(name, None)
+
+
+def register_source(
+    prefix: str,
+    load: Callable[..., Any],
+    *,
+    list_models: Callable[[], Iterable[ModelInfo]] | None = None,
+    description: str = "",
+    overwrite: bool = False,
+) -> None:
+    """The plug-in hook: names ``<prefix>:<target>`` load through ``load(target, name=..., device=...,
+    allow_download=..., **kw)``; ``list_models()`` adds the source's names to :func:`list_models`.
+
+    >>> import torch
+    >>> from unireps.models import from_module, load_model, register_source, unregister_source
+    >>> register_source("lin", lambda target, **kw: from_module(torch.nn.Linear(int(target), 2), name=kw["name"]))
+    >>> load_model("lin:3").name
+    'lin:3'
+    >>> unregister_source("lin")
+    """
+    if not isinstance(prefix, str) or not prefix or ":" in prefix or "/" in prefix:
+        raise ValueError(f"a source prefix is a word such as 'zoo' (no colon); got {prefix!r}")
+    if prefix in _SOURCES and not overwrite:
+        raise ValueError(f"source prefix {prefix!r}: is already registered (pass overwrite=True to replace it)")
+    _SOURCES[prefix] = ModelSource(prefix, load, list_models, description)
+
+
+def unregister_source(prefix: str) -> None:
+    """Remove a source added with :func:`register_source` (no error if it is not there)."""
+    _SOURCES.pop(prefix, None)
+
+
+def model_sources() -> list[str]:
+    """The source prefixes known now, plug-ins not yet imported included."""
+    return sorted(set(_SOURCES) | set(PLUGIN_SOURCES))
+
+
+def _import_plugin(prefix: str) -> None:
+    """Import the module that registers ``prefix`` (it calls :func:`register_source` itself)."""
+    module = PLUGIN_SOURCES.get(prefix)
+    if module and prefix not in _SOURCES:
+        importlib.import_module(module)
 
 
 def _hub_available(repo_id: str) -> Callable[[], bool]:
@@ -126,8 +198,15 @@ def _hub_available(repo_id: str) -> Callable[[], bool]:
 
 
 def list_models() -> list[ModelInfo]:
-    """Every registered model with its family, modalities, source and offline availability now."""
-    _register_zoo()
+    """Every registered model with its family, modalities, source and offline availability now, then the names
+    that sources list (the zoo's ``zoo:<name>`` entries). Imports the plug-in sources (:data:`PLUGIN_SOURCES`).
+
+    >>> from unireps.models import list_models
+    >>> "minilm" in {m.name for m in list_models()}
+    True
+    """
+    for prefix in PLUGIN_SOURCES:
+        _import_plugin(prefix)
     out = []
     for e in _REGISTRY.values():
         try:
@@ -135,7 +214,25 @@ def list_models() -> list[ModelInfo]:
         except Exception:  # noqa: BLE001
             avail = False
         out.append(ModelInfo(e.name, e.family, e.modalities, e.source, e.source_kind, avail, e.description, e.extra))
+    seen = {m.name for m in out}
+    for src in list(_SOURCES.values()):
+        if src.list_models is not None:
+            out += [m for m in src.list_models() if m.name not in seen]
     return out
+
+
+def parse_name(spec: str) -> ModelName:
+    """:func:`~unireps.models.names.parse_model_name` against the registry and sources known now (a plug-in
+    source is imported when the name carries its prefix).
+
+    >>> from unireps.models import parse_name
+    >>> parse_name("timm:resnet18").source
+    'timm'
+    """
+    prefix, sep, _ = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if sep:
+        _import_plugin(prefix)
+    return parse_model_name(spec, registered=_REGISTRY.keys(), sources=model_sources())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,12 +245,19 @@ def load_model(
     allow_download: bool = False,
     **kw: Any,
 ) -> Encoder:
-    """Load a model by registry name, prefix spec, hub id, local folder/file or ``nn.Module``.
+    """Load a model by registry name, source prefix, hub id, local folder/file or ``nn.Module``.
 
     Keywords (where they apply): ``batch_size``, ``dtype``, ``tokenizer``, ``image_processor``,
     ``max_length``, ``revision`` (hub), ``trust_remote_code`` (default False, only when you pass
     it), ``verify`` (minilm sha256 check), ``progress``; for modules/files: ``layers``,
-    ``preprocess``, ``module``, ``modality``.
+    ``preprocess``, ``module``, ``modality``; for ``zoo:`` names: ``build`` (default True: a zoo model that is not
+    built yet is trained first, deterministically, seconds to a minute, with a progress line; ``build=False``
+    raises :class:`~unireps.errors.ModelNotAvailableError` instead) and ``cache_dir``.
+
+    >>> import torch
+    >>> from unireps.models import load_model
+    >>> load_model(torch.nn.Linear(4, 2)).family
+    'module'
     """
     import torch.nn as nn
 
@@ -165,60 +269,51 @@ def load_model(
         name_or_path = os.fspath(name_or_path)
     if not isinstance(name_or_path, str):
         raise TypeError(f"load_model needs a name, path or nn.Module; got {type(name_or_path).__name__}")
-    spec = name_or_path
-    if spec.startswith("zoo:") and spec not in _REGISTRY:
-        _register_zoo()
-    if spec in _REGISTRY:
+    parsed = parse_name(name_or_path)
+    spec = parsed.raw
+    if parsed.kind == "registered":
         entry = _REGISTRY[spec]
         got = entry.loader(device=device, allow_download=allow_download, **kw)
-        if isinstance(got, (str, os.PathLike)):
-            got = load_folder(Path(got), name=spec, source=entry.source or str(got), device=device, **kw)
-        if not isinstance(got, Encoder):
-            raise TypeError(f"loader of {spec!r} returned {type(got).__name__}, not an Encoder or a folder path")
-        return got
-    if spec.startswith("hf:"):
-        return load_hub(spec[3:], name=spec, device=device, allow_download=allow_download, **kw)
-    if spec.startswith("sentence-transformers:"):
-        repo = spec.split(":", 1)[1]
-        repo = repo if "/" in repo else f"sentence-transformers/{repo}"
-        return load_hub(repo, name=spec, device=device, allow_download=allow_download, **kw)
-    if spec.startswith("open_clip:"):
-        from .families import open_clip
-
-        return open_clip.load(spec.split(":", 1)[1], name=spec, device=device, allow_download=allow_download, **kw)
-    if spec.startswith("timm:"):
-        from .families import timm
-
-        return timm.load(spec.split(":", 1)[1], name=spec, device=device, allow_download=allow_download, **kw)
-    path = Path(os.path.expanduser(spec))
-    if path.exists():
+        return _as_encoder(got, spec, entry.source, device, kw)
+    if parsed.kind == "source":
+        got = _SOURCES[parsed.source].load(parsed.target, name=spec, device=device, allow_download=allow_download,
+                                           **kw)
+        return _as_encoder(got, spec, "", device, kw)
+    if parsed.kind == "path":
+        path = Path(parsed.target)
         if path.is_dir():
             return load_folder(path, name=spec, source=f"local:{path.resolve()}", device=device, **kw)
         return load_file(path, name=spec, device=device, **kw)
-    if _looks_like_path(spec):
-        raise ModelNotAvailableError(
-            not_available_message(spec, None, [f"{path.resolve()} (local path: does not exist)"])
-        )
-    if spec.count("/") == 1 and " " not in spec:
-        return load_hub(spec, name=spec, device=device, allow_download=allow_download, **kw)
-    close = difflib.get_close_matches(spec, list(_REGISTRY), n=3)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise ValueError(
-        f"unknown model {spec!r}.{hint} See list_models() or `unireps models` for the {len(_REGISTRY)} registered "
-        f"names; or use a prefix ({', '.join(PREFIXES)}), a hub id 'owner/name', a local folder or file."
-    )
+    return load_hub(parsed.target, name=spec, device=device, allow_download=allow_download, **kw)
 
 
-def _register_zoo() -> None:
-    """The zoo registers its ``zoo:<name>`` entries on import; import it lazily (models/ does not depend on it)."""
-    try:
-        import unireps.zoo  # noqa: F401
-    except ImportError:  # pragma: no cover - the zoo ships with the package
-        pass
+def _as_encoder(got: Any, spec: str, source: str, device: Any, kw: dict[str, Any]) -> Encoder:
+    """A loader's result: an Encoder as is, a folder path through its family adapter."""
+    if isinstance(got, (str, os.PathLike)):
+        got = load_folder(Path(got), name=spec, source=source or str(got), device=device, **kw)
+    if not isinstance(got, Encoder):
+        raise TypeError(f"loader of {spec!r} returned {type(got).__name__}, not an Encoder or a folder path")
+    return got
 
 
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and spec.count("/") != 1
+def _load_hf(target: str, *, name: str, **kw: Any) -> Encoder:
+    return load_hub(target, name=name, **kw)
+
+
+def _load_sentence_transformers(target: str, *, name: str, **kw: Any) -> Encoder:
+    return load_hub(target if "/" in target else f"sentence-transformers/{target}", name=name, **kw)
+
+
+def _load_open_clip(target: str, *, name: str, **kw: Any) -> Encoder:
+    from .families import open_clip
+
+    return open_clip.load(target, name=name, **kw)
+
+
+def _load_timm(target: str, *, name: str, **kw: Any) -> Encoder:
+    from .families import timm
+
+    return timm.load(target, name=name, **kw)
 
 
 def load_hub(repo_id: str, *, name: str, device=None, allow_download: bool = False, revision: str | None = None,
@@ -315,6 +410,11 @@ def _hub_loader(repo_id: str, name: str) -> Callable[..., Encoder]:
 
 
 def _register_builtins() -> None:
+    register_source("hf", _load_hf, description="a Hugging Face hub repo id", overwrite=True)
+    register_source("sentence-transformers", _load_sentence_transformers, description="a sentence-transformers id",
+                    overwrite=True)
+    register_source("open_clip", _load_open_clip, description="open_clip <arch>/<pretrained>", overwrite=True)
+    register_source("timm", _load_timm, description="a timm model name", overwrite=True)
     for name, family, repo, desc in _HUB_MODELS:
         register_model(name, _hub_loader(repo, name), family=family, modalities=("image", "text"),
                        source=f"hub:{repo}", source_kind="hub", available=_hub_available(repo),

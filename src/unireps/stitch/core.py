@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from ..errors import IncompatibleCutsError
 from ..transfer.maps import LinearMap
 
 STITCH_KINDS = ("auto", "affine", "conv1x1", "token")
@@ -41,8 +42,6 @@ STITCH_METHODS = ("task", "lstsq", "ridge")
 INPUT_CUT = "input"
 
 
-class IncompatibleCutsError(ValueError):
-    """The activations at the two cuts cannot be joined by a stitching layer (kind or spatial size differ)."""
 
 
 class StitchableModel(nn.Module):

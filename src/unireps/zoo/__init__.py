@@ -6,10 +6,13 @@ Public API::
     build(preset="default", cache_dir=None, progress=True, force=False) -> BuildResult
     load_card(name, cache_dir=None) -> dict
     zoo_dir(cache_dir=None) -> Path               # $UNIREPS_CACHE/zoo or ~/.cache/unireps/zoo
-    register_zoo_models() -> list[str]            # zoo:<name> entries of unireps.models (done on import)
+    register_zoo_source() -> list[str]            # the zoo: source of unireps.models (done on import)
 
     from unireps.models import load_model
-    enc = load_model("zoo:clip-s0")               # built on first use if missing
+    enc = load_model("zoo:clip-s0")               # trained first if not built (build=False refuses instead)
+
+Importing this package registers the ``zoo:`` source with :func:`unireps.models.register_source` (the plug-in
+hook); ``unireps.models`` imports it by name the first time a ``zoo:`` name is loaded or listed.
 
 Presets: ``tiny`` (tests, seconds), ``default`` (at most ~5 minutes on 2 CPU cores), ``full``.
 Every trained model has a random-init twin ``<name>-untrained``; some have checkpoints
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .adapter import load_zoo_model, register_zoo_models, register_zoo_source
 from .build import BuildResult, build
 from .catalog import PRESETS, Entry, Recipe, catalogue, entry, preset_entries
 from .store import is_built, read_card, zoo_dir
@@ -35,6 +39,7 @@ __all__ = [
     "load_card",
     "load_zoo_model",
     "register_zoo_models",
+    "register_zoo_source",
     "zoo_dir",
 ]
 
@@ -70,18 +75,4 @@ def load_card(name: str, cache_dir=None) -> dict[str, Any]:
     return read_card(folder)
 
 
-def load_zoo_model(name: str, **kw: Any):
-    """``unireps.models.load_model('zoo:<name>')`` without going through the registry."""
-    from .adapter import load_zoo_model as _load
-
-    return _load(name, **kw)
-
-
-def register_zoo_models() -> list[str]:
-    """Register all ``zoo:<name>`` entries with :func:`unireps.models.register_model` (idempotent)."""
-    from .adapter import register_zoo_models as _register
-
-    return _register()
-
-
-register_zoo_models()
+register_zoo_source()

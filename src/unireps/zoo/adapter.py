@@ -7,7 +7,12 @@
   output, then ``output`` = the shared embedding). A two-tower model is one :class:`TwoTowerEncoder`
   that hands each modality to its tower's encoder (``from_module`` wraps one modality).
 
-A model that is not built yet is built on first load (seconds to a minute; deterministic).
+A model that is not built yet is built on first load (seconds to a minute; deterministic; a progress line says
+so); ``build=False`` refuses instead, with :class:`~unireps.errors.ModelNotAvailableError`.
+
+:func:`register_zoo_source` is the zoo's plug-in registration with :mod:`unireps.models` (``zoo:`` prefix);
+:mod:`unireps.zoo` calls it on import, and ``unireps.models`` imports :mod:`unireps.zoo` by name the first time a
+``zoo:`` name is loaded or listed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import ModelNotAvailableError
 from ..models.encoder import Encoder, auto_device
+from ..models.registry import ModelInfo, load_folder, register_source
 from .catalog import catalogue, entry
 from .store import WEIGHTS, is_built, sha256_file, zoo_dir
 
@@ -126,43 +133,47 @@ def ensure_built(name: str, cache_dir=None, progress: bool | None = None) -> Pat
 
 
 def load_zoo_model(name: str, *, device=None, cache_dir=None, batch_size: int = 32, progress: bool | None = None,
-                   **kw: Any) -> Encoder:
-    """``zoo:<name>`` as an `Encoder` (what ``unireps.models.load_model('zoo:<name>')`` returns)."""
+                   build: bool = True, **kw: Any) -> Encoder:
+    """``zoo:<name>`` as an `Encoder` (what ``unireps.models.load_model('zoo:<name>')`` returns).
+
+    ``build``: a model not built yet in ``cache_dir`` is trained first (True, the default) or refused (False)."""
     e = entry(name)
+    if not build and not is_built(zoo_dir(cache_dir) / e.name, e.recipe.hash()):
+        raise ModelNotAvailableError(
+            f"zoo model {e.name!r} is not built in {zoo_dir(cache_dir)} and build=False; build it with "
+            f"unireps.zoo.build(names=[{e.name!r}]) or `unireps zoo build`, or load it with build=True"
+        )
     folder = ensure_built(e.name, cache_dir=cache_dir, progress=progress)
     if e.recipe.kind == "hf":
-        from ..models.registry import load_folder
-
         return load_folder(folder, name=f"zoo:{e.name}", source=f"zoo:{folder}", device=device,
                            batch_size=batch_size, progress=progress, **kw)
     return load_plain(folder, name=f"zoo:{e.name}", device=device, batch_size=batch_size, progress=progress)
 
 
-def _loader(name: str):
-    def load(device=None, allow_download: bool = False, **kw: Any) -> Encoder:
-        return load_zoo_model(name, device=device, **kw)
-
-    return load
+def _load_source(target: str, *, name: str, device=None, allow_download: bool = False, **kw: Any) -> Encoder:
+    """The ``zoo:`` source's loader (``allow_download`` does not apply: zoo models are built here)."""
+    return load_zoo_model(target, device=device, **kw)
 
 
-def _available(name: str):
-    def check() -> bool:
-        e = entry(name)
-        return is_built(zoo_dir() / e.name, e.recipe.hash())
-
-    return check
+def _available(name: str, cache_dir=None) -> bool:
+    e = entry(name)
+    return is_built(zoo_dir(cache_dir) / e.name, e.recipe.hash())
 
 
-def register_zoo_models() -> list[str]:
-    """Register every catalogue model as ``zoo:<name>`` in :mod:`unireps.models` (idempotent)."""
-    from ..models import register_model
+def zoo_model_infos() -> list[ModelInfo]:
+    """One :class:`~unireps.models.ModelInfo` per catalogue model (built or not, as ``available``)."""
+    return [
+        ModelInfo(f"zoo:{e.name}", e.family, tuple(e.modalities), f"zoo:{zoo_dir() / e.name}", "zoo",
+                  _available(e.name), e.description, {"presets": list(e.presets), "variant": e.variant, "base": e.base})
+        for e in catalogue().values()
+    ]
 
-    names = []
-    for e in catalogue().values():
-        register_model(
-            f"zoo:{e.name}", _loader(e.name), family=e.family, modalities=e.modalities,
-            source=f"zoo:{zoo_dir() / e.name}", source_kind="zoo", available=_available(e.name),
-            description=e.description, overwrite=True, presets=list(e.presets), variant=e.variant, base=e.base,
-        )
-        names.append(f"zoo:{e.name}")
-    return names
+
+def register_zoo_source() -> list[str]:
+    """Register the ``zoo:`` source with :func:`unireps.models.register_source` (idempotent); returns the names."""
+    register_source("zoo", _load_source, list_models=zoo_model_infos, overwrite=True,
+                    description="small models trained here on the shapes world (unireps.zoo)")
+    return [f"zoo:{name}" for name in catalogue()]
+
+
+register_zoo_models = register_zoo_source  # the earlier name
