@@ -42,7 +42,8 @@ def main() -> None:
     import ray
     import torch
 
-    from unireps.models.ray_engine import all_pairs_ray, extract_ray
+    from unireps.analysis import all_pairs_ray
+    from unireps.models.ray_engine import extract_ray
 
     a.actors = a.actors or os.cpu_count() or 1
     texts = make_texts(a.n)

@@ -11,9 +11,10 @@ from torch import nn
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
+from unireps.analysis.allpairs import all_pairs_ray  # noqa: E402
 from unireps.metrics import layer_similarity, ooc  # noqa: E402
 from unireps.models import extract, from_module  # noqa: E402
-from unireps.models.ray_engine import all_pairs_ray, extract_ray, layer_files  # noqa: E402
+from unireps.models.ray_engine import extract_ray, layer_files  # noqa: E402
 
 pytestmark = pytest.mark.slow  # starting Ray and its actors takes ~20-40 s here
 

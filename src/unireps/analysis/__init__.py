@@ -5,6 +5,7 @@
 * ``pairwise_table``, ``sweep``   convergence over seed, width, training step, objective, architecture
 * ``cross_modal_alignment`` image vs text towers and vs a language model, with retrieval competence
 * ``factor_alignment``      similarity to the generative factors of ``shapes``
+* ``all_pairs_ray``         every (a, b) similarity as Ray tasks (optional Ray), equal to ``layer_similarity``
 * ``brain_rsa``, ``noise_ceiling``   RSA with human and monkey IT on the 92 objects
 * ``nearest_neighbours``, ``profile_variance``   item-level agreement between models
 * ``zero_shot``, ``occlusion_map``, ``word_importance``   explaining one image–text match
@@ -13,6 +14,7 @@
   other, with the permutation null of the in-sample maximum; ``identification_ci`` the identification rate's CI
 """
 
+from .allpairs import all_pairs_ray
 from .audit import Audit, audit, effective_rank
 from .brain import brain_layer_selection, brain_rsa, ceiling_table, noise_ceiling, reference_rows
 from .compare import Comparison, compare_models
@@ -27,8 +29,8 @@ from .selection import LayerSelection, select_layer_cv
 from .sweeps import pairwise_table, sweep
 
 __all__ = [
-    "Audit", "Comparison", "LayerSelection", "Layerwise", "audit", "brain_layer_selection", "brain_rsa",
-    "ceiling_table", "effective_rank",
+    "Audit", "Comparison", "LayerSelection", "Layerwise", "all_pairs_ray", "audit", "brain_layer_selection",
+    "brain_rsa", "ceiling_table", "effective_rank",
     "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices", "identification_ci",
     "identification_rate", "invariance_table", "layerwise", "nearest_neighbours", "neighbour_labels",
     "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance", "raw_input",

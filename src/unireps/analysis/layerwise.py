@@ -107,7 +107,7 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: s
                          "the representations were computed on (or dataset=None for precomputed arrays)")
     check_metric_options(all_metrics, metric_kwargs, n)
     if engine == "ray":
-        from ..models.ray_engine import all_pairs_ray as similarity
+        from .allpairs import all_pairs_ray as similarity
     else:
         similarity = layer_similarity
     maps, best, ident = {}, [], []
