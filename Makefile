@@ -31,6 +31,7 @@ test-slow: venv
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
+	PYTHONPATH=src $(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) benchmarks/bench_metrics.py

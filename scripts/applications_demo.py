@@ -16,9 +16,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from unireps.merge import lmc_width_sweep, multitask_merge_table, summarise_merge_table
-from unireps.stitch import dual_encoder_retrieval, stitching_penalties, summarise_stitching, synthetic_dual_encoders
-from unireps.transfer import digits_cross_model_retrieval, digits_probe_transfer, distillation_cka
+from unireps.applications import (
+    digits_cross_model_retrieval,
+    digits_probe_transfer,
+    distillation_cka,
+    lmc_width_sweep,
+    multitask_merge_table,
+    stitching_penalties,
+    summarise_merge_table,
+    summarise_stitching,
+)
+from unireps.stitch import dual_encoder_retrieval, synthetic_dual_encoders
 
 
 def show(title: str, df: pd.DataFrame, out: Path | None, name: str, index: bool = False) -> None:

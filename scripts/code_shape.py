@@ -120,7 +120,7 @@ def main() -> None:
     print(f"\n## Longest functions (top {args.top})\n\n| lines | params | function |\n|---:|---:|---|")
     for n, name, n_args in sorted(funcs, reverse=True)[: args.top]:
         print(f"| {n} | {n_args} | {name} |")
-    print(f"\n## Most parameters (top 5)\n\n| params | function |\n|---:|---|")
+    print("\n## Most parameters (top 5)\n\n| params | function |\n|---:|---|")
     for n_args, name in sorted(((a, nm) for _, nm, a in funcs), reverse=True)[:5]:
         print(f"| {n_args} | {name} |")
     print("\n## Function-level imports of unireps modules (top 8 files)\n\n| count | file |\n|---:|---|")

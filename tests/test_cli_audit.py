@@ -276,6 +276,7 @@ def test_analytics_missing_or_bad_db(tmp_path, capsys):
 
 def test_export_with_nothing_exported_fails(tmp_path, capsys, monkeypatch):
     import unireps.data.embeddings as emb
+    import unireps.export.embeddings as exp
 
     def fake_export(out, *a, **kw):
         return out
@@ -286,7 +287,7 @@ def test_export_with_nothing_exported_fails(tmp_path, capsys, monkeypatch):
             manifest={"files": {}, "skipped": [{"model": "zoo:nope", "reason": "ValueError: unknown model"}],
                       "how": {}}, path=path, models=[], datasets=["shapes"])
 
-    monkeypatch.setattr(emb, "export_embeddings", fake_export)
+    monkeypatch.setattr(exp, "export_embeddings", fake_export)
     monkeypatch.setattr(emb, "load_embeddings", fake_load)
     assert main(["export-embeddings", "zoo:nope", "--preset", "none", "--out", str(tmp_path / "x")]) == 2
     err = _err(capsys)

@@ -15,10 +15,10 @@ import pytest
 from unireps.data import load_dataset
 from unireps.data.embeddings import (
     EmbeddingsIntegrityError,
-    export_embeddings,
     load_embeddings,
     parse_dataset_spec,
 )
+from unireps.export import export_embeddings
 
 ZOO = "zoo:tiny-cnn8-bow-infonce-s0"
 MODELS = [ZOO, "minilm"]

@@ -56,7 +56,7 @@ def test_merge_at_errors(kw, msg):
 
 
 def test_digits_merge_curve_endpoints_are_the_two_models_and_rebasin_keeps_b():
-    from unireps.stitch.toy import digits_split, evaluate, trained_digits_model
+    from unireps.zoo.digits import digits_split, evaluate, trained_digits_model
 
     naive = digits_merge_curve("uniform", False, weights=[0.0, 0.5, 1.0], width=16, epochs=3)
     aligned = digits_merge_curve("uniform", True, weights=[0.0, 0.5, 1.0], width=16, epochs=3)

@@ -5,19 +5,19 @@ import pytest
 import torch
 from torch import nn
 
+from unireps.applications import lmc_width_sweep
 from unireps.merge import (
     apply_permutation,
     barrier,
     barriers,
     interpolate,
     lmc_curve,
-    lmc_width_sweep,
     random_permutation,
     recompute_bn_stats,
     spec_from_module,
     weight_matching,
 )
-from unireps.stitch.toy import digits_split, evaluate, trained_digits_model
+from unireps.zoo.digits import digits_split, evaluate, trained_digits_model
 
 
 @pytest.fixture(scope="module")

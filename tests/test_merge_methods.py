@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from unireps.applications import multitask_merge_table, summarise_merge_table
 from unireps.merge import (
     add_task_vectors,
     diagonal_fisher,
@@ -13,11 +14,9 @@ from unireps.merge import (
     elect_sign,
     fisher_merge,
     greedy_soup,
-    multitask_merge_table,
     negate,
     slerp,
     slerp_tensor,
-    summarise_merge_table,
     task_arithmetic,
     task_vector,
     ties_merge,

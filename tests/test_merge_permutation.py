@@ -17,7 +17,7 @@ from unireps.merge import (
     transformer_encoder_spec,
     weight_matching,
 )
-from unireps.stitch.toy import digits_cnn, digits_mlp
+from unireps.zoo.digits import digits_cnn, digits_mlp
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from unireps.applications import stitching_penalties, summarise_stitching
 from unireps.stitch import (
     DualEncoderStitch,
     StitchableModel,
@@ -13,12 +14,10 @@ from unireps.stitch import (
     StitchLayer,
     dual_encoder_retrieval,
     random_init_copy,
-    stitching_penalties,
     stitching_penalty_table,
-    summarise_stitching,
     synthetic_dual_encoders,
 )
-from unireps.stitch.toy import digits_cnn, digits_split, trained_digits_model
+from unireps.zoo.digits import digits_cnn, digits_split, trained_digits_model
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import torch
 from scipy.stats import ortho_group
 from sklearn.exceptions import NotFittedError
 
+from unireps.applications import distillation_cka
 from unireps.transfer import (
     LinearMap,
     RelativeProjection,
     cross_model_retrieval,
     distill,
-    distillation_cka,
     kd_loss,
     pad_to,
     probe_transfer,

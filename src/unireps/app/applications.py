@@ -21,7 +21,7 @@ TAB = ("applications", "Applications")
 def applications_tab(page: Page, ch=None) -> gr.Tab:
     with gr.Tab(TAB[1], id=TAB[0]) as tab:
         gr.Markdown("Choose the models and settings of each application: the digits classifiers of "
-                    "`unireps.stitch.toy` (trained in seconds, cached), computed live by the library.")
+                    "`unireps.zoo.digits` (trained in seconds, cached), computed live by the library.")
         stitching_section(page)
         merging_section(page)
         transfer_section(page)
@@ -56,7 +56,7 @@ def applications_tab(page: Page, ch=None) -> gr.Tab:
         z = C.app_zoo_stitching(engine)
         if z is None:
             z = pd.DataFrame({"note": ["Needs two zoo image–text models: build the zoo with `unireps zoo build`."]})
-        return ("All four computed on this machine (digits MLPs of `unireps.stitch.toy`, seeds 0 and 1; "
+        return ("All four computed on this machine (digits MLPs of `unireps.zoo.digits`, seeds 0 and 1; "
                 "zoo models where noted).", st.round(4), z.round(4), mfig, tfig, d.round(4))
 
     outputs = [status, stitch, zoo, merge, transfer, dev]

@@ -506,7 +506,7 @@ def noise_ceiling_live() -> tuple[float, float]:
 
 def app_merging(engine: Engine) -> pd.DataFrame:
     """Interpolation curves between two digits MLPs (seeds 0, 1), naive vs permutation-aligned (Git Re-Basin)."""
-    from ..merge import lmc_width_sweep
+    from ..applications import lmc_width_sweep
 
     def run():
         _, curves = lmc_width_sweep((64,), (0, 1), epochs=10, splits=("test",), return_curves=True,
@@ -518,7 +518,7 @@ def app_merging(engine: Engine) -> pd.DataFrame:
 
 def app_stitching(engine: Engine) -> pd.DataFrame:
     """Stitching penalty (accuracy of B minus accuracy of A-bottom + linear stitch + B-top) vs a random bottom."""
-    from ..stitch import stitching_penalties, summarise_stitching
+    from ..applications import stitching_penalties, summarise_stitching
 
     def run():
         return summarise_stitching(stitching_penalties("mlp", (32,), epochs=10, stitch_epochs=10, methods=("lstsq",)))
@@ -528,7 +528,7 @@ def app_stitching(engine: Engine) -> pd.DataFrame:
 
 def app_transfer(engine: Engine) -> pd.DataFrame:
     """A linear probe of model B reused on model A through a map fitted on a few anchor digits."""
-    from ..transfer import digits_probe_transfer
+    from ..applications import digits_probe_transfer
 
     def run():
         return digits_probe_transfer((10, 20, 50, 200), n_repeats=1, methods=("procrustes", "ridge", "relative"))
@@ -538,7 +538,7 @@ def app_transfer(engine: Engine) -> pd.DataFrame:
 
 def app_development(engine: Engine) -> pd.DataFrame:
     """Distillation: CKA of a student with its teacher, before, after distilling, vs an independent student."""
-    from ..transfer import distillation_cka
+    from ..applications import distillation_cka
 
     return engine.disk_table("distillation", lambda: distillation_cka(epochs=10))
 
@@ -731,7 +731,8 @@ def app_stitch_pair(engine: Engine, arch: str, seed_a: int, seed_b: int, cut: st
                     ) -> pd.DataFrame:
     """Stitching penalty of model A's bottom (up to ``cut``) + a fitted linear layer + model B's top, with the
     random-bottom control (``unireps.stitch.stitching_penalties`` on two digits models, at one cut)."""
-    from ..stitch import STITCH_METHODS, stitching_penalties
+    from ..applications import stitching_penalties
+    from ..stitch import STITCH_METHODS
 
     if arch not in STITCH_ARCHS:
         raise InputError(f"choose an architecture: {', '.join(STITCH_ARCHS)}")
@@ -761,7 +762,8 @@ def app_merge_curve(engine: Engine, method: str, rebasin: bool) -> pd.DataFrame:
 
 def app_transfer_at(engine: Engine, method: str, n_anchors: int) -> pd.DataFrame:
     """``unireps.transfer.digits_probe_transfer`` with one map and one number of anchors (3 draws of anchors)."""
-    from ..transfer import TRANSFER_METHODS, digits_probe_transfer
+    from ..applications import digits_probe_transfer
+    from ..transfer import TRANSFER_METHODS
 
     if method not in TRANSFER_METHODS:
         raise InputError(f"choose a map: {', '.join(TRANSFER_METHODS)}")

@@ -104,7 +104,7 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
 
 def _digits_stats():
     from ..data import load_dataset
-    from ..stitch.toy import digits_split
+    from ..zoo.digits import digits_split
 
     ds = load_dataset("digits")
     x = ds.images[..., 0].reshape(len(ds), -1).astype(np.float32) / 255.0
@@ -137,7 +137,7 @@ class DigitsPreprocess:
 
 
 def register_toy_models() -> list[str]:
-    """Register the library's digits MLPs (``unireps.stitch.toy``, trained in seconds) as ``toy:digits-mlp-s0``,
+    """Register the library's digits MLPs (``unireps.zoo.digits``, trained in seconds) as ``toy:digits-mlp-s0``,
     ``-s1`` and their untrained twins, so the app has image models even before the zoo is built.  The
     representation is the penultimate layer (``relu2``); layers ``fc1, relu1, fc2, relu2``."""
     from torch import nn
@@ -154,15 +154,15 @@ def register_toy_models() -> list[str]:
                 continue
 
             def loader(seed=seed, trained=trained, name=name, **_kw):
-                from ..stitch.toy import make_digits_model, trained_digits_model
+                from ..zoo.digits import make_digits_model, trained_digits_model
 
                 full = trained_digits_model("mlp", 64, seed) if trained else make_digits_model("mlp", 64, seed)
                 trunk = nn.Sequential(OrderedDict(list(full.named_children())[:-1]))
                 return from_module(trunk, ["fc1", "relu1", "fc2", "relu2"], DigitsPreprocess(), name=name,
-                                   source="unireps.stitch.toy (digits MLP 64-64-64-10, penultimate layer)",
+                                   source="unireps.zoo.digits (digits MLP 64-64-64-10, penultimate layer)",
                                    device="cpu")
 
-            register_model(name, loader, family="toy", modalities=("image",), source="unireps.stitch.toy",
+            register_model(name, loader, family="toy", modalities=("image",), source="unireps.zoo.digits",
                            source_kind="toy", description=("digits MLP, " + ("trained" if trained else "untrained")
                                                            + f", seed {seed}"), overwrite=True)
     return names

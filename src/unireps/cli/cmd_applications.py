@@ -49,7 +49,7 @@ def _check_widths_epochs(args) -> None:
 
 
 def run_stitch(args) -> int:
-    from ..stitch import stitching_penalties, summarise_stitching
+    from ..applications import stitching_penalties, summarise_stitching
     from ..viz import bar_plot
 
     _check_widths_epochs(args)
@@ -65,7 +65,7 @@ def run_stitch(args) -> int:
 
 
 def run_merge(args) -> int:
-    from ..merge import lmc_width_sweep, multitask_merge_table, summarise_merge_table
+    from ..applications import lmc_width_sweep, multitask_merge_table, summarise_merge_table
     from ..viz import lmc_plot
 
     if args.points < 11:
@@ -93,7 +93,7 @@ def run_merge(args) -> int:
 
 
 def run_transfer(args) -> int:
-    from ..transfer import digits_cross_model_retrieval, digits_probe_transfer
+    from ..applications import digits_cross_model_retrieval, digits_probe_transfer
     from ..viz import sweep_plot
 
     positive("--repeats", args.repeats)

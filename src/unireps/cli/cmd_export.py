@@ -13,12 +13,12 @@ DESCRIPTION = """\
 Run the zoo models of --preset (and any MODEL you name) on the standard datasets and write the shared-space
 embeddings and every layer's pooled activations as Parquet shards, with manifest.json (weight hashes, dataset
 content hashes, pooling, licences, sha256 of every file) and datasheet.md. Read it back with
-unireps.data.embeddings.load_embeddings(PATH). The export appears atomically at --out when it is complete.
+unireps.data.load_embeddings(PATH). The export appears atomically at --out when it is complete.
 See docs/embeddings_dataset.md."""
 
 
 def register(sub) -> None:
-    from ..data.embeddings import DEFAULT_DATASETS
+    from ..export import DEFAULT_DATASETS
 
     p = sub.add_parser("export-embeddings", help="write zoo and named models' embeddings/activations as a dataset",
                        description=DESCRIPTION)
@@ -74,7 +74,8 @@ def _summary(emb) -> tuple[dict, pd.DataFrame]:
 
 
 def run(args) -> int:
-    from ..data.embeddings import DEFAULT_DATASETS, export_embeddings, load_embeddings
+    from ..data.embeddings import load_embeddings
+    from ..export.embeddings import DEFAULT_DATASETS, export_embeddings
 
     if args.verify:
         emb = load_embeddings(args.out, verify="eager")

@@ -61,7 +61,7 @@ def aligned_average(reference: dict, state_dicts: Sequence[dict], weights: Seque
     :func:`unireps.merge.spec_from_module`).  Returns the aggregate and each client's final permutations.
 
     >>> import torch
-    >>> from unireps.stitch.toy import digits_mlp
+    >>> from unireps.zoo.digits import digits_mlp
     >>> a = digits_mlp(width=8, seed=0)
     >>> avg, perms = aligned_average(a.state_dict(), [a.state_dict()], [1.0], a)
     >>> bool(torch.equal(avg["fc1.weight"], a.state_dict()["fc1.weight"]))

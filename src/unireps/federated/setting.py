@@ -1,7 +1,7 @@
 """The federated setting: configuration, data (digits, Dirichlet partitions), model, and one client's local update.
 
 Data: scikit-learn's 1,797 8x8 handwritten digits (offline, shipped with scikit-learn; Alpaydin & Kaynak 1998),
-split once by :func:`unireps.stitch.toy.digits_split` into train (1,000) / val (197) / test (600), standardised by
+split once by :func:`unireps.zoo.digits.digits_split` into train (1,000) / val (197) / test (600), standardised by
 the train split.  The train split is divided between the clients by :func:`dirichlet_partition`; the test split is
 the held-out evaluation set of every accuracy; the val split is the fixed probe set of the representation analysis
 (never trained on).  Model: the digits MLP ``fc1, relu1, fc2, relu2, out`` (64 -> width -> width -> 10, no
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..runtime import deterministic
-from ..stitch.toy import digits_mlp, digits_split
+from ..zoo.digits import digits_mlp, digits_split
 from .partition import dirichlet_partition
 
 STRATEGIES = ("fedavg", "fedprox", "aligned")

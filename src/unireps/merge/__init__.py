@@ -12,7 +12,6 @@ from .arithmetic import (
     trim,
 )
 from .curve import CURVE_METHODS, digits_merge_curve, merge_at
-from .demo import lmc_width_sweep, multitask_merge_table, summarise_merge_table
 from .fisher import diagonal_fisher, fisher_merge
 from .lmc import barrier, barriers, interpolate, lmc_curve, recompute_bn_stats
 from .permutation import (
@@ -34,8 +33,8 @@ __all__ = [
     "CURVE_METHODS", "GreedySoupResult", "digits_merge_curve", "merge_at",
     "PermutationSpec", "activation_matching", "add_task_vectors", "apply_permutation", "barrier",
     "barriers", "check_spec", "diagonal_fisher", "disjoint_merge", "elect_sign", "fisher_merge", "greedy_soup",
-    "interpolate", "invert_permutation", "lmc_curve", "lmc_width_sweep", "mlp_spec", "multitask_merge_table",
+    "interpolate", "invert_permutation", "lmc_curve", "mlp_spec",
     "negate", "random_permutation", "recompute_bn_stats", "slerp", "slerp_tensor", "spec_from_module",
-    "summarise_merge_table", "task_arithmetic", "task_vector", "ties_merge", "transformer_encoder_spec", "trim",
+    "task_arithmetic", "task_vector", "ties_merge", "transformer_encoder_spec", "trim",
     "uniform_soup", "weight_matching",
 ]

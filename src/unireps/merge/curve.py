@@ -72,7 +72,7 @@ def digits_merge_curve(method: str = "uniform", rebasin: bool = False, weights: 
     >>> df[["t", "accuracy"]].shape
     (2, 2)
     """
-    from ..stitch.toy import deterministic, digits_split, evaluate, make_digits_model, trained_digits_model
+    from ..zoo.digits import deterministic, digits_split, evaluate, make_digits_model, trained_digits_model
 
     if method not in CURVE_METHODS:
         raise ValueError(f"unknown merging method {method!r}; accepted: {', '.join(CURVE_METHODS)}")

@@ -30,7 +30,7 @@ print(f"permutation p-value (200 shuffles) = {{test.p_value:.4f}}")
 
 STITCH = '''\
 from unireps.stitch import Stitcher
-from unireps.stitch.toy import digits_split, evaluate, trained_digits_model
+from unireps.zoo.digits import digits_split, evaluate, trained_digits_model
 
 data = digits_split(0)                              # 8x8 digits, fixed train/test split
 A = trained_digits_model("mlp", width=64, seed=0)   # two MLPs 64 -> 64 -> 64 -> 10
@@ -46,7 +46,7 @@ print(f"stitching penalty:                {{acc_b - acc:+.3f}}")
 TRANSFER = '''\
 import numpy as np
 from unireps.transfer import LinearMap, fit_probe
-from unireps.transfer.demo import digits_embeddings
+from unireps.applications import digits_embeddings
 
 a, b, y, train, test = digits_embeddings(width_a=64, width_b=128)   # two MLPs, different widths and seeds
 probe = fit_probe(a[train], y[train])                                # a digit probe on A's embedding

@@ -373,9 +373,14 @@ def stitching_bars(s: pd.DataFrame):
 
 
 def section_applications(cfg: RunConfig):
-    from ..merge import lmc_width_sweep, multitask_merge_table, summarise_merge_table
-    from ..stitch import stitching_penalties, summarise_stitching
-    from ..transfer import digits_probe_transfer
+    from ..applications import (
+        digits_probe_transfer,
+        lmc_width_sweep,
+        multitask_merge_table,
+        stitching_penalties,
+        summarise_merge_table,
+        summarise_stitching,
+    )
 
     quick = cfg.quick_applications
     widths = (16, 64) if quick else (16, 64, 256, 512)

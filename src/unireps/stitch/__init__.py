@@ -12,11 +12,10 @@ from .core import (
     random_init_copy,
     stitching_penalty_table,
 )
-from .demo import stitching_penalties, summarise_stitching
 from .dual import DualEncoderStitch, dual_encoder_retrieval, synthetic_dual_encoders
 
 __all__ = [
     "STITCH_KINDS", "STITCH_METHODS", "DualEncoderStitch", "IncompatibleCutsError", "StitchLayer", "StitchableModel",
-    "Stitcher", "dual_encoder_retrieval", "random_init_copy", "stitching_penalties", "stitching_penalty_table",
-    "summarise_stitching", "synthetic_dual_encoders",
+    "Stitcher", "dual_encoder_retrieval", "random_init_copy", "stitching_penalty_table",
+    "synthetic_dual_encoders",
 ]

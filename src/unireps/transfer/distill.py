@@ -28,7 +28,7 @@ def distill(student: nn.Module, teacher: nn.Module | torch.Tensor, x: torch.Tens
             epochs: int = 30, lr: float = 1e-3, batch_size: int = 64, seed: int = 0, y: torch.Tensor | None = None,
             hard_weight: float = 0.0) -> nn.Module:
     """Train ``student`` (in place) to match ``teacher``'s logits on ``x`` (teacher: a module or its logits)."""
-    from ..stitch.toy import predict_logits, train_classifier
+    from ..zoo.digits import predict_logits, train_classifier
 
     if not isinstance(teacher, torch.Tensor):
         teacher = predict_logits(teacher, x)

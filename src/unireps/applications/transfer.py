@@ -1,6 +1,6 @@
 """Transfer demos on the embedded default (digits), returning tidy DataFrames.
 
-A and B are digits MLPs (:mod:`unireps.stitch.toy`) of different seeds (and, by default, widths 64 and 128);
+A and B are digits MLPs (:mod:`unireps.zoo.digits`) of different seeds (and, by default, widths 64 and 128);
 their embeddings are the penultimate layer (``relu2``) on the train and test splits of ``digits_split()``.
 """
 
@@ -12,15 +12,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .distill import distill
-from .probe import TRANSFER_METHODS, cross_model_retrieval, probe_transfer
+from ..metrics import linear_cka
+from ..stitch.core import StitchableModel
+from ..transfer.distill import distill
+from ..transfer.probe import TRANSFER_METHODS, cross_model_retrieval, probe_transfer
+from ..zoo.digits import deterministic, digits_split, trained_digits_model
 
 
 def digits_embeddings(width_a: int = 64, width_b: int = 128, seed_a: int = 0, seed_b: int = 1, layer: str = "relu2",
                       arch: str = "mlp", epochs: int = 30, split_seed: int = 0):
     """``(emb_a, emb_b, labels, train_idx, test_idx)``: rows = the train split then the test split of the digits."""
-    from ..stitch.core import StitchableModel
-    from ..stitch.toy import deterministic, digits_split, trained_digits_model
 
     data = digits_split(split_seed)
     x = torch.cat([data.x_train, data.x_test])
@@ -66,9 +67,7 @@ def distillation_cka(*, width_a: int = 64, width_b: int = 64, teacher_seed: int 
     Rows: student, layer, linear_cka (test split, vs A at the same layer), accuracy (test), agreement (fraction of
     test digits where B's and A's top-1 predictions agree).
     """
-    from ..metrics import linear_cka
-    from ..stitch.core import StitchableModel
-    from ..stitch.toy import (
+    from ..zoo.digits import (
         deterministic,
         digits_split,
         make_digits_model,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .core import stitching_penalty_table
-from .toy import deterministic, digits_split, trained_digits_model
+from ..stitch.core import stitching_penalty_table
+from ..zoo.digits import deterministic, digits_split, trained_digits_model
 
 DEFAULT_CUTS = {"mlp": ("relu1", "relu2"), "cnn": ("relu1", "relu2", "relu3")}
 

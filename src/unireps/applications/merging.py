@@ -19,12 +19,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .arithmetic import task_arithmetic, ties_merge
-from .fisher import diagonal_fisher, fisher_merge
-from .lmc import barriers, lmc_curve
-from .permutation import activation_matching, apply_permutation, spec_from_module, weight_matching
-from .slerp import slerp
-from .soups import greedy_soup, uniform_soup
+from ..merge.arithmetic import task_arithmetic, ties_merge
+from ..merge.fisher import diagonal_fisher, fisher_merge
+from ..merge.lmc import barriers, lmc_curve
+from ..merge.permutation import activation_matching, apply_permutation, spec_from_module, weight_matching
+from ..merge.slerp import slerp
+from ..merge.soups import greedy_soup, uniform_soup
+from ..zoo.digits import deterministic, digits_mlp, digits_split, evaluate, train_classifier, trained_digits_model
 
 ALIGNMENTS = ("naive", "weight_matching", "activation_matching")
 
@@ -39,7 +40,6 @@ def lmc_width_sweep(widths: Sequence[int] = (16, 64, 256, 512), seeds: Sequence[
     error_barrier.  Weight matching uses A's and B's weights; activation matching uses the train split.
     With ``return_curves`` also returns the curves (t, loss, error with the same key columns).
     """
-    from ..stitch.toy import deterministic, digits_split, evaluate, trained_digits_model
 
     bad = set(alignments) - set(ALIGNMENTS)
     if bad:
@@ -101,7 +101,6 @@ def _task_model(trunk: nn.Module, head: nn.Module) -> nn.Sequential:
 
 def _trunk(width: int) -> nn.Sequential:
     """The digits MLP without its output layer (weights from the global RNG)."""
-    from ..stitch.toy import digits_mlp
 
     full = digits_mlp(width=width, depth=2, seed=None)
     return nn.Sequential(OrderedDict((n, m) for n, m in full.named_children() if n != "out"))
@@ -124,7 +123,6 @@ def multitask_merge_table(tasks: Sequence[str] = ("parity", "gt4", "mod3"), *, w
     Rows: method, task, accuracy (test), finetuned_accuracy, normalized_accuracy = accuracy / finetuned_accuracy,
     setting (the chosen hyperparameters).
     """
-    from ..stitch.toy import deterministic, digits_split, evaluate, train_classifier
 
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or len(tasks) < 2:
