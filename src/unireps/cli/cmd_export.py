@@ -75,7 +75,7 @@ def _summary(emb) -> tuple[dict, pd.DataFrame]:
 
 def run(args) -> int:
     from ..data.embeddings import load_embeddings
-    from ..export.embeddings import DEFAULT_DATASETS, export_embeddings
+    from ..export.embeddings import DEFAULT_DATASETS, ExportConfig, export_embeddings
 
     if args.verify:
         emb = load_embeddings(args.out, verify="eager")
@@ -87,14 +87,14 @@ def run(args) -> int:
         return 0
     layers = args.layers if args.layers in ("all", "embedding") else [x.strip() for x in args.layers.split(",") if x]
     log = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = export_embeddings(
-        args.out, args.models, args.datasets or DEFAULT_DATASETS,
+    config = ExportConfig(
         preset=None if args.preset == "none" else args.preset, trained_only=args.trained_only,
         modalities=("image", "text") if args.modality == "both" else (args.modality,), layers=layers,
         pooling=args.pooling, shard_rows=args.shard_rows, licences=_licences(args.licence),
         overwrite=args.overwrite, allow_download=args.allow_download, strict=args.strict, device=args.device,
-        batch_size=args.batch_size, log=log,
+        batch_size=args.batch_size,
     )
+    path = export_embeddings(args.out, args.models, args.datasets or DEFAULT_DATASETS, config, log=log)
     emb = load_embeddings(path, verify="eager")
     summary, table = _summary(emb)
     if not summary["arrays"]:  # every model failed: an empty "dataset" is not a success

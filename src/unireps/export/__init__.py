@@ -4,6 +4,6 @@ are :mod:`unireps.data.embeddings` (``unireps.data.load_embeddings``).
 """
 
 from .datasheet import datasheet
-from .embeddings import DEFAULT_DATASETS, export_embeddings
+from .embeddings import DEFAULT_DATASETS, ExportConfig, export_embeddings
 
-__all__ = ["DEFAULT_DATASETS", "datasheet", "export_embeddings"]
+__all__ = ["DEFAULT_DATASETS", "ExportConfig", "datasheet", "export_embeddings"]

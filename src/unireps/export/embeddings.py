@@ -16,9 +16,10 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,10 +43,12 @@ from ..provenance import provenance
 from ..zoo import list_zoo, load_card
 from .datasheet import datasheet
 
+Modality = Literal["image", "text"]
+LayerChoice = Literal["all", "embedding"]
 DEFAULT_DATASETS = ("shapes:n=500,seed=0", "kriegeskorte92", "digits:image_size=32,n=500")
 ZOO_LICENCE = "MIT (trained by unireps on its generated shapes data; see the zoo card)"
 
-__all__ = ["DEFAULT_DATASETS", "export_embeddings"]
+__all__ = ["DEFAULT_DATASETS", "ExportConfig", "export_embeddings"]
 
 
 def _slug(text: str) -> str:
@@ -210,167 +213,110 @@ def _check_out(out: Path, overwrite: bool) -> None:
                          "an embeddings export; choose another folder")
 
 
+@dataclass(frozen=True)
+class ExportConfig:
+    """The options of :func:`export_embeddings` (everything except where, which models and which datasets).
+
+    preset: the zoo preset whose models come first (``tiny``, ``default``, ``full``; None: no zoo models);
+    trained_only: drop untrained twins and checkpoints of the preset. modalities: among ``image``, ``text``.
+    layers: ``"all"`` (the embedding and every layer), ``"embedding"``, or layer names. pooling: None for each
+    family's default (see :data:`unireps.models.POOLINGS`). shard_rows: rows per Parquet shard. licences:
+    ``{model: licence}`` overrides. overwrite: replace an earlier export at ``out``. allow_download: fetch hub
+    models. strict: raise on the first (model, dataset, modality) that cannot be extracted instead of recording it
+    under ``skipped``. device, batch_size, cache_dir: passed to :func:`unireps.models.extract`.
+
+    >>> ExportConfig(layers="embedding", shard_rows=1000).layers
+    'embedding'
+    >>> ExportConfig(modalities=("audio",))
+    Traceback (most recent call last):
+    ...
+    ValueError: modalities must be among ('image', 'text'); got ['audio']
+    """
+
+    preset: str | None = "default"
+    trained_only: bool = False
+    modalities: Sequence[Modality] = MODALITIES
+    layers: LayerChoice | Sequence[str] = "all"
+    pooling: str | None = None
+    shard_rows: int = 100_000
+    licences: Mapping[str, str] = field(default_factory=dict)
+    overwrite: bool = False
+    allow_download: bool = False
+    strict: bool = False
+    device: Any = None
+    batch_size: int | None = None
+    cache_dir: str | os.PathLike | None = None
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.modalities) - set(MODALITIES))
+        if bad or not self.modalities:
+            raise ValueError(f"modalities must be among {MODALITIES}; got {list(self.modalities)}")
+        if int(self.shard_rows) < 1:
+            raise ValueError(f"shard_rows must be >= 1, got {self.shard_rows}")
+        layers = self.layers
+        if isinstance(layers, str) and layers not in ("all", EMBEDDING):
+            layers = [layers]
+        object.__setattr__(self, "layers", layers if isinstance(layers, str) else list(layers))
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        object.__setattr__(self, "licences", dict(self.licences or {}))
+
+    def options(self) -> dict[str, Any]:
+        """The options recorded in the manifest (``how.options``)."""
+        return {"preset": self.preset, "trained_only": self.trained_only, "modalities": list(self.modalities),
+                "layers": self.layers, "pooling": self.pooling, "shard_rows": int(self.shard_rows),
+                "device": self.device, "batch_size": self.batch_size}
+
+
 def export_embeddings(
     out: str | os.PathLike,
     models: Sequence[Any] = (),
     datasets: Sequence[str] = DEFAULT_DATASETS,
+    config: ExportConfig | None = None,
     *,
-    preset: str | None = "default",
-    trained_only: bool = False,
-    modalities: Sequence[str] = MODALITIES,
-    layers: str | Sequence[str] = "all",
-    pooling: str | None = None,
-    shard_rows: int = 100_000,
-    licences: Mapping[str, str] | None = None,
-    overwrite: bool = False,
-    allow_download: bool = False,
-    strict: bool = False,
-    device: Any = None,
-    batch_size: int | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> Path:
     """Run every model on every dataset and write embeddings + per-layer activations as an export folder.
 
     models: names for :func:`unireps.models.load_model` (``zoo:<name>``, ``minilm``, ``hf:<id>``, a folder) or
     loaded Encoders (e.g. ``from_module(net, name="my-cnn")``: exported under their ``name``), added to the zoo
-    models of ``preset`` (``None``: no zoo models; ``trained_only`` drops untrained twins and
-    checkpoints). datasets: specs ``NAME[:key=value,...]`` (:func:`parse_dataset_spec`). layers: ``"all"``
-    (the embedding and every layer) or ``"embedding"`` or a list of layer names. A (model, dataset, modality)
-    that cannot be extracted (e.g. a plain zoo CNN on images that are not 32 px) is recorded under
-    ``skipped`` with the reason, unless ``strict``. Returns the export folder.
-    """
+    models of the preset. datasets: specs ``NAME[:key=value,...]`` (:func:`parse_dataset_spec`). config: an
+    :class:`ExportConfig`; ``options`` are its fields given as keywords (they override ``config``). A (model,
+    dataset, modality) that cannot be extracted (e.g. a plain zoo CNN on images that are not 32 px) is recorded
+    under ``skipped`` with the reason, unless ``strict``. ``log(message)`` gets one line per model. Returns the
+    export folder.
 
+    >>> import tempfile, torch
+    >>> from unireps.models import from_module
+    >>> net = from_module(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32 * 3, 4)), name="tiny")
+    >>> out = export_embeddings(tempfile.mkdtemp() + "/e", [net], ["shapes:n=8"], preset=None, layers="embedding")
+    >>> from unireps.data import load_embeddings
+    >>> load_embeddings(out).get("tiny", "shapes", "embedding", modality="image").shape
+    (8, 4)
+    """
+    cfg = _config(config, options)
     t_start = time.perf_counter()
     out = Path(out)
-    _check_out(out, overwrite)
-    bad = sorted(set(modalities) - set(MODALITIES))
-    if bad or not modalities:
-        raise ValueError(f"modalities must be among {MODALITIES}; got {list(modalities)}")
-    if int(shard_rows) < 1:
-        raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
-    if isinstance(layers, str) and layers not in ("all", EMBEDDING):
-        layers = [layers]
-    licences = dict(licences or {})
-    say = log or (lambda _msg: None)
-    if preset is not None:
-        import unireps.zoo  # noqa: F401 - registers the zoo:<name> models
-    elif any(isinstance(m, str) and m.startswith("zoo:") for m in models):
-        import unireps.zoo  # noqa: F401
-    zoo_names = _preset_models(preset, trained_only)
+    _check_out(out, cfg.overwrite)
+    zoo_names = _preset_models(cfg.preset, cfg.trained_only)
     names = _model_names(zoo_names, list(models))
-    n_preset = len(zoo_names)
     if not names:
         raise ValueError("no models to export: name some, or give a zoo preset (tiny, default, full)")
     specs = [parse_dataset_spec(s) for s in datasets]
     if not specs:
         raise ValueError("no datasets to export; give at least one spec such as shapes:n=500")
-
+    say = log or (lambda _msg: None)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         w = _Writer(staging)
-        loaded: dict[str, Any] = {}
-        ds_meta: dict[str, dict[str, Any]] = {}
-        keys = [name for name, _ in specs]
-        for name, opts in specs:
-            key = name if keys.count(name) == 1 else f"{name}[{','.join(f'{k}={v}' for k, v in opts.items())}]"
-            if key in loaded:
-                raise ValueError(f"dataset {key!r} is given twice")
-            ds, kwargs, subset, info = _load_spec(name, opts)
-            loaded[key] = ds
-            items_rel = w.write(f"items/{_slug(key)}.parquet", _parquet_bytes(_items_pa(_items_table(ds))),
-                                rows=len(ds))
-            ds_meta[key] = {
-                "name": name, "loader_kwargs": _jsonable(kwargs), "first_n": subset, "n": len(ds),
-                "content_hash": ds.content_hash, "image_shape": list(ds.images.shape[1:]),
-                "modalities": [m for m in MODALITIES if _has(ds, m)], "licence": info.licence,
-                "citation": info.citation, "description": info.description, "items_file": items_rel,
-                "regenerate": _regenerate_code(name, kwargs, subset),
-            }
-        models_meta: dict[str, dict[str, Any]] = {}
-        arrays: list[dict[str, Any]] = []
-        skipped: list[dict[str, Any]] = []
-        used_slugs: set[str] = set()
-        for i, (mname, spec) in enumerate(names, 1):
-            t0 = time.perf_counter()
-            try:
-                enc = load_model(spec, device=device, allow_download=allow_download) if isinstance(spec, str) else spec
-            except Exception as e:  # noqa: BLE001 - recorded, or re-raised when strict
-                if strict:
-                    raise
-                skipped.append({"model": mname, "dataset": None, "modality": None, "reason": _reason(e)})
-                say(f"[{i}/{len(names)}] {mname}: not loaded ({_reason(e)})")
-                continue
-            label = str(getattr(enc, "name", None) or mname)
-            meta = {k: v for k, v in enc.metadata().items() if k not in ("device", "batch_size", "name")}
-            lic, lic_from = _model_licence(mname, enc, licences)
-            slug = _slug(mname)
-            while slug in used_slugs:
-                slug += "_"
-            used_slugs.add(slug)
-            models_meta[mname] = _jsonable({**meta, "load": mname if isinstance(spec, str) else None,
-                                            "encoder_name": label, "licence": lic,
-                                            "licence_source": lic_from, "zoo_card": _zoo_card(mname)})
-            n_arrays = 0
-            for key, ds in loaded.items():
-                for modality in modalities:
-                    if modality not in enc.modalities or not _has(ds, modality):
-                        continue
-                    want = _layers_for(enc, modality, layers)
-                    try:
-                        ex = extract(enc, ds, modality=modality, layers=want, pooling=pooling, cache_dir=cache_dir,
-                                     batch_size=batch_size, progress=False)
-                    except Exception as e:  # noqa: BLE001
-                        if strict:
-                            raise
-                        skipped.append({"model": mname, "dataset": key, "modality": modality, "reason": _reason(e)})
-                        continue
-                    files = []
-                    n = len(ds)
-                    for part, start in enumerate(range(0, n, int(shard_rows))):
-                        stop = min(n, start + int(shard_rows))
-                        table = _layer_table(ex, start, stop, {"model": mname, "dataset": key, "modality": modality})
-                        rel = f"shards/{slug}/{_slug(key)}/{modality}-{part:05d}.parquet"
-                        files.append(w.write(rel, _parquet_bytes(table), rows=stop - start, first_item=start))
-                    for layer, arr in ex.items():
-                        arrays.append({
-                            "model": mname, "dataset": key, "modality": modality, "layer": layer,
-                            "column": _column(layer),
-                            "pooling": ex.pooling[layer], "n": int(arr.shape[0]), "dim": int(arr.shape[1]),
-                            "dtype": "float32", "normalized": layer == EMBEDDING, "files": files,
-                        })
-                        n_arrays += 1
-            say(f"[{i}/{len(names)}] {mname}: {n_arrays} arrays ({time.perf_counter() - t0:.1f} s)")
-            del enc
-
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "unireps_version": __version__,
-            "how": {
-                "python": "unireps.export.export_embeddings",
-                "options": _jsonable({
-                    "models": [name for name, _ in names[n_preset:]], "datasets": list(datasets), "preset": preset,
-                    "trained_only": trained_only, "modalities": list(modalities), "layers": layers,
-                    "pooling": pooling, "shard_rows": int(shard_rows), "device": device, "batch_size": batch_size,
-                }),
-                "extraction": ("unireps.models.extract: forward hooks on each named layer, pooled per layer "
-                               "(pooling column; family defaults unless the export says otherwise) to one "
-                               "vector per item; 'embedding' is the model's shared-space embedding, L2-normalised"),
-                "seconds": None,
-                "provenance": provenance(),
-            },
-            "models": models_meta,
-            "datasets": ds_meta,
-            "arrays": arrays,
-            "skipped": skipped,
-            "files": w.files,
-        }
+        loaded, ds_meta = _write_datasets(w, specs)
+        models_meta, arrays, skipped = _write_models(w, names, loaded, cfg, say)
+        options = {"models": [name for name, _ in names[len(zoo_names):]], "datasets": list(datasets),
+                   **cfg.options()}
+        manifest = _manifest(options, models_meta, ds_meta, arrays, skipped, w.files)
         manifest["how"]["seconds"] = round(time.perf_counter() - t_start, 1)
-
         _readable(atomic_write_text(staging / DATASHEET, datasheet(manifest)))
         _readable(write_json(staging / MANIFEST, manifest))  # last: a folder without it is not an export
         _replace_dir(staging, out)
@@ -378,6 +324,126 @@ def export_embeddings(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _config(config: ExportConfig | None, options: dict[str, Any]) -> ExportConfig:
+    known = {f.name for f in fields(ExportConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"export_embeddings got unknown option(s) {unknown}; the options are {sorted(known)}")
+    return replace(config or ExportConfig(), **options)
+
+
+def _write_datasets(w: _Writer, specs: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load each dataset, write its items table; (datasets by key, manifest entries by key)."""
+    loaded: dict[str, Any] = {}
+    ds_meta: dict[str, dict[str, Any]] = {}
+    keys = [name for name, _ in specs]
+    for name, opts in specs:
+        key = name if keys.count(name) == 1 else f"{name}[{','.join(f'{k}={v}' for k, v in opts.items())}]"
+        if key in loaded:
+            raise ValueError(f"dataset {key!r} is given twice")
+        ds, kwargs, subset, info = _load_spec(name, opts)
+        loaded[key] = ds
+        items_rel = w.write(f"items/{_slug(key)}.parquet", _parquet_bytes(_items_pa(_items_table(ds))), rows=len(ds))
+        ds_meta[key] = {
+            "name": name, "loader_kwargs": _jsonable(kwargs), "first_n": subset, "n": len(ds),
+            "content_hash": ds.content_hash, "image_shape": list(ds.images.shape[1:]),
+            "modalities": [m for m in MODALITIES if _has(ds, m)], "licence": info.licence,
+            "citation": info.citation, "description": info.description, "items_file": items_rel,
+            "regenerate": _regenerate_code(name, kwargs, subset),
+        }
+    return loaded, ds_meta
+
+
+def _write_models(w: _Writer, names: list[tuple[str, Any]], loaded: dict[str, Any], cfg: ExportConfig,
+                  say: Callable[[str], None]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Load each model and write its shards; (manifest entries by model, array entries, skipped entries)."""
+    models_meta: dict[str, dict[str, Any]] = {}
+    arrays: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    used_slugs: set[str] = set()
+    for i, (mname, spec) in enumerate(names, 1):
+        t0 = time.perf_counter()
+        try:
+            enc = load_model(spec, device=cfg.device, allow_download=cfg.allow_download) if isinstance(spec, str) \
+                else spec
+        except Exception as e:  # noqa: BLE001 - recorded, or re-raised when strict
+            if cfg.strict:
+                raise
+            skipped.append({"model": mname, "dataset": None, "modality": None, "reason": _reason(e)})
+            say(f"[{i}/{len(names)}] {mname}: not loaded ({_reason(e)})")
+            continue
+        slug = _slug(mname)
+        while slug in used_slugs:
+            slug += "_"
+        used_slugs.add(slug)
+        models_meta[mname] = _model_meta(mname, spec, enc, cfg.licences)
+        n_before = len(arrays)
+        for key, ds in loaded.items():
+            for modality in cfg.modalities:
+                if modality in enc.modalities and _has(ds, modality):
+                    _write_arrays(w, enc, mname, slug, key, ds, modality, cfg, arrays, skipped)
+        say(f"[{i}/{len(names)}] {mname}: {len(arrays) - n_before} arrays ({time.perf_counter() - t0:.1f} s)")
+        del enc
+    return models_meta, arrays, skipped
+
+
+def _model_meta(mname: str, spec: Any, enc, licences: Mapping[str, str]) -> dict[str, Any]:
+    label = str(getattr(enc, "name", None) or mname)
+    meta = {k: v for k, v in enc.metadata().items() if k not in ("device", "batch_size", "name")}
+    lic, lic_from = _model_licence(mname, enc, licences)
+    return _jsonable({**meta, "load": mname if isinstance(spec, str) else None, "encoder_name": label,
+                      "licence": lic, "licence_source": lic_from, "zoo_card": _zoo_card(mname)})
+
+
+def _write_arrays(w: _Writer, enc, mname: str, slug: str, key: str, ds, modality: str, cfg: ExportConfig,
+                  arrays: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
+    """Extract one (model, dataset, modality) and write its shards; appends to ``arrays`` or ``skipped``."""
+    try:
+        ex = extract(enc, ds, modality=modality, layers=_layers_for(enc, modality, cfg.layers), pooling=cfg.pooling,
+                     cache_dir=cfg.cache_dir, batch_size=cfg.batch_size, progress=False)
+    except Exception as e:  # noqa: BLE001
+        if cfg.strict:
+            raise
+        skipped.append({"model": mname, "dataset": key, "modality": modality, "reason": _reason(e)})
+        return
+    files = []
+    n, rows = len(ds), int(cfg.shard_rows)
+    for part, start in enumerate(range(0, n, rows)):
+        stop = min(n, start + rows)
+        table = _layer_table(ex, start, stop, {"model": mname, "dataset": key, "modality": modality})
+        rel = f"shards/{slug}/{_slug(key)}/{modality}-{part:05d}.parquet"
+        files.append(w.write(rel, _parquet_bytes(table), rows=stop - start, first_item=start))
+    for layer, arr in ex.items():
+        arrays.append({
+            "model": mname, "dataset": key, "modality": modality, "layer": layer, "column": _column(layer),
+            "pooling": ex.pooling[layer], "n": int(arr.shape[0]), "dim": int(arr.shape[1]),
+            "dtype": "float32", "normalized": layer == EMBEDDING, "files": files,
+        })
+
+
+def _manifest(options: dict[str, Any], models_meta, ds_meta, arrays, skipped, files) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "unireps_version": __version__,
+        "how": {
+            "python": "unireps.export.export_embeddings",
+            "options": _jsonable(options),
+            "extraction": ("unireps.models.extract: forward hooks on each named layer, pooled per layer "
+                           "(pooling column; family defaults unless the export says otherwise) to one "
+                           "vector per item; 'embedding' is the model's shared-space embedding, L2-normalised"),
+            "seconds": None,
+            "provenance": provenance(),
+        },
+        "models": models_meta,
+        "datasets": ds_meta,
+        "arrays": arrays,
+        "skipped": skipped,
+        "files": files,
+    }
 
 
 def _items_pa(df: pd.DataFrame):
