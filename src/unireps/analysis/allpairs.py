@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import get_metric, ooc
+from ..metrics import get_metric, list_metrics, ooc
 from ..models.ray_engine import _ensure_ray, _ray
 
-__all__ = ["OUT_OF_CORE_METRICS", "all_pairs_ray"]
+__all__ = ["all_pairs_ray"]
 
 
 def _spec(value: Any) -> tuple:
@@ -60,36 +60,24 @@ def _materialize(spec: tuple, in_memory: bool):
     return _ray().get(spec[1])  # refs nested in a tuple are not resolved by Ray itself
 
 
-OUT_OF_CORE_METRICS = ("linear_cka", "linear_cka_debiased", "cca", "svcca", "pwcca", "procrustes",
-                       "linear_predictability", "mutual_knn", "paired_cosine")
+def _streaming_names() -> list[str]:
+    return [m.name for m in list_metrics() if m.streams]
 
 
 def _pair_value(spec_a, spec_b, metric: str, kwargs: dict, out_of_core: bool, batch_size, device) -> float:
     import ray
     import torch
 
-
     if device is None and ray.is_initialized() and ray.get_gpu_ids() and torch.cuda.is_available():
         device = "cuda"
+    info = get_metric(metric)
     if not out_of_core:
         a, b = _materialize(spec_a, True), _materialize(spec_b, True)
         if device is not None:
             a, b = torch.as_tensor(np.asarray(a)).to(device), torch.as_tensor(np.asarray(b)).to(device)
-        return float(get_metric(metric)(a, b, **kwargs))
+        return float(info(a, b, **kwargs))
     a, b = _materialize(spec_a, False), _materialize(spec_b, False)
-    if metric in ("linear_cka", "linear_cka_debiased"):
-        deb = kwargs.get("debiased", metric == "linear_cka_debiased")
-        return ooc.streaming_linear_cka(a, b, debiased=deb, batch_size=batch_size, device=device)
-    if metric in ("cca", "svcca", "pwcca", "procrustes"):
-        acc = ooc.streaming_cca(a, b, batch_size=batch_size, device=device)
-        return acc.svcca(kwargs.get("keep", 0.99)) if metric == "svcca" else getattr(acc, metric)()
-    if metric == "linear_predictability":
-        return ooc.streaming_predictability(a, b, batch_size=batch_size, device=device, **kwargs)
-    if metric == "mutual_knn":
-        return float(ooc.mutual_knn_ooc(a, b, batch_size=batch_size, device=device, **kwargs))
-    if metric == "paired_cosine":
-        return ooc.streaming_paired_cosine(a, b, batch_size=batch_size, device=device)
-    raise ValueError(f"{metric} has no out-of-core version; out-of-core metrics: {', '.join(OUT_OF_CORE_METRICS)}")
+    return float(info.stream(a, b, batch_size=batch_size, device=device, **kwargs))
 
 
 def _as_items(reps: Any, name: str) -> list[tuple[str, Any]]:
@@ -130,9 +118,9 @@ def all_pairs_ray(
     """
     info = get_metric(metric)
     info.check_kwargs(metric_kwargs)
-    if out_of_core and info.name not in OUT_OF_CORE_METRICS:
+    if out_of_core and not info.streams:
         raise ValueError(f"{info.name} has no out-of-core version; out-of-core metrics: "
-                         f"{', '.join(OUT_OF_CORE_METRICS)}")
+                         f"{', '.join(_streaming_names())}")
     ray = _ensure_ray()
     same = reps_b is None or reps_b is reps_a
     ia = _as_items(reps_a, "reps_a")
