@@ -88,6 +88,15 @@ def cca(X, Y) -> float:
 
     Similarity in [0, 1], invariant to any invertible linear map and translation of either side.
     Needs clearly more stimuli than features (see the module docstring).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import cca
+    >>> A = rng.standard_normal((8, 8))  # an invertible linear map
+    >>> round(cca(X, X @ A), 6)
+    1.0
     """
     rho = canonical_correlations(X, Y)[0]
     return float(rho.double().mean())
@@ -95,7 +104,16 @@ def cca(X, Y) -> float:
 
 def svcca(X, Y, keep: float | int = 0.99) -> float:
     """SVCCA (Raghu et al. 2017): SVD-reduce each side to the directions explaining ``keep`` of its variance
-    (or to ``keep`` directions if an int), then the mean canonical correlation. Similarity in [0, 1]."""
+    (or to ``keep`` directions if an int), then the mean canonical correlation. Similarity in [0, 1].
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import svcca
+    >>> round(svcca(X, X @ Q), 6)
+    1.0
+    """
     rho = canonical_correlations(X, Y, keep_x=keep, keep_y=keep)[0]
     return float(rho.double().mean())
 
@@ -105,6 +123,14 @@ def pwcca(X, Y) -> float:
 
     h_i: canonical variates (unit norm, over stimuli) of the side with fewer neurons (X on a tie), z_j: that
     side's centred neurons. Similarity in [0, 1]; not symmetric when widths are equal.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import pwcca
+    >>> round(pwcca(X, 2 * X @ Q), 6)
+    1.0
     """
     rho, Qx, Px, Qy, Py, xc, yc = canonical_correlations(X, Y)
     if xc.shape[1] <= yc.shape[1]:

@@ -187,6 +187,16 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     Similarity in [0, 1] (debiased: can dip below 0). Invariant to orthogonal transforms, isotropic
     scaling and translation of either representation; not to general invertible linear maps.
     Feature-space form when n > d (cost n·d1·d2, three d×d products), Gram form otherwise.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import linear_cka
+    >>> round(linear_cka(X, X @ Q), 6)  # invariant to rotations
+    1.0
+    >>> round(linear_cka(X, rng.standard_normal((60, 8))), 2) < 0.5
+    True
     """
     x, y = check_pair(X, Y, min_rows=4 if debiased else 2, rescale=True)
     n, dx = x.shape
@@ -258,6 +268,14 @@ def rbf_cka(X, Y, sigma: float | None = None, threshold: float = 1.0, debiased: 
     default, ``debiased=True`` for Song et al.'s unbiased estimator. Similarity in [0, 1]. Invariant to
     orthogonal transforms and translation; to isotropic scaling only with the median bandwidth. Gram form:
     O(n^2 d) time, O(n^2) memory.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import rbf_cka
+    >>> round(rbf_cka(X, 3 * X @ Q), 6)  # invariant to rotation and isotropic scaling
+    1.0
     """
     _check_bandwidth(sigma, threshold)
     x, y = check_pair(X, Y, min_rows=4 if debiased else 2, rescale=sigma is None)

@@ -80,6 +80,14 @@ def mutual_knn(X, Y, k: int = 10) -> float:
 
     Rows L2-normalised, neighbours by cosine similarity, self excluded. Similarity in [0, 1]; chance level
     for unrelated representations is about k / (n - 1).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import mutual_knn
+    >>> mutual_knn(X, X @ Q, k=5)  # the same neighbourhoods
+    1.0
     """
     x, y, k = _prepare(X, Y, k)
     ia, _ = knn(x, k)
@@ -91,6 +99,14 @@ def jaccard_knn(X, Y, k: int = 10) -> float:
     """Mean over i of the Jaccard index |N^X(i) ∩ N^Y(i)| / |N^X(i) ∪ N^Y(i)| of the k-NN sets.
 
     Same neighbour rule as ``mutual_knn``. Similarity in [0, 1].
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import jaccard_knn
+    >>> jaccard_knn(X, X @ Q, k=5)
+    1.0
     """
     x, y, k = _prepare(X, Y, k)
     ia, _ = knn(x, k)
@@ -142,6 +158,14 @@ def cknna(X, Y, k: int = 10) -> float:
     Not exactly symmetric: M⊙K is not a symmetric matrix, so the 1^T A B 1 term of HSIC_1 changes when
     X and Y swap (as in the PRH code).
     Needs n >= 4; memory O(n k^2), never n×n.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import cknna
+    >>> round(cknna(X, X @ Q, k=5), 6)
+    1.0
     """
     x, y, k = _prepare(X, Y, k)
     n = x.shape[0]

@@ -182,6 +182,14 @@ def layer_similarity(layers_a, layers_b, metric: str = "linear_cka", **metric_kw
     ``metric``: any name from ``list_metrics()``; extra keyword arguments go to the measure.  Fast paths
     (each layer prepared once) exist for linear_cka, rbf_cka, rsa, cca, svcca, mutual_knn and jaccard_knn;
     other measures are called pair by pair.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import layer_similarity
+    >>> layer_similarity([X, X @ Q], [X, 2 * X], 'linear_cka').round(6).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
     """
     from .registry import get_metric
 

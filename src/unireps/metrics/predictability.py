@@ -51,7 +51,16 @@ def _at_rounding_level(t: torch.Tensor, centred_sq: torch.Tensor) -> bool:
 
 
 def linear_predictability(X, Y, cv: int = 5, seed: int = 0) -> float:
-    """Cross-validated ridge R^2 of predicting Y (n, d2) from X (n, d1); see the module docstring."""
+    """Cross-validated ridge R^2 of predicting Y (n, d2) from X (n, d1); see the module docstring.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import linear_predictability
+    >>> round(linear_predictability(X, X @ Q), 3)
+    1.0
+    """
     if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
         raise ValueError(f"cv must be an integer >= 2 (number of folds), got {cv!r}")
     x, y = check_pair(X, Y, rescale=True)
@@ -80,6 +89,14 @@ def paired_cosine(X, Y) -> float:
     """Mean cosine similarity between matched rows, (1/n) sum_i <x_i, y_i> / (||x_i|| ||y_i||).
 
     Needs equal widths (the same embedding space). Similarity in [-1, 1]; not centred.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import paired_cosine
+    >>> round(paired_cosine(X, 2 * X), 6)
+    1.0
     """
     x, y = check_pair(X, Y, min_rows=1, same_dims=True)
     x, y = rows_pow2(x), rows_pow2(y)  # each cosine is per-row scale free: norms can then not overflow

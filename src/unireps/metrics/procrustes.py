@@ -54,14 +54,32 @@ def nuclear_similarity(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def procrustes(X, Y) -> float:
-    """Orthogonal Procrustes similarity ||X~^T Y~||_* in [0, 1] (centred, Frobenius-normalised X~, Y~)."""
+    """Orthogonal Procrustes similarity ||X~^T Y~||_* in [0, 1] (centred, Frobenius-normalised X~, Y~).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import procrustes
+    >>> round(procrustes(X, 2 * X @ Q), 6)
+    1.0
+    """
     x, y = check_pair(X, Y, rescale=True)
     return nuclear_similarity(center(x, "X"), center(y, "Y"))
 
 
 def procrustes_distance(X, Y, kind: str = "angular") -> float:
     """Procrustes shape distance: ``angular`` arccos(sim) in [0, pi/2]; ``euclidean`` sqrt(2 - 2 sim) in
-    [0, sqrt 2]. Distances (0 = identical up to rotation, scale and translation); both are metrics."""
+    [0, sqrt 2]. Distances (0 = identical up to rotation, scale and translation); both are metrics.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import procrustes_distance
+    >>> round(procrustes_distance(X, 2 * X @ Q), 6)
+    0.0
+    """
     check_choice("kind", kind, DISTANCE_KINDS)
     sim = procrustes(X, Y)
     if kind == "angular":

@@ -221,6 +221,14 @@ def rsa(X, Y, rdm: str = "correlation", compare: str = "spearman") -> float:
     """RSA between representations X (n, d1) and Y (n, d2): compare(RDM(X), RDM(Y)) on the upper triangle.
 
     Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 8))
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))  # a rotation
+    >>> from unireps.metrics import rsa
+    >>> round(rsa(X, 2 * X), 6)  # the same RDM up to scale (not rotation-invariant: see the registry)
+    1.0
     """
     check_choice("rdm", rdm, RDM_KINDS)
     check_choice("compare", compare, COMPARE_METHODS)
