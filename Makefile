@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint bench clean
+.PHONY: venv demo test test-slow lint docs bench clean
 
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
 	PYTHONPATH=src $(VENV)/bin/lint-imports
 
+# The API reference (docs/api, from the docstrings) and the guides; warnings are errors. Output: site/
+docs: venv
+	PYTHONPATH=src $(VENV)/bin/mkdocs build --strict
+	PYTHONPATH=src $(PY) scripts/check_api_docs.py
+
 bench: venv
 	$(PY) benchmarks/bench_metrics.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
