@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..literals import Engine, Modality, Pooling
 from ..metrics import get_metric, layer_similarity
 from ._checks import as_names, check_metric_options, check_representation, check_same_rows
 from .reps import model_label, representations
@@ -79,9 +80,9 @@ def _cellwise(la: dict, lb: dict, metric: str, kw: dict):
     return M, {f"{count} undefined cell{'s' * (count > 1)}, e.g. {first}"} if count else set()
 
 
-def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: str = "image", layers="all",
-              pooling: str | None = None, comparison_metrics=("cca", "svcca"), cache_dir=None,
-              metric_kwargs: dict | None = None, engine: str = "local", engine_kwargs: dict | None = None
+def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: Modality = "image", layers="all",
+              pooling: Pooling | None = None, comparison_metrics=("cca", "svcca"), cache_dir=None,
+              metric_kwargs: dict | None = None, engine: Engine = "local", engine_kwargs: dict | None = None
               ) -> Layerwise:
     """Layer × layer maps for ``metric`` and each of ``comparison_metrics`` (a measure that is undefined for
     some layer, e.g. CCA with more features than stimuli, is reported with NaN and a note, not dropped).

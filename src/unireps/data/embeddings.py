@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EmbeddingsIntegrityError
+from ..literals import Modality, Verify
 
 FORMAT = "unireps-embeddings"
 FORMAT_VERSION = 1
@@ -178,7 +179,7 @@ class Embeddings:
         return rows["layer"].tolist()
 
     # ----- arrays
-    def get(self, model: str, dataset: str, layer: str = EMBEDDING, modality: str | None = None) -> np.ndarray:
+    def get(self, model: str, dataset: str, layer: str = EMBEDDING, modality: Modality | None = None) -> np.ndarray:
         """The (n, d) float32 array of ``layer`` of ``model`` on ``dataset`` (``modality`` needed only when the
         model has that layer in both towers; ``"image:embedding"`` is accepted as a layer too)."""
         if modality is None and ":" in layer and layer.split(":", 1)[0] in MODALITIES:
@@ -200,7 +201,7 @@ class Embeddings:
             raise KeyError("index with (model, dataset[, layer[, modality]])")
         return self.get(*key)
 
-    def arrays(self, model: str, dataset: str, modality: str | None = None,
+    def arrays(self, model: str, dataset: str, modality: Modality | None = None,
                layers: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """{layer: (n, d)} for one (model, dataset, modality), reading each shard once: the form the analyses
         take (``unireps.analysis.layerwise(emb.arrays(a, ds), emb.arrays(b, ds), ...)``)."""
@@ -329,7 +330,7 @@ class Embeddings:
         return {c: (v[0] if len(v) == 1 else np.concatenate(v)) for c, v in parts.items()}
 
 
-def load_embeddings(path: str | os.PathLike, verify: str | bool = "lazy") -> Embeddings:
+def load_embeddings(path: str | os.PathLike, verify: Verify | bool = "lazy") -> Embeddings:
     """Open an export folder written by :func:`unireps.export.export_embeddings` / ``unireps export-embeddings``.
 
     verify: ``"lazy"`` (default) checks each file's sha256 the first time it is read; ``"eager"`` (or True)

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,13 +38,12 @@ from ..data.embeddings import (
     parse_dataset_spec,
 )
 from ..io import atomic_write_bytes, atomic_write_text, write_json
+from ..literals import LayerChoice, Modality, Pooling
 from ..models import extract, load_model
 from ..provenance import provenance
 from ..zoo import list_zoo, load_card
 from .datasheet import datasheet
 
-Modality = Literal["image", "text"]
-LayerChoice = Literal["all", "embedding"]
 DEFAULT_DATASETS = ("shapes:n=500,seed=0", "kriegeskorte92", "digits:image_size=32,n=500")
 ZOO_LICENCE = "MIT (trained by unireps on its generated shapes data; see the zoo card)"
 
@@ -237,7 +236,7 @@ class ExportConfig:
     trained_only: bool = False
     modalities: Sequence[Modality] = MODALITIES
     layers: LayerChoice | Sequence[str] = "all"
-    pooling: str | None = None
+    pooling: Pooling | None = None
     shard_rows: int = 100_000
     licences: Mapping[str, str] = field(default_factory=dict)
     overwrite: bool = False

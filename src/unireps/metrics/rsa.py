@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..literals import CompareMethod, RDMKind
 from ._validate import acc_dtype, center, check_choice, check_matrix, check_pair
 
 RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")
@@ -217,7 +218,7 @@ def rsa_rdms(A, B, compare: str = "spearman") -> float:
     return compare_vectors(a, b, compare)
 
 
-def rsa(X, Y, rdm: str = "correlation", compare: str = "spearman") -> float:
+def rsa(X, Y, rdm: RDMKind = "correlation", compare: CompareMethod = "spearman") -> float:
     """RSA between representations X (n, d1) and Y (n, d2): compare(RDM(X), RDM(Y)) on the upper triangle.
 
     Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].

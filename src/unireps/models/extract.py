@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..literals import Modality, Pooling
 from .cache import ActivationCache
 from .encoder import EMBEDDING, Encoder
 from .inputs import check_images, check_texts, hash_images, hash_texts, n_items
@@ -70,9 +71,9 @@ def resolve_layer_names(encoder: Encoder, modality: str, layers: Any) -> list[st
 def extract(
     encoder: Encoder,
     data: Any,
-    modality: str = "image",
+    modality: Modality = "image",
     layers: Any = None,
-    pooling: str | None = None,
+    pooling: Pooling | None = None,
     cache_dir: str | Path | None = None,
     batch_size: int | None = None,
     *,

@@ -26,6 +26,8 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
+from ..literals import MapMethod
+
 MAP_METHODS = ("lstsq", "ridge", "procrustes")
 
 
@@ -83,7 +85,7 @@ class LinearMap(TransformerMixin, BaseEstimator):
     Attributes after fit: ``coef_`` (d_X, d_Y), ``intercept_`` (d_Y,), ``n_features_in_``, ``n_features_out_``.
     """
 
-    def __init__(self, method: str = "ridge", alpha: float = 1e-3, center: bool = True, scale: bool = True):
+    def __init__(self, method: MapMethod = "ridge", alpha: float = 1e-3, center: bool = True, scale: bool = True):
         self.method = method
         self.alpha = alpha
         self.center = center

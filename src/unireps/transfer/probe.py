@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..literals import TransferMethod
 from .maps import MAP_METHODS, LinearMap, RelativeProjection, as_matrix, pad_to
 from .retrieval import retrieval_recall
 
@@ -97,8 +98,8 @@ def _anchor_sets(train_idx: np.ndarray, n_anchors: Sequence[int], seed: int, rep
 
 
 def probe_transfer(emb_a, emb_b, labels, train_idx, test_idx, *, n_anchors: Sequence[int] = (10, 20, 50, 100, 200),
-                   methods: Sequence[str] = TRANSFER_METHODS, alpha: float = 1e-2, n_repeats: int = 1, seed: int = 0,
-                   C: float = 1.0) -> pd.DataFrame:
+                   methods: Sequence[TransferMethod] = TRANSFER_METHODS, alpha: float = 1e-2, n_repeats: int = 1,
+                   seed: int = 0, C: float = 1.0) -> pd.DataFrame:
     """Accuracy of A's probe on B's test embeddings per method and number of anchors (plus baselines).
 
     Columns: method, n_anchors, repeat, accuracy.  ``alpha``: relative ridge strength of ``ridge``.
