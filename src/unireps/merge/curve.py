@@ -32,6 +32,7 @@ def merge_at(method: str, a: dict, b: dict, t: float, *, base: dict | None = Non
 
     ``base`` (θ_0) is needed by the task-vector methods, ``fishers`` (two dicts) by ``fisher``.
 
+    >>> import torch
     >>> a, b = {"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([0.0, 1.0])}
     >>> merge_at("uniform", a, b, 0.25)["w"].tolist()
     [0.75, 0.25]
