@@ -4,7 +4,9 @@ Layers, one job each: ``metrics`` (measures, know nothing of models), ``models``
 ``data`` (datasets), ``zoo`` (small models trained here), ``analysis``, ``viz``, ``report``, ``app``, ``cli``.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__", "audit"]
 
 
 def audit(X, Y, metric: str = "linear_cka", **kwargs):

@@ -84,7 +84,7 @@ class ModelEntry:
 
 
 def _version_key() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return f"app-v1-{__version__}"
 

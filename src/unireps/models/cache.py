@@ -50,7 +50,7 @@ def default_cache_dir() -> Path:
 
 def _version() -> str:
     try:
-        from unireps import __version__
+        from .._version import __version__
 
         return __version__
     except ImportError:  # pragma: no cover
