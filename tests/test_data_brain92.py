@@ -68,3 +68,11 @@ def test_corrupt_or_missing_file_is_refused(tmp_path):
     (tmp_path / "92_behavRDMs.mat").unlink()
     with pytest.raises(FileNotFoundError, match="92_behavRDMs.mat is missing"):
         load_dataset("kriegeskorte92", data_dir=tmp_path)
+
+
+def test_photos_at_a_network_resolution():
+    ds = load_dataset("kriegeskorte92", image_size=240)
+    assert ds.images.shape == (92, 240, 240, 3) and ds.images.dtype == np.uint8
+    assert ds.content_hash != load_dataset("kriegeskorte92").content_hash
+    with pytest.raises(ValueError, match="image_size"):
+        load_dataset("kriegeskorte92", image_size=2)

@@ -134,3 +134,11 @@ def test_equal_to_reference_implementation(variant):
     x = torch.randn(1, 3, r, r, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+
+
+def test_twins_are_independent_draws():
+    w = [eff.load(v, untrained=True).model._blocks[0]._depthwise_conv.weight for v in VARIANTS]
+    assert w[0].shape == w[1].shape == w[2].shape
+    assert not torch.equal(w[0], w[1]) and not torch.equal(w[1], w[2])
+    assert torch.equal(w[1], eff.load("efficientnet-lite1", untrained=True, seed=1).model._blocks[0]
+                       ._depthwise_conv.weight)

@@ -39,7 +39,8 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
 
     def reference_embeddings():
         """Every available model on its default reference set (shapes; digits for the toy models), both towers
-        (the EfficientNet-Lite nets excepted: too slow to run on hundreds of images at startup), so that the explorer and the cross-model page only compute measures when a visitor asks."""
+        (the EfficientNet-Lite nets excepted: too slow to run on hundreds of images at startup), so that
+        the explorer and the cross-model page only compute measures when a visitor asks."""
         for name in engine.names():
             e = engine.entry(name)
             if e.family == "efficientnet-lite":  # real ImageNet nets at 224-260 px: computed when asked, not here

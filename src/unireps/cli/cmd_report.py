@@ -54,6 +54,8 @@ def register(sub) -> None:
                        "after the report).")
     _add_run_options(d, "runs/demo")
     d.add_argument("--no-serve", action="store_true", help="stop after writing the report")
+    d.add_argument("--no-realnets", action="store_true",
+                   help="skip the real pretrained EfficientNet-Lite analyses on the 92 photographs")
     d.add_argument("--port", type=int, default=7860)
     add_json(d)
     d.set_defaults(func=run_demo)
@@ -161,13 +163,52 @@ def run_report(args) -> int:
     return 0
 
 
+def _realnets(args) -> dict | None:
+    """The real pretrained networks first: EfficientNet-Lite0/1/2 and their twins on the 92 photographs."""
+    if args.no_realnets:
+        return None
+    from pathlib import Path
+
+    from ..report.realnets import run_realnets
+
+    _check(args)
+    return run_realnets(Path(args.out) / "realnets", n_permutations=max(int(args.permutations), 1), seed=args.seed,
+                        progress=None if args.json else print)
+
+
+def print_realnets(real: dict) -> None:
+    n = real["numbers"]
+    nets = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+    print("\nReal pretrained networks: EfficientNet-Lite0/1/2, pretrained on ImageNet (real weights), vs their "
+          "untrained twins, on the 92 object photographs (Kriegeskorte et al. 2008; n = 92):")
+    for target in ("human_IT (4 subjects)", "monkey_IT"):
+        cells = [f"{m.split('-')[1]} {n[f'brain_heldout|{m}|{target}']:.3f} (twin "
+                 f"{n[f'brain_heldout|{m}-untrained|{target}']:.3f})" for m in nets]
+        print(f"  {target:24s} held-out RSA of the split-half-selected layer: {', '.join(cells)}")
+    print(f"  {'':24s} human IT noise ceiling on the held-out halves: [{n['ceiling_lower_heldout']:.3f}, "
+          f"{n['ceiling_upper_heldout']:.3f}]")
+    kinds = ("trained-trained", "untrained-untrained", "trained-untrained")
+    print("  CKA across scale (depth-matched mean): " + ", ".join(
+        f"{k} {n[f'scale_cka_depth_matched_mean|{k}']:.3f}" for k in kinds if f"scale_cka_depth_matched_mean|{k}" in n))
+    for metric in ("mutual_knn", "linear_cka"):
+        cells = [f"{m.split('-')[1]} {n[f'lm_{metric}_pooled|{m}']:.3f} (twin "
+                 f"{n[f'lm_{metric}_pooled|{m}-untrained']:.3f}, null {n[f'lm_{metric}_pooled_null|{m}']:.3f})"
+                 for m in nets]
+        print(f"  vs MiniLM captions, {metric:10s} (pooled): {', '.join(cells)}")
+    print(f"  details: {real['markdown']}")
+
+
 def run_demo(args) -> int:
+    real = _realnets(args)
     res = _report(args)
     n = res["results"].numbers
     if args.json:
-        emit(_summary(res), True)
+        emit(_summary(res) | ({"realnets": real["numbers"]} if real else {}), True)
     else:
-        print("\nHeadline numbers (held-out shapes images):")
+        if real is not None:
+            print_realnets(real)
+        print("\nStand-ins (small models trained here for minutes on synthetic shapes; they stand in for CLIP, "
+              "SigLIP, ALIGN, BLIP...). Headline numbers (held-out shapes images):")
         for key in ("cross_family_linear_cka_trained_mean", "cross_family_linear_cka_untrained_mean",
                     "seed_linear_cka_mean", "trained_vs_untrained_linear_cka_mean", "identification_linear_cka",
                     "identification_cca", "brain_best_human", "ceiling_lower", "ceiling_upper"):

