@@ -96,3 +96,23 @@ def test_language_alignment_detects_planted_alignment(fake_reps):
     assert pooled.loc["net-a", "value"] > pooled.loc["net-a-untrained", "value"]
     assert pooled.loc["net-a", "p"] <= 1 / 51 + 1e-12 and pooled.loc["net-a-untrained", "p"] > 0.05
     assert set(t.metric) == {"mutual_knn", "linear_cka"} and (t.n_permutations == 50).all()
+
+
+def test_cli_realnets_refuses_bad_options(tmp_path, capsys):
+    from unireps.cli import main
+
+    assert main(["realnets", "--splits", "0", "--out", str(tmp_path)]) == 2
+    assert "--splits 0" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["realnets", "--out", str(tmp_path / "file")]) == 2
+
+
+@pytest.mark.parametrize("compare", ["spearman", "pearson"])
+def test_fast_scores_equal_rsa_rdms(compare):
+    rng = np.random.default_rng(4)
+    layers = {f"l{i}": compute_rdm(rng.normal(size=(25, 4))) for i in range(3)}
+    layers["ties"] = np.round(layers["l0"], 1)
+    targets = [compute_rdm(rng.normal(size=(25, 4))) for _ in range(2)]
+    fast, slow = LS._fast_scores(layers, targets, compare), LS._scores(layers, targets, compare)
+    for k in layers:
+        assert fast[k] == pytest.approx(slow[k], abs=1e-9)

@@ -62,6 +62,27 @@ def split_halves(n: int, n_splits: int, seed: int = 0, strata: Sequence | None =
     return out
 
 
+def _scores(layers: Mapping[str, np.ndarray], targets: list[np.ndarray], compare: str) -> dict[str, float]:
+    """{layer: mean over targets of compare(layer RDM, target RDM)} (condensed vectors), via ``rsa_rdms``."""
+    return {k: float(np.mean([rsa_rdms(v, t, compare) for t in targets])) for k, v in layers.items()}
+
+
+def _fast_scores(layers: Mapping[str, np.ndarray], targets: list[np.ndarray], compare: str) -> dict[str, float]:
+    """The same as :func:`_scores` for Pearson / Spearman (average ranks for ties), as one matrix product;
+    equal to ``rsa_rdms`` to rounding (tested). A constant vector gives NaN, as there."""
+    from scipy.stats import rankdata
+
+    def z(v):
+        v = rankdata(v) if compare == "spearman" else np.asarray(v, dtype=np.float64)
+        v = v - v.mean()
+        norm = np.sqrt(v @ v)
+        return v / norm if norm > 0 else np.full_like(v, np.nan)
+
+    Z = np.stack([z(v) for v in layers.values()])
+    Tz = np.stack([z(t) for t in targets])
+    return dict(zip(layers, (Z @ Tz.T).mean(1).tolist()))
+
+
 def _ceiling(subs: list[np.ndarray], compare: str) -> tuple[float, float]:
     from .brain import noise_ceiling
 
@@ -95,16 +116,17 @@ def select_layer_split_half(layer_rdms: Mapping[str, np.ndarray], targets: Seque
     L = {k: _square(v, n) for k, v in layer_rdms.items()}
     T = [_square(t, n) for t in T]
     rows = []
+    score = _fast_scores if compare in ("spearman", "pearson") else _scores
     for s, mask in enumerate(split_halves(n, n_splits, seed, strata)):
         for direction, (sel, held) in enumerate(((mask, ~mask), (~mask, mask))):
             a, b = np.flatnonzero(sel), np.flatnonzero(held)
             ta, tb = [_sub(t, a) for t in T], [_sub(t, b) for t in T]
-            scores = {k: float(np.mean([rsa_rdms(_sub(R, a), t, compare) for t in ta])) for k, R in L.items()}
+            scores = score({k: _sub(R, a) for k, R in L.items()}, ta, compare)
             valid = {k: v for k, v in scores.items() if np.isfinite(v)}
             if not valid:
                 raise ValueError("no layer has a defined RSA score on the selection half (constant RDMs?)")
             best = max(valid, key=valid.get)
-            held_score = float(np.mean([rsa_rdms(_sub(L[best], b), t, compare) for t in tb]))
+            held_score = _scores({best: _sub(L[best], b)}, tb, compare)[best]
             lo, hi = _ceiling(tb, compare)
             rows.append({"split": s, "direction": direction, "selected": best,
                          "depth": names.index(best) / max(len(names) - 1, 1), "select_score": valid[best],

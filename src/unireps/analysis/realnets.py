@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import compute_rdm, get_metric, layer_similarity, permutation_test, rsa_rdms
-from .layer_selection import select_layer_split_half, summarize_selection
+from ..metrics import compute_rdm, get_metric, layer_similarity, permutation_test
+from .layer_selection import _fast_scores, _scores, select_layer_split_half, summarize_selection
 
 REAL_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 EARLY_VISUAL = ("V1", "EVA", "HMAX")
@@ -66,6 +66,10 @@ def brain_targets(ds) -> dict[str, list[np.ndarray]]:
     return out
 
 
+def _score(rdms: Mapping[str, np.ndarray], targets: list[np.ndarray], compare: str) -> dict[str, float]:
+    return (_fast_scores if compare in ("spearman", "pearson") else _scores)(rdms, targets, compare)
+
+
 def brain_profiles(reps: Mapping[str, Mapping[str, np.ndarray]], ds, compare: str = "spearman",
                    rdm: str = "correlation") -> pd.DataFrame:
     """Per (model, layer, target): RSA over all 92 stimuli. Columns: model, state, layer, depth, target, value."""
@@ -73,10 +77,9 @@ def brain_profiles(reps: Mapping[str, Mapping[str, np.ndarray]], ds, compare: st
     rows = []
     for label, layers in reps.items():
         depth = _depths(list(layers))
-        for layer, X in layers.items():
-            R = compute_rdm(X, rdm)
-            for t, subs in targets.items():
-                v = float(np.mean([rsa_rdms(R, s, compare) for s in subs]))
+        rdms = {k: compute_rdm(X, rdm) for k, X in layers.items()}
+        for t, subs in targets.items():
+            for layer, v in _score(rdms, subs, compare).items():
                 rows.append({"model": label, "state": "untrained" if is_twin(label) else "trained", "layer": layer,
                              "depth": depth[layer], "target": t, "value": v})
     return pd.DataFrame(rows)
@@ -94,7 +97,7 @@ def brain_selection(reps: Mapping[str, Mapping[str, np.ndarray]], ds, compare: s
         rdms = {k: compute_rdm(X, rdm) for k, X in layers.items()}
         for t, subs in targets.items():
             table = select_layer_split_half(rdms, subs, compare=compare, n_splits=n_splits, seed=seed, strata=strata)
-            full = {k: float(np.mean([rsa_rdms(R, s, compare) for s in subs])) for k, R in rdms.items()}
+            full = _score(rdms, subs, compare)
             peak = max(full, key=full.get)
             rows.append({"model": label, "state": "untrained" if is_twin(label) else "trained", "target": t,
                          **summarize_selection(table), "full_peak_layer": peak, "full_peak_value": full[peak],
