@@ -44,7 +44,8 @@ def run_list(args) -> int:
     from ..models import list_models
 
     rows = [m.to_dict() for m in list_models() if m.available or not args.available]
-    table = pd.DataFrame(rows)[["name", "family", "modalities", "source", "available"]] if rows else pd.DataFrame()
+    table = (pd.DataFrame(rows)[["name", "family", "modalities", "available", "description"]] if rows
+             else pd.DataFrame())
     emit(rows, args.json, table)
     return 0
 

@@ -202,7 +202,9 @@ def _describe(name: str, recipe: Recipe) -> str:
     if recipe.kind == "hf":
         from .hf import FAMILIES
 
-        return f"{FAMILIES[recipe.family].model_class} stand-in trained on shapes ({recipe.objective})"
+        cls = FAMILIES[recipe.family].model_class
+        return (f"stand-in for {cls.removesuffix('Model')}: a small {cls} trained here on synthetic shapes "
+                f"({recipe.objective}), not the pretrained model")
     obj = {"reconstruction": "autoencoder"}.get(recipe.objective, recipe.objective)
     return OBJECTIVES[obj]
 
