@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ._validate import (
@@ -107,39 +108,72 @@ def cka_from_hsic(hxy: torch.Tensor, hxx: torch.Tensor, hyy: torch.Tensor) -> fl
 # ------------------------------------------------------------------------------------------- public API
 
 
-def _shifted(x: torch.Tensor, name: str):
-    """(x_s, r, energy): x_s = x, or x minus its column means (one copy) when the means dominate the energy, r the
-    residual column means of x_s (so the centred x is x_s - r exactly), and ||x||^2.
-
-    Skipping the copy keeps linear_cka at the cost of its products; uncentred products are then corrected by
-    -n r r^T in float64.  The copy is made when ||x||^2 > limit × ||x - mean||^2 (limit 8 for float32, 1e6 for
-    float64), where cancellation would otherwise cost accuracy.  The energies only steer this choice and the
-    constant check, so they are taken in the input dtype (a float64 pass over x would cost more than the mean).
-    """
+def _mean_and_ratio(x: torch.Tensor):
+    """(mean, estimated ||x||^2 / ||x - mean||^2): the column means over all rows (accumulated in float64), the
+    energy ratio from at most 1024 evenly spaced rows (it only steers the choice of centring first, which is
+    verified exactly after the products)."""
     n = x.shape[0]
-    mean = x.sum(dim=0) / n
-    total = float(torch.linalg.vector_norm(x)) ** 2
-    centred = total - n * float(torch.linalg.vector_norm(mean)) ** 2
-    limit = 8.0 if x.dtype == torch.float32 else 1e6
-    if not math.isfinite(total):
-        return x, mean, total  # reported by the caller's finiteness check
-    if total > limit * centred or x.dtype not in (torch.float32, torch.float64):
-        x = x - mean
-        mean = x.sum(dim=0) / n
-    return x, mean, total
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        mean = torch.from_numpy(x.numpy().sum(axis=0, dtype=np.float64) / n)  # numpy: a fast float64 pass
+    else:
+        mean = x.sum(dim=0, dtype=acc_dtype(x)) / n
+    sample = x[:: max(1, n // 1024)]
+    total = float(torch.linalg.vector_norm(sample)) ** 2 / sample.shape[0]
+    centred = total - float(torch.linalg.vector_norm(mean)) ** 2
+    return mean, (total / centred if centred > 0 else math.inf)
+
+
+def _ratio_limit(dtype: torch.dtype) -> float:
+    """||x||^2 / ||x - mean||^2 above which uncentred products lose too much to cancellation: then centre first."""
+    return 8.0 if dtype == torch.float32 else 1e6
+
+
+def _products(xs: torch.Tensor, ys: torch.Tensor):
+    """X^T Y, X^T X, Y^T Y.  On the CPU in float32/float64 numpy's BLAS is used: it forms X^T X with syrk (half the
+    flops of a general product), which torch's matmul does not; elsewhere torch."""
+    if xs.device.type == "cpu" and xs.dtype in (torch.float32, torch.float64):
+        a, b = xs.numpy(), ys.numpy()
+        with np.errstate(all="ignore"):  # overflow / NaN are reported by the caller's finiteness check
+            return tuple(torch.from_numpy(p) for p in (a.T @ b, a.T @ a, b.T @ b))
+    return xs.T @ ys, xs.T @ xs, ys.T @ ys
+
+
+def _centred_products(x: torch.Tensor, y: torch.Tensor, shift: tuple[bool, bool] = (False, False)):
+    """The centred products Xc^T Yc, Xc^T Xc, Yc^T Yc in float64, the uncentred energies ||x||^2, ||y||^2 and the
+    (possibly shifted) inputs with their residual means.
+
+    No centred copy is made unless ``shift`` asks for one (or the sampled energy ratio does): uncentred products
+    are corrected by -n r r^T in float64 (in place, no d×d temporaries).  The exact energies come from the
+    products' traces; when they show that cancellation would cost accuracy, the products are formed again on
+    centred copies.
+    """
+    n, acc = x.shape[0], acc_dtype(x)
+    limit = _ratio_limit(x.dtype)
+    parts = []
+    for t, force in ((x, shift[0]), (y, shift[1])):
+        mean, ratio = _mean_and_ratio(t)
+        if force or ratio > limit or t.dtype not in (torch.float32, torch.float64):
+            t = t - mean.to(t.dtype)
+            mean = _mean_and_ratio(t)[0]
+            force = True
+        parts.append((t, mean.to(acc), force))
+    (xs, rx, fx), (ys, ry, fy) = parts
+    pxy, pxx, pyy = _products(xs, ys)
+    ex, ey = float(torch.trace(pxx)), float(torch.trace(pyy))
+    redo = tuple(not f and math.isfinite(e) and e > limit * (e - n * float(r @ r))
+                 for f, e, r in ((fx, ex, rx), (fy, ey, ry)))
+    if any(redo):
+        return _centred_products(x, y, (fx or redo[0], fy or redo[1]))
+    cxy = pxy.to(acc).addr_(rx, ry, alpha=-n)
+    cxx = pxx.to(acc).addr_(rx, rx, alpha=-n)
+    cyy = pyy.to(acc).addr_(ry, ry, alpha=-n)
+    return (cxy, cxx, cyy), (ex, ey), (xs, rx), (ys, ry)
 
 
 def _feature_terms(x: torch.Tensor, y: torch.Tensor, debiased: bool):
     """||Xc^T Yc||^2, ||Xc^T Xc||^2, ||Yc^T Yc||^2 (float64), HSIC_1-corrected when debiased."""
     n = x.shape[0]
-    acc = acc_dtype(x)
-    xs, rx, ex = _shifted(x, "X")
-    ys, ry, ey = _shifted(y, "Y")
-    rx, ry = rx.to(acc), ry.to(acc)
-    # centred products: P - n r r^T, corrected in place (no extra d×d temporaries)
-    cxy = (xs.T @ ys).to(acc).addr_(rx, ry, alpha=-n)
-    cxx = (xs.T @ xs).to(acc).addr_(rx, rx, alpha=-n)
-    cyy = (ys.T @ ys).to(acc).addr_(ry, ry, alpha=-n)
+    (cxy, cxx, cyy), (ex, ey), (xs, rx), (ys, ry) = _centred_products(x, y)
     if not bool(torch.isfinite(cxy.sum() + cxx.sum() + cyy.sum())):
         check_finite(x, "X"), check_finite(y, "Y")
         raise ValueError("the feature products overflowed (values too large for the dtype); rescale X and Y or "

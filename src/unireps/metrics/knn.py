@@ -6,8 +6,9 @@ stimuli (self excluded, as the PRH code does by filling the diagonal with -1e8 b
 broken by index order of ``torch.topk``.  mutual_knn and jaccard_knn are symmetric similarities in
 [0, 1]; cknna is at most 1 and not exactly symmetric.
 
-The n×n similarity matrix is never held: rows are processed in chunks (about 64 MiB each by default), so
-peak extra memory is O(chunk·n + n·k) and the cost is the two n×n similarity products plus top-k.
+The n×n similarity matrix is never held: only its upper block triangle is formed, in row blocks (about 64 MiB
+each by default), and each block's partial selection serves both its rows and its columns, so the cost is half
+of each n×n similarity product plus top-k and peak extra memory is O(chunk·n + n·k).
 """
 
 from __future__ import annotations
@@ -30,29 +31,79 @@ def unit_rows(x: torch.Tensor, name: str = "X") -> torch.Tensor:
     return x / norms
 
 
+def _merge_topk(best_v, best_i, v, i, k):
+    """Keep the k largest of the current (rows, k) best and new candidates (rows, k'), sorted descending."""
+    vv, pos = torch.topk(torch.cat((best_v, v), dim=1), k, dim=1)
+    return vv, torch.gather(torch.cat((best_i, i), dim=1), 1, pos)
+
+
+def _merge_sparse(best_v, best_i, rows, cand, vals, k):
+    """Merge scattered candidates (row ``rows[t]`` gains neighbour ``cand[t]`` with similarity ``vals[t]``) into the
+    running lists: the candidates of each row are packed into a -inf padded matrix, then one top-k per row."""
+    order = torch.argsort(rows)
+    rows, cand, vals = rows[order], cand[order], vals[order]
+    urows, counts = torch.unique_consecutive(rows, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(rows.numel(), device=rows.device) - torch.repeat_interleave(starts, counts)
+    which = torch.repeat_interleave(torch.arange(urows.numel(), device=rows.device), counts)
+    width = int(counts.max())
+    pv = torch.full((urows.numel(), width), float("-inf"), dtype=vals.dtype, device=vals.device)
+    pi = torch.zeros((urows.numel(), width), dtype=torch.int64, device=vals.device)
+    pv[which, slot], pi[which, slot] = vals, cand
+    best_v[urows], best_i[urows] = _merge_topk(best_v[urows], best_i[urows], pv, pi, k)
+
+
+def _column_candidates(S, best_v, best_i, s, e, k):
+    """Rows e..n-1 gain their candidates among rows s..e-1 from the block's columns right of the diagonal block.
+
+    Only entries above a row's current k-th best can enter its list, so after the first block a comparison pass
+    finds the few that do (a partial selection along columns without transposing the block); rows whose lists are
+    not yet full get a full top-k over the block's rows."""
+    R = S[:, e - s:]  # (block rows) × (rows e..n-1)
+    thr = best_v[e:, k - 1]
+    if bool(torch.isinf(thr).any()):
+        kc = min(k, e - s)
+        v, i = torch.topk(R.T, kc, dim=1)
+        best_v[e:], best_i[e:] = _merge_topk(best_v[e:], best_i[e:], v, i + s, k)
+        return
+    ii, jj = torch.nonzero(R > thr, as_tuple=True)
+    if ii.numel():
+        _merge_sparse(best_v, best_i, jj + e, ii + s, R[ii, jj], k)
+
+
 def knn(x: torch.Tensor, k: int, groups: torch.Tensor | None = None, chunk: int | None = None):
     """Top-k cosine neighbours of each row of unit-norm x, self excluded.
 
     ``groups`` (optional, (n,) ints): rows with the same group id are copies of one stimulus (bootstrap
     resamples) and are excluded from each other's neighbour sets.  Returns (indices (n, k) int64,
-    similarities (n, k)).
+    similarities (n, k)), each row sorted by decreasing similarity.
+
+    The similarity matrix is symmetric, so only its upper block triangle is formed: row block I (``chunk`` rows,
+    about 64 MiB of products by default) against the columns from I's first row on.  Each block serves both
+    directions: a partial selection (top-k) along its rows gives row block I its candidates to the right; along its
+    columns, a comparison with each later row's current k-th best finds that row's candidates in block I; running
+    top-k lists merge them.  Half the flops of
+    the full n×n product, no n×n buffer, extra memory O(chunk·n + n·k).
     """
     n = x.shape[0]
     if chunk is None:
         chunk = max(1, _CHUNK_BYTES // (n * x.element_size()))
-    idx = torch.empty((n, k), dtype=torch.int64, device=x.device)
-    val = torch.empty((n, k), dtype=x.dtype, device=x.device)
+    best_v = torch.full((n, k), float("-inf"), dtype=x.dtype, device=x.device)
+    best_i = torch.zeros((n, k), dtype=torch.int64, device=x.device)
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
-        S = x[s:e] @ x.T
+        S = x[s:e] @ x[s:].T  # (rows of block I) × (columns s..n-1)
         rows = torch.arange(e - s, device=x.device)
-        S[rows, rows + s] = float("-inf")
+        S[rows, rows] = float("-inf")
         if groups is not None:
-            S.masked_fill_(groups[s:e, None] == groups[None, :], float("-inf"))
-        v, i = torch.topk(S, k, dim=1)
-        idx[s:e], val[s:e] = i, v
+            S.masked_fill_(groups[s:e, None] == groups[None, s:], float("-inf"))
+        kr = min(k, S.shape[1])
+        v, i = torch.topk(S, kr, dim=1)
+        best_v[s:e], best_i[s:e] = _merge_topk(best_v[s:e], best_i[s:e], v, i + s, k)
+        if e < n:
+            _column_candidates(S, best_v, best_i, s, e, k)
         del S
-    return idx, val
+    return best_i, best_v
 
 
 def overlap_counts(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
