@@ -37,6 +37,8 @@ import numpy as np
 import torch
 
 from ..literals import CompareMethod, RDMKind
+from . import _rdmstream as stream
+from . import _validate
 from ._validate import acc_dtype, center, check_choice, check_matrix, check_pair
 
 RDM_KINDS = ("correlation", "euclidean", "sq_euclidean", "cosine")
@@ -49,9 +51,8 @@ RANK_METHODS = ("spearman", "kendall_tau_a", "rho_a", "kendall_tau_b")
 
 
 def _triu(M: torch.Tensor) -> torch.Tensor:
-    n = M.shape[0]
-    i, j = torch.triu_indices(n, n, offset=1, device=M.device)
-    return M[i, j]
+    """Upper triangle (i < j) of a square matrix in condensed order, by row blocks (no index arrays)."""
+    return stream.condensed_square(M)
 
 
 def _unit_rows(x: torch.Tensor, what: str, name: str) -> torch.Tensor:
@@ -63,27 +64,41 @@ def _unit_rows(x: torch.Tensor, what: str, name: str) -> torch.Tensor:
     return x / norms
 
 
-def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
-    """The square (n, n) RDM of representation X (rows = stimuli) under the named dissimilarity."""
+def _rdm_operand(x: torch.Tensor, rdm: str, name: str):
+    """(z, sq): the rows whose products give the RDM, and for Euclidean kinds their squared norms (the diagonal of
+    the same products, so that duplicate stimuli are at distance exactly 0 where the products are exact)."""
     check_choice("rdm", rdm, RDM_KINDS)
-    x = check_matrix(X, name)
     center(x, name)  # a representation constant across stimuli (up to rounding) has no RDM
     if rdm == "correlation":
         if x.shape[1] < 3:
             raise ValueError(f"the correlation RDM needs at least 3 features ({name} has {x.shape[1]}: the "
                              "correlation of two 2-vectors is always +-1); use rdm='euclidean'")
         xc = x - x.mean(dim=1, keepdim=True, dtype=acc_dtype(x)).to(x.dtype)
-        u = _unit_rows(xc, "variance across features", name)
-        D = 1.0 - u @ u.T
-    elif rdm == "cosine":
-        u = _unit_rows(x, "norm", name)
-        D = 1.0 - u @ u.T
+        return _unit_rows(xc, "variance across features", name), None
+    if rdm == "cosine":
+        return _unit_rows(x, "norm", name), None
+    # shift by a data value per column (the lower median), not the mean: as stable against large offsets,
+    # and exact for integer / grid-valued features, so tied dissimilarities stay exactly tied (ranks)
+    z = x - x.median(dim=0, keepdim=True).values
+    sq = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
+    for s in range(0, z.shape[0], 1024):
+        sq[s:s + 1024] = torch.diagonal(z[s:s + 1024] @ z[s:s + 1024].T)
+    return z, sq
+
+
+def rdm_blocks(X, rdm: str = "correlation", name: str = "X") -> stream.RDMBlocks:
+    """The condensed RDM of X as blocks computed on demand (memory O(block), never n×n)."""
+    z, sq = _rdm_operand(check_matrix(X, name), rdm, name)
+    return stream.RDMBlocks(z, rdm, sq)
+
+
+def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
+    """The square (n, n) RDM of representation X (rows = stimuli) under the named dissimilarity."""
+    z, sq = _rdm_operand(check_matrix(X, name), rdm, name)
+    G = z @ z.T
+    if sq is None:
+        D = 1.0 - G
     else:
-        # shift by a data value per column (the lower median), not the mean: as stable against large offsets,
-        # and exact for integer / grid-valued features, so tied dissimilarities stay exactly tied (ranks)
-        xc = x - x.median(dim=0, keepdim=True).values
-        G = xc @ xc.T
-        sq = torch.diagonal(G)
         D = (sq[:, None] + sq[None, :] - 2.0 * G).clamp_(min=0)
         if rdm == "euclidean":
             D = D.sqrt_()
@@ -92,8 +107,19 @@ def rdm_matrix(X, rdm: str = "correlation", name: str = "X") -> torch.Tensor:
 
 
 def compute_rdm(X, rdm: str = "correlation") -> np.ndarray:
-    """The condensed RDM (n(n-1)/2 upper-triangle values, scipy ``squareform`` order) as numpy float64."""
-    return _triu(rdm_matrix(X, rdm)).double().cpu().numpy()
+    """The condensed RDM (n(n-1)/2 upper-triangle values, scipy ``squareform`` order) as numpy float64.
+
+    Computed block by block: memory is the output (8 bytes per pair) plus one block.
+
+    >>> import numpy as np
+    >>> compute_rdm(np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]), "euclidean")
+    array([ 5., 10.,  5.])
+    """
+    blocks = rdm_blocks(X, rdm)
+    out = np.empty(blocks.m, dtype=np.float64)
+    for o, v in blocks:
+        out[o:o + v.numel()] = v.double().cpu().numpy()
+    return out
 
 
 def as_condensed(A, name: str = "A") -> torch.Tensor:
@@ -183,10 +209,8 @@ def _rho_a(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(12.0 * torch.dot(r - r.mean(), s - s.mean()) / (m ** 3 - m))
 
 
-def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
-    """Compare two condensed RDMs (1-D tensors of equal length)."""
-    check_choice("compare", compare, COMPARE_METHODS)
-    b = b.to(a.device)
+def _compare_dense(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
+    """Whole condensed vectors (tensors off the host, and the Kendall taus): ranks by one sort on the device."""
     for v, name in ((a, "A"), (b, "B")):
         if bool((v == v[0]).all()):
             raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation "
@@ -203,6 +227,30 @@ def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
         a, b = rankdata(a), rankdata(b)
     a, b = a.double(), b.double()
     return _cosine(a - a.mean(), b - b.mean())
+
+
+def _compare_sources(A, B, compare: str) -> float:
+    """Compare two condensed RDM sources (``RDMBlocks`` or ``VectorBlocks`` of equal length): on the host in bounded
+    memory (streaming sums, exact bucketed ranks); the Kendall taus and tensors off the host as whole vectors."""
+    if compare.startswith("kendall") or _validate.host_numpy(A.probe()) is None:
+        return _compare_dense(A.dense(), B.dense(), compare)
+    if compare in ("spearman", "rho_a"):
+        cross, ss_a, ss_b = stream.rank_terms(A, B)  # doubled, centred ranks
+        if compare == "rho_a":
+            m = float(A.m)
+            return float(np.clip(12.0 * (cross / 4.0) / (m ** 3 - m), -1.0, 1.0))
+        return float(np.clip(cross / np.sqrt(ss_a * ss_b), -1.0, 1.0))
+    cross, ss_a, ss_b = stream.pearson_cosine(A, B, centred=compare == "pearson")
+    if not (ss_a > 0 and ss_b > 0):
+        raise ValueError(f"RDM {'A' if not ss_a > 0 else 'B'} is constant (all dissimilarities equal), so its "
+                         "correlation with another RDM is undefined")
+    return float(np.clip(cross / np.sqrt(ss_a * ss_b), -1.0, 1.0))
+
+
+def compare_vectors(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
+    """Compare two condensed RDMs (1-D tensors of equal length)."""
+    check_choice("compare", compare, COMPARE_METHODS)
+    return _compare_sources(stream.VectorBlocks(a), stream.VectorBlocks(b.to(a.device)), compare)
 
 
 def rsa_rdms(A, B, compare: str = "spearman") -> float:
@@ -222,6 +270,8 @@ def rsa(X, Y, rdm: RDMKind = "correlation", compare: CompareMethod = "spearman")
     """RSA between representations X (n, d1) and Y (n, d2): compare(RDM(X), RDM(Y)) on the upper triangle.
 
     Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].
+    Bounded memory at any n: the RDMs are computed in blocks and compared in a streaming pass (Pearson, cosine)
+    or by exact bucketed ranking (Spearman, about 4 bytes per pair); only the Kendall taus hold both RDMs.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -234,4 +284,4 @@ def rsa(X, Y, rdm: RDMKind = "correlation", compare: CompareMethod = "spearman")
     check_choice("rdm", rdm, RDM_KINDS)
     check_choice("compare", compare, COMPARE_METHODS)
     x, y = check_pair(X, Y, min_rows=3, rescale=True)  # every RDM kind scales uniformly; comparisons are scale free
-    return compare_vectors(_triu(rdm_matrix(x, rdm, "X")), _triu(rdm_matrix(y, rdm, "Y")), compare)
+    return _compare_sources(rdm_blocks(x, rdm, "X"), rdm_blocks(y, rdm, "Y"), compare)

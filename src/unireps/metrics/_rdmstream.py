@@ -1,0 +1,314 @@
+"""Condensed RDMs in blocks, and their exact comparison in bounded memory (the engine behind ``rsa``).
+
+A condensed RDM holds the m = n(n-1)/2 upper-triangle dissimilarities (i < j) in scipy's ``squareform`` order;
+row i's pairs are contiguous, so a block of rows s..e-1 is one contiguous segment.  ``RDMBlocks`` computes those
+segments from a representation (one (rows × remaining columns) product per block, never an n×n matrix and never
+``triu_indices``); ``VectorBlocks`` slices a given condensed vector.  Both can be iterated again, and give the same
+values every time.
+
+Comparisons stream over the blocks:
+* Pearson and cosine: one pass of float64 sums (shifted by the first block's mean, so no cancellation).
+* Spearman: exact average ranks (ties share the mean of their positions, as ``scipy.stats.rankdata``) by a
+  bucketed sort.  Each value maps to an order-preserving integer key; when all m keys fit the memory budget one
+  sort ranks them, otherwise a histogram of the keys' top 20 bits splits the key range into groups of whole bins
+  that each fit, and each group is gathered in one pass and sorted (ties never straddle groups).  B's doubled
+  ranks are kept as one uint32 per pair (4 bytes × m); A's groups carry those ranks as the sort payload, so
+  sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
+  buffer (``budget_bytes``); time: one pass per group plus the sorts, O(m log m).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+_BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
+_BUDGET_BYTES = 384 << 20  # group buffer of the exact ranking
+_PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
+_SUB = 1 << 22  # ranks are assigned in sub-chunks of this many sorted values
+
+
+def n_pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def row_offset(i: int, n: int) -> int:
+    """Position of pair (i, i+1) in the condensed vector."""
+    return i * n - i * (i + 1) // 2
+
+
+def _upper_mask(rows: int, cols: int, device) -> torch.Tensor:
+    """mask[r, c] = c > r: the entries right of the diagonal of a block starting at the diagonal."""
+    return torch.arange(cols, device=device)[None, :] > torch.arange(rows, device=device)[:, None]
+
+
+def row_blocks(n: int, block_elems: int = _BLOCK_ELEMS):
+    """(s, e) row ranges whose (e - s) × (n - s) blocks hold about ``block_elems`` values each."""
+    s = 0
+    while s < n - 1:
+        e = min(n - 1, s + max(1, block_elems // (n - s)))
+        yield s, e
+        s = e
+
+
+class RDMBlocks:
+    """Condensed RDM of a representation, computed block by block.
+
+    ``kind``: 'correlation' or 'cosine' (u = unit rows of the row-centred or raw x, D = 1 - u u^T), or
+    'euclidean' / 'sq_euclidean' (x shifted by a column median; D = sq_i + sq_j - 2 G_ij clamped at 0, sq_i the
+    diagonal of the same products).  Values in x's dtype.
+    """
+
+    def __init__(self, z: torch.Tensor, kind: str, sq: torch.Tensor | None = None, block_elems: int = _BLOCK_ELEMS):
+        self.z, self.kind, self.sq, self.block_elems = z, kind, sq, block_elems
+        self.n = z.shape[0]
+        self.m = n_pairs(self.n)
+        self.dtype = z.dtype
+
+    def __iter__(self):
+        z, n = self.z, self.n
+        for s, e in row_blocks(n, self.block_elems):
+            G = z[s:e] @ z[s:].T
+            if self.kind in ("correlation", "cosine"):
+                D = G.neg_().add_(1.0)
+            else:
+                D = G.mul_(-2.0).add_(self.sq[s:e, None]).add_(self.sq[None, s:]).clamp_(min=0)
+                if self.kind == "euclidean":
+                    D.sqrt_()
+            yield row_offset(s, n), D[_upper_mask(e - s, n - s, D.device)]
+
+    def dense(self) -> torch.Tensor:
+        out = torch.empty(self.m, dtype=self.dtype, device=self.z.device)
+        for o, v in self:
+            out[o:o + v.numel()] = v
+        return out
+
+
+class VectorBlocks:
+    """A condensed vector, in slices."""
+
+    def __init__(self, v: torch.Tensor, block_elems: int = _BLOCK_ELEMS):
+        self.v, self.m, self.dtype, self.block_elems = v, v.shape[0], v.dtype, block_elems
+
+    def __iter__(self):
+        for o in range(0, self.m, self.block_elems):
+            yield o, self.v[o:o + self.block_elems]
+
+    def dense(self) -> torch.Tensor:
+        return self.v
+
+
+def condensed_square(M: torch.Tensor) -> torch.Tensor:
+    """The upper triangle (i < j) of a square matrix in condensed order, row block by row block."""
+    n = M.shape[0]
+    out = torch.empty(n_pairs(n), dtype=M.dtype, device=M.device)
+    for s, e in row_blocks(n):
+        o = row_offset(s, n)
+        seg = M[s:e, s:][_upper_mask(e - s, n - s, M.device)]
+        out[o:o + seg.numel()] = seg
+    return out
+
+
+# ------------------------------------------------------------------------------------ streaming moments
+
+
+def _np(v: torch.Tensor) -> np.ndarray:
+    return v.detach().cpu().numpy()
+
+
+def pearson_cosine(A, B, centred: bool) -> tuple[float, float, float]:
+    """(cross, ss_a, ss_b) for Pearson (centred) or cosine (raw) in one pass of float64 sums.
+
+    Centred sums are shifted by the first block's mean (exact algebra, no cancellation for any offset)."""
+    shift_a = shift_b = 0.0
+    sa = sb = saa = sbb = sab = 0.0
+    lo = [math.inf, math.inf]
+    hi = [-math.inf, -math.inf]
+    first = True
+    for (_, a), (_, b) in zip(A, B, strict=True):
+        a, b = _np(a).astype(np.float64), _np(b).astype(np.float64)
+        if first and centred:
+            shift_a, shift_b, first = float(a.mean()), float(b.mean()), False
+        a -= shift_a
+        b -= shift_b
+        for t, v in ((0, a), (1, b)):
+            lo[t], hi[t] = min(lo[t], float(v.min())), max(hi[t], float(v.max()))
+        sa, sb = sa + float(a.sum()), sb + float(b.sum())
+        saa, sbb, sab = saa + float(a @ a), sbb + float(b @ b), sab + float(a @ b)
+    _check_not_constant(lo, hi)
+    m = A.m
+    if centred:
+        return sab - sa * sb / m, saa - sa * sa / m, sbb - sb * sb / m
+    return sab, saa, sbb
+
+
+def _check_not_constant(lo, hi):
+    for t, name in ((0, "A"), (1, "B")):
+        if not hi[t] > lo[t]:
+            raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation with "
+                             "another RDM is undefined")
+
+
+# ---------------------------------------------------------------------------------------- exact ranks
+
+
+def _keys32(v: np.ndarray) -> np.ndarray:
+    """Order-preserving uint32 keys of float32 values (-0.0 and +0.0 equal)."""
+    v = v + np.float32(0.0)  # -0.0 -> +0.0 (and a copy we may modify)
+    bits = v.view(np.uint32)
+    neg = bits >> np.uint32(31) == 1
+    np.invert(bits, out=bits, where=neg)
+    np.bitwise_or(bits, np.uint32(1 << 31), out=bits, where=~neg)
+    return bits
+
+
+def _keys64(v: np.ndarray) -> np.ndarray:
+    """Order-preserving uint64 keys of float64 values (-0.0 and +0.0 equal)."""
+    v = v + 0.0
+    bits = v.view(np.uint64)
+    neg = bits >> np.uint64(63) == 1
+    np.invert(bits, out=bits, where=neg)
+    np.bitwise_or(bits, np.uint64(1 << 63), out=bits, where=~neg)
+    return bits
+
+
+class _Ranker:
+    """Exact average ranks of one source's values, group by group (see the module docstring)."""
+
+    def __init__(self, src, budget_bytes: int):
+        self.src, self.m = src, src.m
+        self.wide = src.dtype == torch.float64  # 64-bit keys: values and payload sorted as two arrays
+        per = 32 if self.wide else 8  # bytes per value while a group is gathered and sorted
+        self.cap = max(1 << 16, budget_bytes // per)
+
+    def keys(self, v: torch.Tensor) -> np.ndarray:
+        a = _np(v)
+        return _keys64(a.astype(np.float64, copy=False)) if self.wide else _keys32(a.astype(np.float32, copy=False))
+
+    def groups(self, hist: np.ndarray | None):
+        """[(lo_bin, hi_bin, count, below)]: key-bin ranges holding at most ``cap`` values where possible."""
+        if hist is None:
+            return [(None, None, self.m, 0)]
+        out, start, count, below = [], 0, 0, 0
+        for b in np.flatnonzero(hist):
+            c = int(hist[b])
+            if count and count + c > self.cap:
+                out.append((start, int(b), count, below))
+                below += count
+                start, count = int(b), 0
+            count += c
+        out.append((start, len(hist), count, below))
+        return out
+
+    def prefix(self, k: np.ndarray) -> np.ndarray:
+        return (k >> np.uint64(44)).astype(np.int64) if self.wide else (k >> np.uint32(_PREFIX_SHIFT)).astype(np.int64)
+
+    def gather(self, group, payload_of):
+        """The group's keys with their payloads, sorted by key: (sorted keys or values, payloads)."""
+        lo, hi, count, _ = group
+        keys = np.empty(count, dtype=np.uint64)
+        pay = np.empty(count, dtype=np.uint32) if self.wide else None
+        cur = 0
+        for o, v in self.src:
+            k = self.keys(v)
+            if lo is None:
+                idx = None
+            else:
+                p = self.prefix(k)
+                idx = np.flatnonzero((p >= lo) & (p < hi))
+                k = k[idx]
+            L = k.shape[0]
+            if self.wide:
+                keys[cur:cur + L], pay[cur:cur + L] = k, payload_of(o, idx, v.numel())
+            else:
+                keys[cur:cur + L] = k.astype(np.uint64) << np.uint64(32)
+                keys[cur:cur + L] |= payload_of(o, idx, v.numel())
+            cur += L
+        if self.wide:
+            order = np.argsort(keys)
+            return keys[order], pay[order]
+        keys.sort()
+        return keys, None
+
+    def ranks(self, group, sorted_keys, pay):
+        """Yield (doubled average ranks as int64, payloads) over the sorted group, in sub-chunks."""
+        below = group[3]
+        count = sorted_keys.shape[0]
+        for c0 in range(0, count, _SUB):
+            c1 = min(count, c0 + _SUB)
+            if self.wide:
+                ids, p = sorted_keys[c0:c1], pay[c0:c1]
+                first_lo = np.searchsorted(sorted_keys, ids[0], "left")
+                last_hi = np.searchsorted(sorted_keys, ids[-1], "right")
+            else:
+                chunk = sorted_keys[c0:c1]
+                ids, p = chunk >> np.uint64(32), (chunk & np.uint64(0xFFFFFFFF))
+                first_lo = np.searchsorted(sorted_keys, ids[0] << np.uint64(32), "left")
+                last_hi = np.searchsorted(sorted_keys, (ids[-1] << np.uint64(32)) | np.uint64(0xFFFFFFFF), "right")
+            cut = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+            starts = np.concatenate(([0], cut)) + c0
+            ends = np.concatenate((cut, [c1 - c0])) + c0
+            lengths = ends - starts
+            starts[0], ends[-1] = first_lo, last_hi
+            rank2 = 2 * below + starts + ends + 1  # positions starts+1 .. ends, mean (starts + ends + 1) / 2
+            yield np.repeat(rank2, lengths), p
+
+
+def _histograms(A, B, ra: _Ranker, rb: _Ranker):
+    bins_a = 1 << (20 if not ra.wide else 20)
+    ha = np.zeros(bins_a, dtype=np.int64)
+    hb = np.zeros(bins_a, dtype=np.int64)
+    for (_, a), (_, b) in zip(A, B, strict=True):
+        ha += np.bincount(ra.prefix(ra.keys(a)), minlength=bins_a)
+        hb += np.bincount(rb.prefix(rb.keys(b)), minlength=bins_a)
+    return ha, hb
+
+
+def rank_terms(A, B, budget_bytes: int = _BUDGET_BYTES) -> tuple[float, float, float]:
+    """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank."""
+    m = A.m
+    ra, rb = _Ranker(A, budget_bytes), _Ranker(B, budget_bytes)
+    hist_a = hist_b = None
+    if m > min(ra.cap, rb.cap):
+        hist_a, hist_b = _histograms(A, B, ra, rb)
+    mid = m + 1  # doubled mean rank
+    rank_b = np.empty(m, dtype=np.uint32)  # doubled ranks of B, by pair
+    ss_b = 0.0
+
+    def pair_index(o, idx, L):
+        return (np.arange(o, o + L, dtype=np.uint64) if idx is None else idx.astype(np.uint64) + np.uint64(o))
+
+    for group in rb.groups(hist_b):
+        keys, pay = rb.gather(group, pair_index)
+        for r2, p in rb.ranks(group, keys, pay):
+            rank_b[p.astype(np.int64)] = r2
+            c = (r2 - mid).astype(np.float64)
+            ss_b += float(c @ c)
+        del keys, pay
+
+    def b_rank(o, idx, L):
+        seg = rank_b[o:o + L]
+        return (seg if idx is None else seg[idx]).astype(np.uint64)
+
+    ss_a = cross = 0.0
+    for group in ra.groups(hist_a):
+        keys, pay = ra.gather(group, b_rank)
+        for r2, p in ra.ranks(group, keys, pay):
+            ca = (r2 - mid).astype(np.float64)
+            cb = p.astype(np.float64) - mid
+            ss_a += float(ca @ ca)
+            cross += float(ca @ cb)
+        del keys, pay
+    if not (ss_a > 0 and ss_b > 0):
+        name = "A" if not ss_a > 0 else "B"
+        raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation with "
+                         "another RDM is undefined")
+    return cross, ss_a, ss_b
+
+
+def spearman(A, B, budget_bytes: int = _BUDGET_BYTES) -> float:
+    """Spearman's rho between two condensed RDM sources: Pearson r of exact average ranks."""
+    cross, ss_a, ss_b = rank_terms(A, B, budget_bytes)
+    return cross / math.sqrt(ss_a * ss_b)
