@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from unireps.metrics import list_metrics, ooc, rsa
+from unireps.metrics import _validate, list_metrics, ooc, rsa
 
 _MOVES = {"cpu", "numpy", "tolist", "__array__"}
 _TAG = "_unireps_on_device"
@@ -30,10 +30,15 @@ DOCUMENTED_LEAKS = {
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
-    """Small matrices: one intra-op thread is faster, and spares a shared machine (restored afterwards)."""
+    """Small matrices: one intra-op thread is faster, and spares a shared machine (restored afterwards).
+
+    The host routes (numpy BLAS / sorting for CPU tensors only, ``unireps.metrics._validate.HOST_ROUTES``) are
+    switched off, so that the CPU run follows the route an accelerator's tensors take."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
+    _validate.HOST_ROUTES = False
     yield
+    _validate.HOST_ROUTES = True
     torch.set_num_threads(before)
 
 

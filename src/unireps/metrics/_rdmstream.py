@@ -27,7 +27,7 @@ import torch
 _BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
 _BUDGET_BYTES = 384 << 20  # group buffer of the exact ranking
 _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
-_SUB = 1 << 22  # ranks are assigned in sub-chunks of this many sorted values
+_SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
 
 
 def n_pairs(n: int) -> int:
@@ -79,6 +79,9 @@ class RDMBlocks:
                     D.sqrt_()
             yield row_offset(s, n), D[_upper_mask(e - s, n - s, D.device)]
 
+    def probe(self) -> torch.Tensor:
+        return self.z[:1, :1]
+
     def dense(self) -> torch.Tensor:
         out = torch.empty(self.m, dtype=self.dtype, device=self.z.device)
         for o, v in self:
@@ -95,6 +98,9 @@ class VectorBlocks:
     def __iter__(self):
         for o in range(0, self.m, self.block_elems):
             yield o, self.v[o:o + self.block_elems]
+
+    def probe(self) -> torch.Tensor:
+        return self.v[:1]
 
     def dense(self) -> torch.Tensor:
         return self.v
@@ -233,27 +239,38 @@ class _Ranker:
         return keys, None
 
     def ranks(self, group, sorted_keys, pay):
-        """Yield (doubled average ranks as int64, payloads) over the sorted group, in sub-chunks."""
-        below = group[3]
+        """Yield (doubled average ranks as int64, payloads) over the sorted group, in sub-chunks.
+
+        A tie run occupying sorted positions [start, end) has the doubled mean rank 2 below + start + end + 1; each
+        element finds its run's start and end by running max / min accumulations, and the runs cut by a sub-chunk's
+        edges by a binary search in the whole sorted group."""
+        below2 = 2 * group[3]
         count = sorted_keys.shape[0]
         for c0 in range(0, count, _SUB):
             c1 = min(count, c0 + _SUB)
+            L = c1 - c0
             if self.wide:
                 ids, p = sorted_keys[c0:c1], pay[c0:c1]
                 first_lo = np.searchsorted(sorted_keys, ids[0], "left")
                 last_hi = np.searchsorted(sorted_keys, ids[-1], "right")
             else:
                 chunk = sorted_keys[c0:c1]
-                ids, p = chunk >> np.uint64(32), (chunk & np.uint64(0xFFFFFFFF))
+                ids, p = chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF)
                 first_lo = np.searchsorted(sorted_keys, ids[0] << np.uint64(32), "left")
                 last_hi = np.searchsorted(sorted_keys, (ids[-1] << np.uint64(32)) | np.uint64(0xFFFFFFFF), "right")
-            cut = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-            starts = np.concatenate(([0], cut)) + c0
-            ends = np.concatenate((cut, [c1 - c0])) + c0
-            lengths = ends - starts
-            starts[0], ends[-1] = first_lo, last_hi
-            rank2 = 2 * below + starts + ends + 1  # positions starts+1 .. ends, mean (starts + ends + 1) / 2
-            yield np.repeat(rank2, lengths), p
+            new = np.empty(L + 1, dtype=bool)
+            new[0] = new[L] = True
+            np.not_equal(ids[1:], ids[:-1], out=new[1:L])
+            pos = np.arange(L + 1, dtype=np.int64)
+            start = np.where(new[:L], pos[:L], 0)
+            np.maximum.accumulate(start, out=start)
+            end = np.where(new[1:], pos[1:], L)[::-1]
+            end = np.minimum.accumulate(end)[::-1]
+            start[start == 0] = first_lo - c0  # the first run may have begun in an earlier sub-chunk
+            end[end == L] = last_hi - c0  # and the last may go on in the next
+            start += end
+            start += below2 + 2 * c0 + 1
+            yield start, p
 
 
 def _histograms(A, B, ra: _Ranker, rb: _Ranker):

@@ -232,3 +232,16 @@ def check_k(k: int, n: int) -> int:
 def acc_dtype(t: torch.Tensor) -> torch.dtype:
     """float64 for reductions, unless the device cannot (MPS)."""
     return torch.float32 if t.device.type == "mps" else torch.float64
+
+
+# Host routes: CPU tensors may go through numpy (OpenBLAS syrk for X^T X, numpy sorting for exact ranks), which
+# is faster on this kind of machine than torch's kernels.  Tensors on any other device never do.  Tests that
+# emulate an accelerator on the CPU (tests/test_gpu.py) switch the host routes off to check the device routes.
+HOST_ROUTES = True
+
+
+def host_numpy(t: torch.Tensor):
+    """``t`` as a numpy array (no copy) when it lives in host memory and host routes are on, else None."""
+    if HOST_ROUTES and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return t.numpy()
+    return None

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import torch
 
+from . import _validate
 from ._validate import (
     acc_dtype,
     center,
@@ -113,8 +114,9 @@ def _mean_and_ratio(x: torch.Tensor):
     energy ratio from at most 1024 evenly spaced rows (it only steers the choice of centring first, which is
     verified exactly after the products)."""
     n = x.shape[0]
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
-        mean = torch.from_numpy(x.numpy().sum(axis=0, dtype=np.float64) / n)  # numpy: a fast float64 pass
+    a = _validate.host_numpy(x)
+    if a is not None:
+        mean = torch.from_numpy(a.sum(axis=0, dtype=np.float64) / n)  # numpy: a fast float64 pass
     else:
         mean = x.sum(dim=0, dtype=acc_dtype(x)) / n
     sample = x[:: max(1, n // 1024)]
@@ -131,8 +133,8 @@ def _ratio_limit(dtype: torch.dtype) -> float:
 def _products(xs: torch.Tensor, ys: torch.Tensor):
     """X^T Y, X^T X, Y^T Y.  On the CPU in float32/float64 numpy's BLAS is used: it forms X^T X with syrk (half the
     flops of a general product), which torch's matmul does not; elsewhere torch."""
-    if xs.device.type == "cpu" and xs.dtype in (torch.float32, torch.float64):
-        a, b = xs.numpy(), ys.numpy()
+    a, b = _validate.host_numpy(xs), _validate.host_numpy(ys)
+    if a is not None and b is not None:
         with np.errstate(all="ignore"):  # overflow / NaN are reported by the caller's finiteness check
             return tuple(torch.from_numpy(p) for p in (a.T @ b, a.T @ a, b.T @ b))
     return xs.T @ ys, xs.T @ xs, ys.T @ ys
