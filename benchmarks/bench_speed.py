@@ -117,7 +117,51 @@ def child_knn(n: int, repeat: int) -> dict:
             "peak_extra_MiB": peak / 1024}
 
 
-CHILDREN = {"cka": child_cka, "knn": child_knn}
+# ------------------------------------------------------------------------------------------------- RSA
+
+
+def rsatoolbox_rsa(X: np.ndarray, Y: np.ndarray) -> float:
+    """The peer: rsatoolbox's correlation RDMs compared by Spearman's rho."""
+    import rsatoolbox
+
+    rdms = [rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(Z.astype(np.float64)), method="correlation")
+            for Z in (X, Y)]
+    return float(rsatoolbox.rdm.compare(rdms[0], rdms[1], method="spearman")[0, 0])
+
+
+def child_rsa(n: int, repeat: int) -> dict:
+    import torch
+
+    from unireps.metrics import rsa
+
+    X, Y = latent_pair(n)
+    base = rss_kib()
+    t0 = time.perf_counter()
+    value = rsa(X, Y)
+    first = time.perf_counter() - t0
+    peak_total, peak = rss_kib("VmHWM"), rss_kib("VmHWM") - base
+    m = n * (n - 1) // 2
+    tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def floor():  # the two n×n products (row chunks, never held) and sorting two float32 vectors of m values
+        for Z in (tX, tY):
+            for s in range(0, n, 2048):
+                Z[s:s + 2048] @ Z.T
+        for seed in (1, 2):
+            np.random.default_rng(seed).random(m, dtype=np.float32).sort()
+
+    fns = {"floor": floor, "ours": lambda: rsa(X, Y)}
+    if n <= 5000:
+        fns["peer"] = lambda: rsatoolbox_rsa(X, Y)
+    t = interleaved(fns, repeat if n <= 5000 else 1)
+    t["ours"] = min(t["ours"], first)
+    return {"row": "RSA corr RDM + Spearman", "n": n, "ours_s": t["ours"], "floor_s": t["floor"],
+            "peer_s": t.get("peer"), "peer": "rsatoolbox calc_rdm + compare", "value": value,
+            "peer_value": rsatoolbox_rsa(X, Y) if n <= 2000 else None,
+            "peak_extra_MiB": peak / 1024, "peak_total_MiB": peak_total / 1024}
+
+
+CHILDREN = {"cka": child_cka, "knn": child_knn, "rsa": child_rsa}
 
 
 def run_child(name: str, n: int, repeat: int) -> dict:
@@ -139,6 +183,8 @@ def show(r: dict) -> None:
         parts.append(f"peer {r['peer_s']:.3f}s = {r['peer_s'] / r['ours_s']:.2f}x ours")
     if "peak_extra_MiB" in r:
         parts.append(f"peak +{r['peak_extra_MiB']:.0f} MiB")
+    if "peak_total_MiB" in r:
+        parts.append(f"(process peak {r['peak_total_MiB']:.0f} MiB)")
     parts.append(f"load {r['load_before']} -> {r['load_after']}")
     print("  ".join(parts), flush=True)
 
@@ -155,9 +201,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(CHILDREN[args.child](args.n, args.repeat)))
         return
-    sizes = {"cka": [20000], "knn": [20000]}
+    sizes = {"cka": [20000], "knn": [20000], "rsa": [5000, 20000]}
     if args.quick:
-        sizes = {"cka": [2000], "knn": [2000]}
+        sizes = {"cka": [2000], "knn": [2000], "rsa": [1000]}
     results = []
     for name in args.only or list(CHILDREN):
         for n in sizes[name]:

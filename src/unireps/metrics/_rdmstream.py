@@ -24,6 +24,8 @@ import math
 import numpy as np
 import torch
 
+from . import _validate
+
 _BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
 _BUDGET_BYTES = 384 << 20  # group buffer of the exact ranking
 _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
@@ -42,6 +44,14 @@ def row_offset(i: int, n: int) -> int:
 def _upper_mask(rows: int, cols: int, device) -> torch.Tensor:
     """mask[r, c] = c > r: the entries right of the diagonal of a block starting at the diagonal."""
     return torch.arange(cols, device=device)[None, :] > torch.arange(rows, device=device)[:, None]
+
+
+def _upper_part(D: torch.Tensor) -> torch.Tensor:
+    """D's entries right of its diagonal, row by row (numpy's boolean indexing on the host: several times faster
+    than torch's there)."""
+    mask = _upper_mask(D.shape[0], D.shape[1], D.device)
+    a = _validate.host_numpy(D)
+    return torch.from_numpy(a[mask.numpy()]) if a is not None else torch.masked_select(D, mask)
 
 
 def row_blocks(n: int, block_elems: int = _BLOCK_ELEMS):
@@ -77,7 +87,7 @@ class RDMBlocks:
                 D = G.mul_(-2.0).add_(self.sq[s:e, None]).add_(self.sq[None, s:]).clamp_(min=0)
                 if self.kind == "euclidean":
                     D.sqrt_()
-            yield row_offset(s, n), D[_upper_mask(e - s, n - s, D.device)]
+            yield row_offset(s, n), _upper_part(D)
 
     def probe(self) -> torch.Tensor:
         return self.z[:1, :1]
@@ -112,7 +122,7 @@ def condensed_square(M: torch.Tensor) -> torch.Tensor:
     out = torch.empty(n_pairs(n), dtype=M.dtype, device=M.device)
     for s, e in row_blocks(n):
         o = row_offset(s, n)
-        seg = M[s:e, s:][_upper_mask(e - s, n - s, M.device)]
+        seg = _upper_part(M[s:e, s:])
         out[o:o + seg.numel()] = seg
     return out
 
