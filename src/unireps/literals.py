@@ -28,7 +28,7 @@ LayerChoice = Literal["all", "embedding"]
 RDMKind = Literal["correlation", "euclidean", "sq_euclidean", "cosine"]
 """The dissimilarity of an RDM (:func:`unireps.metrics.rsa`)."""
 
-CompareMethod = Literal["spearman", "pearson", "kendall_tau_a", "cosine"]
+CompareMethod = Literal["spearman", "pearson", "kendall_tau_a", "cosine", "rho_a", "kendall_tau_b"]
 """How two RDMs are compared (:func:`unireps.metrics.rsa`)."""
 
 Engine = Literal["local", "ray"]
