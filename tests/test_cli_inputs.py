@@ -1,4 +1,5 @@
-"""CLI audit: bad input gets one clear line on stderr and a non-zero exit, options are used, --json is valid JSON."""
+"""CLI input handling: bad input gets one clear line on stderr and a non-zero exit, options are used,
+--json is valid JSON."""
 
 from __future__ import annotations
 

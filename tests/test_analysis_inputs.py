@@ -1,4 +1,4 @@
-"""Audit of the analysis / stitch / merge / transfer APIs on a researcher's own inputs: bad input gets a clear
+"""Input handling of the analysis / stitch / merge / transfer APIs on a researcher's own inputs: bad input gets a clear
 ValueError / TypeError naming the problem, never a silent collapse, a wrong answer or a raw numpy/torch error."""
 
 from __future__ import annotations
