@@ -96,7 +96,15 @@ def load_dataset(name: str, **kwargs) -> Dataset:
 
 
 def brain_rdms(name: str = "kriegeskorte92", **kwargs) -> dict:
-    """{name: square RDM} of the measured and model RDMs that come with a brain dataset."""
+    """{name: square RDM} of the measured and model RDMs that come with a brain dataset.
+
+    >>> from unireps.data import brain_rdms
+    >>> rdms = brain_rdms("kriegeskorte92")
+    >>> rdms["human_IT"].shape, rdms["monkey_IT"].shape
+    ((92, 92), (92, 92))
+    >>> sorted(k for k in rdms if k.startswith("model/"))[:3]
+    ['model/EVA', 'model/FaceBodyManmadeNatobj', 'model/HMAX']
+    """
     ds = load_dataset(name, **kwargs)
     if not isinstance(ds, BrainDataset):
         brain = [k for k, v in _DATASETS.items() if "brain RDM" in v.modalities]

@@ -91,6 +91,18 @@ def extract(
     pooling: ``None`` -> the family default; one of ``cls, mean, eos, last, spatial_mean, flatten``.
     cache_dir: ``None`` -> ``$UNIREPS_CACHE`` or ``~/.cache/unireps``; ``cache=False`` computes
     without keeping anything (arrays are returned in memory).
+
+    Example (any torch module, every layer, nothing cached):
+
+    >>> import numpy as np, torch
+    >>> from torch import nn
+    >>> from unireps.models import extract, from_module
+    >>> _ = torch.manual_seed(0)
+    >>> enc = from_module(nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 3, 16), nn.ReLU(), nn.Linear(16, 4)))
+    >>> images = np.random.default_rng(0).integers(0, 256, size=(10, 8, 8, 3), dtype=np.uint8)
+    >>> acts = extract(enc, images, layers="all", cache=False)
+    >>> {name: tuple(a.shape) for name, a in acts.items()}
+    {'0': (10, 192), '1': (10, 16), '2': (10, 16), '3': (10, 4), 'output': (10, 4)}
     """
     names = resolve_layer_names(encoder, modality, layers)
     method = encoder.resolve_pooling(modality, pooling)

@@ -265,5 +265,11 @@ def from_module(
     dict (default for images: uint8 (n, H, W, 3) -> float (n, 3, H, W) in [0, 1]). Keywords:
     ``modality`` ("image" | "text"), ``name``, ``device``, ``batch_size``, ``num_prefix_tokens``,
     ``preprocess_id`` (a stable name of ``preprocess`` for cache keys).
+
+    >>> from torch import nn
+    >>> from unireps.models import from_module
+    >>> enc = from_module(nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.ReLU()))
+    >>> enc.layer_names["image"]
+    ['0', '1', '2', 'output']
     """
     return ModuleEncoder(module, layers, preprocess, **kw)
