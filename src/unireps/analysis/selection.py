@@ -165,8 +165,8 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
     >>> sel = select_layer_cv(layers, compute_rdm(truth), n_splits=20, n_permutations=50)
     >>> sel.frequency.index[0], sel.in_sample_best, bool(sel.p_value < 0.05)
     ('layer1', 'layer1', True)
-    >>> sorted(sel.as_dict())[:3]
-    ['compare', 'cv_mean', 'cv_sd']
+    >>> tuple(sorted(sel.as_dict())[:3])
+    ('compare', 'cv_mean', 'cv_sd')
     """
     from ..metrics._validate import check_choice
     from ..metrics.stats import _check_count

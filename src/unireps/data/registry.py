@@ -102,8 +102,8 @@ def brain_rdms(name: str = "kriegeskorte92", **kwargs) -> dict:
     >>> rdms = brain_rdms("kriegeskorte92")
     >>> rdms["human_IT"].shape, rdms["monkey_IT"].shape
     ((92, 92), (92, 92))
-    >>> sorted(k for k in rdms if k.startswith("model/"))[:3]
-    ['model/EVA', 'model/FaceBodyManmadeNatobj', 'model/HMAX']
+    >>> tuple(sorted(k for k in rdms if k.startswith("model/"))[:3])
+    ('model/EVA', 'model/FaceBodyManmadeNatobj', 'model/HMAX')
     """
     ds = load_dataset(name, **kwargs)
     if not isinstance(ds, BrainDataset):

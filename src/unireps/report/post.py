@@ -39,8 +39,8 @@ def load_authors(names=(), affiliations=(), urls=(), config: str | Path | None =
     """Authors from command-line lists (``affiliations``/``urls``: one for all, or one per author) and/or a YAML
     config file with ``authors: [{name, affiliation, url}]``; the command line wins.  Empty: one anonymous author.
 
-    >>> [a.affiliations for a in load_authors(["Ada", "Alan"], ["Analytical Engines Ltd"])]
-    ['Analytical Engines Ltd', 'Analytical Engines Ltd']
+    >>> tuple(a.affiliations for a in load_authors(["Ada", "Alan"], ["Analytical Engines Ltd"]))
+    ('Analytical Engines Ltd', 'Analytical Engines Ltd')
     """
     entries: list[dict] = []
     if config is not None:

@@ -269,7 +269,7 @@ def from_module(
     >>> from torch import nn
     >>> from unireps.models import from_module
     >>> enc = from_module(nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.ReLU()))
-    >>> enc.layer_names["image"]
-    ['0', '1', '2', 'output']
+    >>> tuple(enc.layer_names["image"])
+    ('0', '1', '2', 'output')
     """
     return ModuleEncoder(module, layers, preprocess, **kw)
