@@ -311,7 +311,7 @@ def section_brain(cfg: RunConfig, names: set[str]):
     for group, sel in selections.items():
         d = sel.as_dict()
         for k in ("cv_mean", "cv_sd", "n_splits", "in_sample_value", "null_mean", "null_p95", "p_value",
-                  "n_candidates", "most_picked_share"):
+                  "n_permutations", "n_candidates", "most_picked_share"):
             numbers[f"brain_{group}_{k}"] = d[k]
         numbers[f"brain_{group}_most_picked"] = d["most_picked"].removeprefix("zoo:")
         numbers[f"brain_{group}_in_sample_best"] = d["in_sample_best"].removeprefix("zoo:")
