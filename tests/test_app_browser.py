@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from browser_support import CHROMIUM, launched_chromium
+
 pytestmark = [
     pytest.mark.slow,  # about 2 minutes on 2 cores (server start, three browser sessions)
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no system Chromium at /usr/bin/chromium"),
@@ -27,8 +28,6 @@ from PIL import Image  # noqa: E402
 from test_app_support import served_app  # noqa: E402
 
 SCREENS = Path("/tmp/unireps_screens")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 TIMEOUT = 120_000
 
 
@@ -40,10 +39,8 @@ def srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 def shot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from browser_support import CHROMIUM, launched_chromium
+
 pytestmark = [
     pytest.mark.slow,  # a few minutes on 2 cores (server start, two browser sessions)
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no system Chromium at /usr/bin/chromium"),
@@ -23,8 +24,6 @@ from app_layout_checks import HEATMAP_CELL_JS, HEATMAP_FONT_JS, OVERFLOW_JS  # n
 from test_app_support import served_app  # noqa: E402
 
 SCREENS = Path(os.environ.get("UNIREPS_SCREENS", "/tmp/unireps_screens"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 TIMEOUT = 180_000
 VIEWPORTS = [pytest.param({"width": 390, "height": 844}, id="phone"),
              pytest.param({"width": 1280, "height": 800}, id="desktop")]
@@ -38,10 +37,8 @@ def srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 def check(page, name: str, heatmaps: bool = False) -> None:
