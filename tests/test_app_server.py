@@ -166,6 +166,22 @@ def test_explorer_layers(rc):
     assert len(best["data"]) == z.shape[0]
 
 
+def test_layer_map_menus_follow_the_explorer_models(rc):
+    """The explorer's model menu drives the layer-map menus: the change event is wired from #ex-models to
+    #ex-la/#ex-lb, and through the server it narrows their choices to the chosen models."""
+    config = rc.config
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    dep = next(d for d in config["dependencies"] if d.get("api_name") == "explorer_layer_models")
+    assert [ids[t[0]] for t in dep["targets"]] == ["ex-models"] and dep["targets"][0][1] == "change"
+    assert [ids[i] for i in dep["inputs"]] == ["ex-models", "ex-la", "ex-lb"]
+    assert [ids[o] for o in dep["outputs"]] == ["ex-la", "ex-lb"]
+    a, b = rc.predict([TINY["clip"], TINY["a"]], TINY["ckpt"], TINY["a"], api_name="/explorer_layer_models")
+    chosen = [TINY["clip"], TINY["a"]]
+    for update in (a, b):
+        assert [c[0] for c in update["choices"]] == chosen  # the checkpoint offered above is not offered here
+    assert (a["value"], b["value"]) == (TINY["clip"], TINY["a"])  # a stale value is replaced; a chosen one kept
+
+
 def test_crossmodel_compare(rc, image_file):
     out = rc.predict(handle_file(str(image_file)), "a red circle\na blue square", [TINY["a"], TINY["b"], TINY["clip"]],
                      "shapes", "linear_cka", False, api_name="/crossmodel_compare")
