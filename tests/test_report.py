@@ -236,3 +236,13 @@ def test_real_networks_lead_when_the_run_has_them():
     assert "matched relative depth" in text and "MiniLM" in text and "early-visual V1-model RDM sits" in text
     plain_abstract, plain = render("2026-11-29-x", Numbers(complete_numbers()), {"figures": FIGURE_NAMES}, SNIPPETS)
     assert "Real networks" not in plain and "EfficientNet" not in plain_abstract
+
+
+def test_federated_paragraph_when_the_run_has_it():
+    numbers = complete_numbers()
+    without = body("2026-11-29-x", Numbers(numbers), {"figures": FIGURE_NAMES}, SNIPPETS)
+    assert "**Federated learning.**" not in without
+    numbers.update(federated_paragraph="Federated digits (5 clients, measured here).", federated_clients=5)
+    text = body("2026-11-29-x", Numbers(numbers), {"figures": FIGURE_NAMES}, SNIPPETS)
+    assert "**Federated learning.**" in text and "Federated digits (5 clients, measured here)." in text
+    assert "split the digits across 5 clients" in text

@@ -371,6 +371,25 @@ ENTRIES: dict[str, str] = {
   booktitle = {Proceedings of the 20th International Conference on Artificial Intelligence and Statistics (AISTATS)},
   year = {2017}
 }""",
+    "li2020fedprox": """@inproceedings{li2020fedprox,
+  title = {Federated Optimization in Heterogeneous Networks},
+  author = {Li, Tian and Sahu, Anit Kumar and Zaheer, Manzil and Sanjabi, Maziar and Talwalkar, Ameet
+            and Smith, Virginia},
+  booktitle = {Proceedings of Machine Learning and Systems (MLSys)},
+  year = {2020}
+}""",
+    "wang2020fedma": """@inproceedings{wang2020fedma,
+  title = {Federated Learning with Matched Averaging},
+  author = {Wang, Hongyi and Yurochkin, Mikhail and Sun, Yuekai and Papailiopoulos, Dimitris and Khazaeni, Yasaman},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2020}
+}""",
+    "hsu2019": """@article{hsu2019,
+  title = {Measuring the Effects of Non-Identical Data Distribution for Federated Visual Classification},
+  author = {Hsu, Tzu-Ming Harry and Qi, Hang and Brown, Matthew},
+  journal = {arXiv preprint arXiv:1909.06335},
+  year = {2019}
+}""",
 }
 
 

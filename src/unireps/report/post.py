@@ -230,8 +230,8 @@ def body(key: str, N: Numbers, provenance: dict, snippets: dict | None = None) -
 
 TOC = [{"name": "The puzzle"}, {"name": "An interactive demonstration"},
        {"name": "Measuring convergence"}, {"name": "Why do representations converge?"},
-       {"name": "Neuroscience parallels"},
-       {"name": "Applications: stitching, merging, transfer"}, {"name": "When does convergence occur?"},
+       {"name": "Neuroscience parallels"}, {"name": "Applications: stitching, merging, transfer, federated learning"},
+       {"name": "When does convergence occur?"},
        {"name": "Open questions"}, {"name": "Conclusion"}, {"name": "Supplementary materials"}]
 
 
