@@ -49,6 +49,8 @@ def test_compare_models_table_and_baselines(shapes, tmp_path):
     assert len(t) == 2 * 3  # 3 pairs × 2 measures
     assert (t.ci_low <= t.value + 1e-12).all() and (t.value <= t.ci_high + 1e-12).all()
     assert t.p_value.between(0, 1).all() and t.shuffled.notna().all()
+    estimators = dict(zip(t.metric, t.estimator))
+    assert estimators == {"linear_cka": "linear_cka (HSIC, unbiased=False)", "mutual_knn": "mutual_knn (k=5)"}
 
 
 def test_compare_models_with_arrays_and_identity():

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import bootstrap_ci, get_metric, permutation_test
+from ..metrics import bootstrap_ci, estimator_label, get_metric, permutation_test
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding, is_array_like, model_label, raw_input, untrained_twin
 
@@ -98,6 +98,7 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
     for metric in metrics:
         info = get_metric(metric)
         kw = metric_kwargs.get(metric, {})
+        estimator = estimator_label(metric, **kw)
         M = pd.DataFrame(np.nan, index=labels, columns=labels)
         for i, a in enumerate(labels):
             for j, b in enumerate(labels):
@@ -114,7 +115,7 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                 if j <= i:
                     continue
                 row = {"model_a": a, "model_b": b, "role_a": roles[a], "role_b": roles[b], "metric": metric,
-                       "kind": info.kind, "value": value, "n": X.shape[0]}
+                       "estimator": estimator, "kind": info.kind, "value": value, "n": X.shape[0]}
                 if n_boot:
                     ci = bootstrap_ci(X, Y, metric, n_boot=n_boot, seed=seed, **kw)
                     row.update(ci_low=ci.low, ci_high=ci.high)

@@ -9,7 +9,14 @@ permutation null of that maximum (the target's stimuli permuted, the maximum ove
 time; p = (1 + #{null >= observed}) / (1 + n_permutations), Phipson & Smyth 2010).
 
 Scores are RSA comparisons of condensed RDMs (``unireps.metrics.rsa``); with several subjects' RDMs as the target
-a score is the mean over subjects of compare(candidate, subject), the score comparable with the noise ceiling.
+a score is the mean over subjects of compare(candidate, subject), the score comparable with the noise ceiling, and
+the noise ceiling (``unireps.metrics.noise_ceiling``, rsatoolbox's ``boot_noise_ceiling``) is recomputed on each
+held-out half, so that the held-out score and the ceiling are over the same stimuli.  With ``strata`` (e.g. the
+stimuli's categories) each half takes half of every stratum.
+
+References: Kriegeskorte N., Simmons W. K., Bellgowan P. S. F., Baker C. I. (2009). Circular analysis in systems
+neuroscience: the dangers of double dipping. Nature Neuroscience 12, 535-540.  Phipson B., Smyth G. K. (2010).
+Permutation p-values should never be zero. Stat. Appl. Genet. Mol. Biol. 9(1).
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class LayerSelection:
     * ``in_sample_best``, ``in_sample_value``: the maximum over candidates on all stimuli (optimistic: selection
       and scoring on the same data), ``in_sample``: every candidate's score on all stimuli
     * ``null_mean``, ``null_p95``, ``p_value``: the permutation null of the in-sample maximum over candidates
+    * ``ceiling_lower``, ``ceiling_upper``: the noise ceiling on the held-out halves, mean over splits (NaN with a
+      single target RDM); per split in ``splits``
     """
 
     cv_mean: float
@@ -51,6 +60,9 @@ class LayerSelection:
     compare: str
     n_stimuli: int
     n_candidates: int
+    ceiling_lower: float = np.nan
+    ceiling_upper: float = np.nan
+    stratified: bool = False
 
     def as_dict(self) -> dict:
         """Scalars only (for tables and numbers.json)."""
@@ -59,7 +71,8 @@ class LayerSelection:
                 "in_sample_best": self.in_sample_best, "in_sample_value": self.in_sample_value,
                 "null_mean": self.null_mean, "null_p95": self.null_p95, "p_value": self.p_value,
                 "n_permutations": self.n_permutations, "compare": self.compare, "n_stimuli": self.n_stimuli,
-                "n_candidates": self.n_candidates}
+                "n_candidates": self.n_candidates, "ceiling_lower_heldout": self.ceiling_lower,
+                "ceiling_upper_heldout": self.ceiling_upper, "stratified": self.stratified}
 
     def summary(self) -> str:
         return (f"best of {self.n_candidates} candidates, chosen on half of {self.n_stimuli} stimuli and scored "
@@ -148,14 +161,56 @@ def _max_null(C: np.ndarray, T: np.ndarray, compare: str, n: int, n_permutations
     return out
 
 
+def split_halves(n: int, n_splits: int, seed: int = 0, strata=None) -> list[np.ndarray]:
+    """``n_splits`` random halves of ``range(n)`` (boolean masks), each stratum split as evenly as possible
+    (odd strata alternate which half gets the extra member, so the halves differ in size by at most one).
+
+    >>> masks = split_halves(10, 3, strata=[0] * 6 + [1] * 4)
+    >>> tuple(int(m.sum()) for m in masks), tuple(int(m[:6].sum()) for m in masks)
+    ((5, 5, 5), (3, 3, 3))
+    """
+    rng = np.random.default_rng(seed)
+    groups = np.zeros(n, dtype=int) if strata is None else pd.factorize(np.asarray(strata))[0]
+    if len(groups) != n:
+        raise ValueError(f"strata has {len(groups)} labels for {n} stimuli; give one label per stimulus")
+    out = []
+    for _ in range(int(n_splits)):
+        mask = np.zeros(n, dtype=bool)
+        flip = bool(rng.integers(2))
+        for g in np.unique(groups):
+            members = rng.permutation(np.flatnonzero(groups == g))
+            mask[members[:len(members) // 2 + (len(members) % 2 if flip else 0)]] = True
+            flip = not flip if len(members) % 2 else flip
+        out.append(mask)
+    return out
+
+
+def _halves(n: int, n_splits: int, rng, seed: int, strata):
+    """(selection, held-out) stimulus indices per split: random halves from ``rng`` or stratified halves."""
+    if strata is None:
+        for _ in range(n_splits):
+            perm = rng.permutation(n)
+            yield perm[: n // 2], perm[n // 2:]
+    else:
+        for mask in split_halves(n, n_splits, seed, strata):
+            yield np.flatnonzero(mask), np.flatnonzero(~mask)
+
+
+def _heldout_ceiling(T: np.ndarray, b: np.ndarray, compare: str) -> tuple[float, float]:
+    from ..metrics.ceiling import noise_ceiling
+
+    return noise_ceiling(T[:, b], compare) if len(T) >= 2 else (np.nan, np.nan)
+
+
 def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = "correlation", n_splits: int = 100,
-                    n_permutations: int = 1000, seed: int = 0) -> LayerSelection:
+                    n_permutations: int = 1000, seed: int = 0, strata=None) -> LayerSelection:
     """Cross-validated best-layer selection against a target RDM, with a permutation null of the maximum.
 
     ``layers``: {name: representation (n, d) or condensed RDM (n(n-1)/2,)} — the K candidates (layers of one
     model, or (model, layer) pairs); representations are turned into ``rdm`` RDMs.  ``target``: a condensed RDM
     over the same n stimuli, or a list of per-subject RDMs (score = mean over subjects).  ``compare``: any
-    ``unireps.metrics.rsa`` comparison.  Each split halves the stimuli at random; see the module docstring.
+    ``unireps.metrics.rsa`` comparison.  Each split halves the stimuli at random (``strata``: one label per
+    stimulus, each stratum halved); see the module docstring.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -165,8 +220,8 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
     >>> sel = select_layer_cv(layers, compute_rdm(truth), n_splits=20, n_permutations=50)
     >>> sel.frequency.index[0], sel.in_sample_best, bool(sel.p_value < 0.05)
     ('layer1', 'layer1', True)
-    >>> tuple(sorted(sel.as_dict())[:3])
-    ('compare', 'cv_mean', 'cv_sd')
+    >>> sel.as_dict()["cv_mean"] == sel.cv_mean, sel.stratified
+    (True, False)
     """
     from ..metrics._validate import check_choice
     from ..metrics.stats import _check_count
@@ -182,13 +237,14 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
     rng = np.random.default_rng(seed)
     full = _scores(C, T, compare)
     rows = []
-    for s in range(n_splits):
-        perm = rng.permutation(n)
-        a, b = _pair_index(n, perm[: n // 2]), _pair_index(n, perm[n // 2:])
+    for s, (first, second) in enumerate(_halves(n, n_splits, rng, seed, strata)):
+        a, b = _pair_index(n, first), _pair_index(n, second)
         sel = _scores(C[:, a], T[:, a], compare)
         k = int(np.argmax(sel))
         held = float(_scores(C[k:k + 1, b], T[:, b], compare)[0])
-        rows.append({"split": s, "picked": names[k], "score_selection": float(sel[k]), "score_heldout": held})
+        lower, upper = _heldout_ceiling(T, b, compare)
+        rows.append({"split": s, "picked": names[k], "score_selection": float(sel[k]), "score_heldout": held,
+                     "ceiling_lower": lower, "ceiling_upper": upper})
     splits = pd.DataFrame(rows)
     freq = splits.picked.value_counts(normalize=True)
     best = int(np.argmax(full))
@@ -200,7 +256,9 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
         in_sample_value=float(full[best]), in_sample=pd.Series(full, index=names, name=compare),
         null_mean=float(null.mean()) if len(null) else np.nan,
         null_p95=float(np.quantile(null, 0.95)) if len(null) else np.nan, p_value=float(p),
-        n_permutations=n_permutations, null=null, compare=compare, n_stimuli=n, n_candidates=len(names))
+        n_permutations=n_permutations, null=null, compare=compare, n_stimuli=n, n_candidates=len(names),
+        ceiling_lower=float(splits.ceiling_lower.mean()), ceiling_upper=float(splits.ceiling_upper.mean()),
+        stratified=strata is not None)
 
 
-__all__ = ["LayerSelection", "select_layer_cv"]
+__all__ = ["LayerSelection", "select_layer_cv", "split_halves"]

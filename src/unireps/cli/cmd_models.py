@@ -21,7 +21,8 @@ from .common import (
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list the registered models and whether each is available offline",
-                       description="The model registry: name, family, modalities, source, offline availability.")
+                       description="The model registry: name, family, modalities, offline availability and what each "
+                       "model is (real pretrained weights, a stand-in trained here, an untrained twin).")
     p.add_argument("--available", action="store_true", help="only models usable offline now")
     add_json(p)
     p.set_defaults(func=run_list)
@@ -41,9 +42,10 @@ def register(sub) -> None:
 
 
 def run_list(args) -> int:
-    from ..models import list_models
+    from ..models import describe_model, list_models
 
-    rows = [m.to_dict() for m in list_models() if m.available or not args.available]
+    rows = [m.to_dict() | {"description": describe_model(m)} for m in list_models()
+            if m.available or not args.available]
     table = (pd.DataFrame(rows)[["name", "family", "modalities", "available", "description"]] if rows
              else pd.DataFrame())
     emit(rows, args.json, table)

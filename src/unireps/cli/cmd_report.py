@@ -15,7 +15,8 @@ def _add_run_options(p, out_default: str) -> None:
     p.add_argument("--preset", default="default", choices=REPORT_PRESETS,
                    help="zoo preset the analyses run on (the tiny preset, for tests, lacks the families, seeds and "
                    "checkpoints the standard analyses compare)")
-    p.add_argument("--n", type=int, default=500, help="held-out shapes stimuli (default 500)")
+    p.add_argument("--n", type=int, default=500, help="the stand-ins' evaluation images: new shapes images drawn "
+                   "from the training distribution (seed 1), not a held-out split (default 500)")
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples (default 100)")
     p.add_argument("--permutations", type=int, default=100, help="permutations (default 100)")
     p.add_argument("--seed", type=int, default=0)
@@ -173,28 +174,105 @@ def _realnets(args) -> dict | None:
 
     _check(args)
     return run_realnets(Path(args.out) / "realnets", n_permutations=max(int(args.permutations), 1), seed=args.seed,
-                        progress=None if args.json else print)
+                        n_boot=args.n_boot, progress=None if args.json else print)
+
+
+REAL_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+BRAIN_ESTIMATOR = "rsa: correlation RDM, Spearman"
+CKA_ESTIMATOR = "linear_cka (HSIC, unbiased=False)"
+
+
+def _f(n: dict, key: str, fmt: str = ".3f") -> str:
+    v = n[key]
+    return format(v, fmt) if isinstance(v, int | float) else str(v)
+
+
+def realnets_lines(n: dict) -> list[str]:
+    """The demo's real-network summary: every number with its estimator, n, how the layer was chosen and its
+    baseline (the untrained twin, the noise ceiling, the permutation null).  Lines whose numbers are missing are
+    left out."""
+    nets = REAL_NETS
+    splits = int(n.get("realnets_n_splits", 0)) or "the"
+    lines = ["Real pretrained networks: EfficientNet-Lite0/1/2, pretrained on ImageNet (real weights), each beside "
+             "its untrained twin (same architecture, random init), on the 92 object photographs (Kriegeskorte et "
+             "al. 2008; n = 92 stimuli).",
+             f"  Brain ({BRAIN_ESTIMATOR}): the layer is chosen on half of the 92 stimuli and scored on the other "
+             f"half (cross-validated; mean over {splits} category-stratified splits):"]
+    for target in ("human_IT (4 subjects)", "monkey_IT"):
+        keys = [f"brain_heldout|{m}{s}|{target}" for m in nets for s in ("", "-untrained")]
+        if all(k in n for k in keys):
+            cells = [f"{m.split('-')[1]} {n[f'brain_heldout|{m}|{target}']:.3f} (untrained twin "
+                     f"{n[f'brain_heldout|{m}-untrained|{target}']:.3f})" for m in nets]
+            lines.append(f"    {target:22s} {', '.join(cells)}")
+    if "ceiling_lower_heldout" in n:
+        lines.append(f"    human IT noise ceiling (rsatoolbox's, 4 subjects) on the same held-out halves: "
+                     f"[{n['ceiling_lower_heldout']:.3f}, {n['ceiling_upper_heldout']:.3f}]; monkey IT is one RDM "
+                     "(no ceiling)")
+    kinds = ("trained-trained", "untrained-untrained", "trained-untrained")
+    if any(f"scale_cka_depth_matched_mean|{k}" in n for k in kinds):
+        lines.append(f"  Across scale ({CKA_ESTIMATOR}, n = 92; each layer vs the other network's layer at the same "
+                     "relative depth, mean over layers and pairs; the untrained pairs are the baseline): " + ", ".join(
+                         f"{k} {n[f'scale_cka_depth_matched_mean|{k}']:.3f}" for k in kinds
+                         if f"scale_cka_depth_matched_mean|{k}" in n))
+    for metric, label in (("mutual_knn", "mutual_knn (k=10)"), ("linear_cka", CKA_ESTIMATOR)):
+        keys = [f"lm_{metric}_pooled{s}|{m}" for m in nets for s in ("", "_null")]
+        if all(k in n for k in keys) and all(f"lm_{metric}_pooled|{m}-untrained" in n for m in nets):
+            cells = [f"{m.split('-')[1]} {n[f'lm_{metric}_pooled|{m}']:.3f} (untrained twin "
+                     f"{n[f'lm_{metric}_pooled|{m}-untrained']:.3f}, shuffled-pairing null "
+                     f"{n[f'lm_{metric}_pooled_null|{m}']:.3f})" for m in nets]
+            lines.append(f"  vs MiniLM caption embeddings, {label}, pooled layer fixed in advance (n = 92): "
+                         f"{', '.join(cells)}")
+    return lines
+
+
+def stand_in_lines(n: dict) -> list[str]:
+    """The demo's stand-in summary, each number labelled with its estimator, n and baseline (lines with missing
+    numbers are left out)."""
+    size = n.get("n_stimuli", "?")
+    lines = ["Stand-ins: small models trained here for minutes on synthetic 32x32 shapes; they stand in for CLIP, "
+             "SigLIP, ALIGN, BLIP, FLAVA and are not those models.",
+             f"  Evaluated on n = {size} new shapes images drawn from the training distribution (seed 1; not a "
+             "held-out split: they share factor combinations with training images)."]
+
+    def add(keys, text):
+        if all(k in n for k in keys):
+            lines.append("  " + text())
+
+    add(("cross_family_linear_cka_trained_mean", "cross_family_linear_cka_untrained_mean",
+         "cross_family_linear_cka_shuffled_mean"),
+        lambda: f"cross-family similarity, {CKA_ESTIMATOR}, mean over pairs of trained stand-ins (n = {size}): "
+        f"{_f(n, 'cross_family_linear_cka_trained_mean')}; baselines: untrained twins "
+        f"{_f(n, 'cross_family_linear_cka_untrained_mean')}, shuffled pairing "
+        f"{_f(n, 'cross_family_linear_cka_shuffled_mean')}")
+    add(("seed_linear_cka_mean", "trained_vs_untrained_linear_cka_mean"),
+        lambda: f"two seeds of one stand-in, {CKA_ESTIMATOR} (n = {size}): {_f(n, 'seed_linear_cka_mean')}; "
+        f"baseline: trained vs untrained {_f(n, 'trained_vs_untrained_linear_cka_mean')}")
+    for m, label in (("linear_cka", CKA_ESTIMATOR), ("cca", "cca (mean canonical correlation)")):
+        add((f"identification_{m}", "n_layers"),
+            lambda m=m, label=label: f"layer identification rate, {label} (two seeds, {n['n_layers']} layers; "
+            f"chance {1 / n['n_layers']:.3f}): {_f(n, f'identification_{m}')}"
+            + (f" [95% CI {_f(n, f'identification_{m}_ci_low')}, {_f(n, f'identification_{m}_ci_high')}]"
+               if f"identification_{m}_ci_low" in n else ""))
+    add(("brain_trained_cv_mean", "brain_trained_cv_sd", "brain_untrained_cv_mean", "brain_trained_n_splits"),
+        lambda: f"brain on the 92 photographs ({BRAIN_ESTIMATOR}, mean over 4 human-IT subjects), best stand-in "
+        f"layer chosen on half of the stimuli, scored on the other (cross-validated, "
+        f"{int(n['brain_trained_n_splits'])} splits): {_f(n, 'brain_trained_cv_mean')} ± "
+        f"{_f(n, 'brain_trained_cv_sd')} (sd over splits); baseline: untrained twin's layers "
+        f"{_f(n, 'brain_untrained_cv_mean')}")
+    add(("ceiling_lower", "ceiling_upper"),
+        lambda: f"human IT noise ceiling (rsatoolbox's, 4 subjects, all 92 stimuli): [{_f(n, 'ceiling_lower')}, "
+        f"{_f(n, 'ceiling_upper')}]" + (f"; 95% CIs (bootstrap over stimuli and subjects) lower "
+                                          f"[{_f(n, 'ceiling_lower_ci_low')}, {_f(n, 'ceiling_lower_ci_high')}]"
+                                          if "ceiling_lower_ci_low" in n else ""))
+    add(("brain_trained_in_sample_value", "brain_trained_null_p95", "brain_trained_p_value"),
+        lambda: f"in-sample maximum over the stand-ins' layers (selected and scored on the same 92 stimuli: "
+        f"biased upwards): {_f(n, 'brain_trained_in_sample_value')}; permutation null of the maximum, 95th "
+        f"percentile {_f(n, 'brain_trained_null_p95')}, p = {_f(n, 'brain_trained_p_value', '.3g')}")
+    return lines
 
 
 def print_realnets(real: dict) -> None:
-    n = real["numbers"]
-    nets = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
-    print("\nReal pretrained networks: EfficientNet-Lite0/1/2, pretrained on ImageNet (real weights), vs their "
-          "untrained twins, on the 92 object photographs (Kriegeskorte et al. 2008; n = 92):")
-    for target in ("human_IT (4 subjects)", "monkey_IT"):
-        cells = [f"{m.split('-')[1]} {n[f'brain_heldout|{m}|{target}']:.3f} (twin "
-                 f"{n[f'brain_heldout|{m}-untrained|{target}']:.3f})" for m in nets]
-        print(f"  {target:24s} held-out RSA of the split-half-selected layer: {', '.join(cells)}")
-    print(f"  {'':24s} human IT noise ceiling on the held-out halves: [{n['ceiling_lower_heldout']:.3f}, "
-          f"{n['ceiling_upper_heldout']:.3f}]")
-    kinds = ("trained-trained", "untrained-untrained", "trained-untrained")
-    print("  CKA across scale (depth-matched mean): " + ", ".join(
-        f"{k} {n[f'scale_cka_depth_matched_mean|{k}']:.3f}" for k in kinds if f"scale_cka_depth_matched_mean|{k}" in n))
-    for metric in ("mutual_knn", "linear_cka"):
-        cells = [f"{m.split('-')[1]} {n[f'lm_{metric}_pooled|{m}']:.3f} (twin "
-                 f"{n[f'lm_{metric}_pooled|{m}-untrained']:.3f}, null {n[f'lm_{metric}_pooled_null|{m}']:.3f})"
-                 for m in nets]
-        print(f"  vs MiniLM captions, {metric:10s} (pooled): {', '.join(cells)}")
+    print("\n" + "\n".join(realnets_lines(real["numbers"])))
     print(f"  details: {real['markdown']}")
 
 
@@ -207,13 +285,7 @@ def run_demo(args) -> int:
     else:
         if real is not None:
             print_realnets(real)
-        print("\nStand-ins (small models trained here for minutes on synthetic shapes; they stand in for CLIP, "
-              "SigLIP, ALIGN, BLIP...). Headline numbers (held-out shapes images):")
-        for key in ("cross_family_linear_cka_trained_mean", "cross_family_linear_cka_untrained_mean",
-                    "seed_linear_cka_mean", "trained_vs_untrained_linear_cka_mean", "identification_linear_cka",
-                    "identification_cca", "brain_best_human", "ceiling_lower", "ceiling_upper"):
-            if key in n:
-                print(f"  {key:42s} {n[key]:.3f}")
+        print("\n" + "\n".join(stand_in_lines(n)))
         out = res["out"]
         print(f"\nEverything is in {out}/: tables/, figures/, numbers.json, provenance.json,\n"
               f"  the blog post {res['post']}\n  and its standalone rendering {res['standalone']}")
@@ -232,13 +304,17 @@ def run_demo(args) -> int:
 
 
 def run_zoo(args) -> int:
+    from ..models import describe_model
     from ..zoo import build, list_zoo
+    from ..zoo.adapter import zoo_model_infos
 
     if args.action == "build":
         build(preset=args.preset, force=args.force, progress=not args.json)
     rows = list_zoo(args.preset)
-    flat = [{k: v for k, v in r.items() if k != "summary"} | (r.get("summary") or {}) for r in rows]
-    cols = [c for c in ("name", "family", "objective", "seed", "steps", "built", "i2t_r1", "t2i_r1", "probe_shape",
-                        "probe_colour", "train_time_s") if c in pd.DataFrame(flat)]
+    infos = {i.name: i for i in zoo_model_infos()}
+    flat = [{k: v for k, v in r.items() if k != "summary"} | (r.get("summary") or {})
+            | {"description": describe_model(infos[r["load_name"]])} for r in rows]
+    cols = [c for c in ("name", "description", "objective", "seed", "steps", "built", "i2t_r1", "t2i_r1",
+                        "probe_shape", "probe_colour", "train_time_s") if c in pd.DataFrame(flat)]
     emit(flat, args.json, pd.DataFrame(flat)[cols])
     return 0

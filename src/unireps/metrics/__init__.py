@@ -9,6 +9,7 @@ from ._validate import UninformativeWarning
 from .cca import cca, pwcca, svcca
 from .ceiling import RSABootstrap, bootstrap_scores, compare_matrix, noise_ceiling, pool_rdms, rsa_bootstrap
 from .cka import linear_cka, rbf_cka
+from .estimators import estimator_label, rsa_label
 from .knn import cknna, jaccard_knn, mutual_knn
 from .layers import layer_similarity
 from .predictability import linear_predictability, paired_cosine
@@ -28,7 +29,7 @@ from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 __all__ = [
     "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "RSABootstrap", "StreamingCCA",
     "StreamingCKA", "StreamingPredictability", "UninformativeWarning", "bootstrap_ci", "bootstrap_scores",
-    "compare_matrix", "noise_ceiling", "pool_rdms", "rsa_bootstrap",
+    "compare_matrix", "estimator_label", "noise_ceiling", "pool_rdms", "rsa_bootstrap", "rsa_label",
     "bootstrap_rdms", "cca", "ooc",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
     "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",

@@ -17,6 +17,7 @@ in :mod:`unireps.models.families`.
 """
 
 from .cache import ActivationCache, default_cache_dir
+from .describe import describe_model, model_kind
 from .encoder import EMBEDDING, Encoder, auto_device
 from .errors import (
     AmbiguousModelNameError,
@@ -59,11 +60,13 @@ __all__ = [
     "WeightsMismatchError",
     "auto_device",
     "default_cache_dir",
+    "describe_model",
     "extract",
     "extract_ray",
     "from_module",
     "list_models",
     "load_model",
+    "model_kind",
     "model_sources",
     "parse_model_name",
     "parse_name",

@@ -69,6 +69,24 @@ def section_depth(cfg, ds, names: set[str]):
     return {"depth": t}, {"depth": fig}, numbers
 
 
+def _legend_name(zoo_name: str) -> str:
+    """``clip-s0 (stand-in for CLIP)``: a zoo name with what it stands in for (``unireps.models.model_kind``)."""
+    from ..models import model_kind
+
+    try:
+        kind = model_kind(f"zoo:{zoo_name}")
+    except ValueError:  # not a zoo name
+        return zoo_name
+    return f"{zoo_name} ({kind.split(',')[0]})" if kind.startswith("stand-in") else zoo_name
+
+
+def _stand_ins(models) -> str:
+    """"; clip-s0 (stand-in for CLIP)" for the stand-ins among ``models`` (empty when there are none)."""
+    named = [_legend_name(m) for m in dict.fromkeys(models)]
+    named = [n for n in named if "(stand-in" in n]
+    return f" ({'; '.join(named)})" if named else ""
+
+
 def section_brain_depth(cfg, names: set[str], models: tuple[str, ...] = (f"{SEED_BASE}-s0", "clip-s0",
                                                                          f"{SEED_BASE}-s0-untrained")):
     """Spearman correlation of each layer's RDM (correlation distance) with the early-visual (V1 model) RDM and
@@ -101,10 +119,12 @@ def section_brain_depth(cfg, names: set[str], models: tuple[str, ...] = (f"{SEED
             numbers[f"brain_depth_{key}_first"] = float(g.spearman.iloc[0])
             numbers[f"brain_depth_{key}_last"] = float(g.spearman.iloc[-1])
             numbers[f"brain_depth_{key}_peak_depth"] = float(g.depth.iloc[int(np.argmax(g.spearman.to_numpy()))])
-    fig = viz.layer_curves(t.assign(series=t.model + " · " + t.target).rename(columns={"spearman": "Spearman ρ"}),
+    fig = viz.layer_curves(t.assign(series=t.model.map(_legend_name) + " · " + t.target)
+                           .rename(columns={"spearman": "Spearman ρ"}),
                            x="depth", y="Spearman ρ", color="series",
-                           title="Layer RDMs vs the early-visual (V1 model) and human IT RDMs, 92 photographs")
-    order = list(dict.fromkeys(t.model))
+                           title=f"Layer RDMs of zoo models trained here on synthetic shapes{_stand_ins(t.model)} vs "
+                           "the early-visual (V1 model) and human IT RDMs, 92 photographs")
+    order = list(dict.fromkeys(t.model.map(_legend_name)))
     for tr in fig.data:  # IT dashed, early visual solid; one colour per model
         model = tr.name.split(" · ")[0]
         tr.line.color = PALETTE[order.index(model) % len(PALETTE)]

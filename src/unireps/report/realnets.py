@@ -36,17 +36,31 @@ def _md_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
-def headline_numbers(sel: pd.DataFrame, summ: pd.DataFrame, lang: pd.DataFrame) -> dict:
-    """Flat {key: float} of the results the demo and report lead with."""
+def headline_numbers(sel: pd.DataFrame, summ: pd.DataFrame, lang: pd.DataFrame,
+                     prof: pd.DataFrame | None = None) -> dict:
+    """Flat {key: float} of the results the demo and report lead with.
+
+    ``brain_heldout|model|target``: held-out score of the layer selected on the other half (cross-validated);
+    ``brain_insample|...``: the in-sample maximum over layers (selected and scored on all 92: biased upwards) with,
+    from ``prof``, its bootstrap CI over stimuli (``brain_insample_ci_low|...`` / ``_ci_high``)."""
     from ..models.families.efficientnet_lite import PUBLISHED_TOP1
 
     n: dict[str, float] = {}
     for _, r in sel.iterrows():
         key = f"{r.model}|{r.target}"
         n[f"brain_heldout|{key}"] = r.heldout_mean
+        n[f"brain_heldout_sd|{key}"] = r.heldout_sd
         n[f"brain_depth|{key}"] = r.depth_mean
+        n[f"brain_insample|{key}"] = r.full_peak_value
+        if prof is not None and "ci_low" in prof:
+            peak = prof[(prof.model == r.model) & (prof.target == r.target) & (prof.layer == r.full_peak_layer)]
+            if len(peak):
+                n[f"brain_insample_ci_low|{key}"] = peak.ci_low.iloc[0]
+                n[f"brain_insample_ci_high|{key}"] = peak.ci_high.iloc[0]
         if r.target == "human_IT (4 subjects)":
             n["ceiling_lower_heldout"], n["ceiling_upper_heldout"] = r.ceiling_lower, r.ceiling_upper
+    n["realnets_n_splits"] = float(sel.n_splits.iloc[0]) if len(sel) else float("nan")
+    n["realnets_n_stimuli"] = float(sel.n_stimuli.iloc[0]) if len(sel) else float("nan")
     for kind, g in summ.groupby("kind"):
         n[f"scale_cka_depth_matched_mean|{kind}"] = float(g.depth_matched_mean.mean())
         n[f"scale_cka_pooled_mean|{kind}"] = float(g.pooled_value.mean())
@@ -60,10 +74,17 @@ def headline_numbers(sel: pd.DataFrame, summ: pd.DataFrame, lang: pd.DataFrame) 
     return {k: float(v) for k, v in n.items()}
 
 
-def _brain_md(sel: pd.DataFrame) -> str:
+def _brain_md(sel: pd.DataFrame, prof: pd.DataFrame) -> str:
     t = sel[["model", "target", "heldout_mean", "heldout_sd", "depth_mean", "modal_layer", "modal_share",
-             "full_peak_layer", "full_peak_value"]].copy()
-    return _md_table(t)
+             "full_peak_layer", "full_peak_value", "max_null_p95", "max_null_p"]].copy()
+    if "ci_low" in prof:
+        ci = prof.set_index(["model", "target", "layer"])
+        t["full_peak 95% CI (stimuli)"] = [
+            f"[{ci.loc[(m, g, k), 'ci_low']:.3f}, {ci.loc[(m, g, k), 'ci_high']:.3f}]"
+            for m, g, k in zip(t.model, t.target, t.full_peak_layer, strict=True)]
+    return _md_table(t.rename(columns={"heldout_mean": "held-out (cross-validated)",
+                                       "full_peak_value": "in-sample max (biased up)",
+                                       "max_null_p95": "null of max, 95th pct", "max_null_p": "p (max)"}))
 
 
 def _scale_md(summ: pd.DataFrame) -> str:
@@ -84,7 +105,7 @@ def _lang_md(lang: pd.DataFrame) -> str:
     return _md_table(pd.DataFrame(rows))
 
 
-def write_markdown(out: Path, sel, summ, lang, meta: dict) -> Path:
+def write_markdown(out: Path, sel, summ, lang, meta: dict, prof: pd.DataFrame | None = None) -> Path:
     from ..models.families.efficientnet_lite import PUBLISHED_TOP1_SOURCE
 
     text = f"""# Real pretrained networks on real photographs
@@ -96,15 +117,20 @@ Run time: {meta['run_time_s']:.0f} s.
 
 ## Brain: layer chosen on half the stimuli, scored on the other half
 
-`{meta['n_splits']}` random stratified splits x 2 directions (`unireps.analysis.layer_selection`): the layer with
-the best RSA on the selection half is scored on the held-out half (46 stimuli, 1035 pairs). `human_IT (4 subjects)`
-is the mean over the four subjects' RDMs, comparable with the noise ceiling on the same held-out halves: lower
+`{meta['n_splits']}` random splits of the 92 stimuli into halves stratified by the 6 categories
+(`unireps.analysis.select_layer_cv`): the layer with the best RSA on the selection half is scored on the held-out
+half (46 stimuli, 1035 pairs). `human_IT (4 subjects)` is the mean over the four subjects' RDMs, comparable with
+the noise ceiling (rsatoolbox's `boot_noise_ceiling`) on the same held-out halves: lower
 {meta['ceiling_lower']:.3f}, upper {meta['ceiling_upper']:.3f}. `heldout_sd` is the SD over splits (splits share
 stimuli: it is not a standard error). `depth` = layer index / (layers - 1), averaged over splits. `model/V1`,
-`model/EVA`, `model/HMAX` are the model RDMs shipped with the data, not measurements. The full-data peak is shown
-for comparison only (it is biased upwards by the choice).
+`model/EVA`, `model/HMAX` are the model RDMs shipped with the data, not measurements. The in-sample maximum over
+layers (all 92 stimuli, selected and scored on the same data) is shown for comparison only: it is biased upwards,
+beside the permutation null of the maximum ({meta['n_permutations']} shuffles) and its percentile bootstrap CI
+over stimuli ({meta.get('n_boot', 0)} resamples; `tables/realnets_brain_profiles.csv` has every layer's CI and,
+for the 4 subjects, the dual bootstrap over stimuli and subjects of Schütt et al. 2023). Baselines: the
+untrained twins' rows.
 
-{_brain_md(sel)}
+{_brain_md(sel, prof if prof is not None else pd.DataFrame())}
 
 ## Convergence across scale: linear CKA between networks, layer by layer
 
@@ -129,8 +155,8 @@ support is trained vs untrained twin and vs the null.
     return path
 
 
-def run_realnets(out: str | Path, n_splits: int = 20, n_permutations: int = 200, seed: int = 0, cache_dir=None,
-                 progress=print) -> dict:
+def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200, seed: int = 0, cache_dir=None,
+                 progress=print, n_boot: int = 200) -> dict:
     """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``."""
     from ..analysis import realnets as R
     from ..analysis.reps import embedding
@@ -144,9 +170,9 @@ def run_realnets(out: str | Path, n_splits: int = 20, n_permutations: int = 200,
     say("real networks: EfficientNet-Lite0/1/2 and their untrained twins on the 92 photos ...")
     reps = R.net_layers(dataset=ds, cache_dir=cache_dir)
     text = embedding("minilm", ds, "text", cache_dir=cache_dir)
-    say("real networks: brain RSA (split-half layer selection) ...")
-    prof = R.brain_profiles(reps, ds)
-    sel = R.brain_selection(reps, ds, n_splits=n_splits, seed=seed)
+    say("real networks: brain RSA (per-layer bootstrap CIs, cross-validated layer selection) ...")
+    prof = R.brain_profiles(reps, ds, n_boot=n_boot, seed=seed)
+    sel = R.brain_selection(reps, ds, n_splits=n_splits, n_permutations=n_permutations, seed=seed)
     say("real networks: layer x layer CKA across scale ...")
     maps, by_layer, summ = R.scale_agreement(reps, n_permutations=n_permutations, seed=seed)
     say("real networks: alignment with MiniLM ...")
@@ -159,11 +185,12 @@ def run_realnets(out: str | Path, n_splits: int = 20, n_permutations: int = 200,
         df.to_csv(tmp, index=False)
         os.replace(tmp, out / "tables" / f"realnets_{name}.csv")
     np.savez(out / "tables" / "realnets_cka_maps.npz", **{f"{a}__{b}": M for (a, b), M in maps.items()})
-    numbers = headline_numbers(sel, summ, lang)
+    numbers = headline_numbers(sel, summ, lang, prof)
     meta = {"run_time_s": time.perf_counter() - t0, "n_splits": n_splits, "n_permutations": n_permutations,
+            "n_boot": n_boot,
             "ceiling_lower": numbers.get("ceiling_lower_heldout", float("nan")),
             "ceiling_upper": numbers.get("ceiling_upper_heldout", float("nan"))}
-    md = write_markdown(out, sel, summ, lang, meta)
+    md = write_markdown(out, sel, summ, lang, meta, prof)
     _atomic_write(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
     return {"numbers": numbers, "markdown": md, "tables": {"brain_profiles": prof, "brain_selection": sel,
             "scale_by_layer": by_layer, "scale_summary": summ, "language_alignment": lang}, "meta": meta}

@@ -98,7 +98,8 @@ def section_models(cfg: RunConfig, names: set[str]):
     fig = viz.bar_plot(trained.melt(id_vars="model", value_vars=[c for c in ("i2t_r1", "t2i_r1") if c in trained],
                                     var_name="direction", value_name="R@1"),
                        "model", "R@1", color="direction",
-                       title="Retrieval R@1 of the zoo on new images from the training distribution "
+                       title="Retrieval R@1 of the zoo (stand-ins trained here on synthetic shapes; clip-s0 etc. "
+                       "are stand-ins, not the pretrained models) on new images from the training distribution "
                        "(factor-identical convention)")
     return {"zoo_cards": cards}, {"zoo_retrieval": fig}, numbers
 
@@ -316,7 +317,9 @@ def section_brain(cfg: RunConfig, names: set[str]):
         numbers[f"brain_{group}_most_picked"] = d["most_picked"].removeprefix("zoo:")
         numbers[f"brain_{group}_in_sample_best"] = d["in_sample_best"].removeprefix("zoo:")
     selection_table = pd.DataFrame([{"candidates": g, **s.as_dict()} for g, s in selections.items()])
-    figs = {"brain_human": viz.brain_plot(t, "human_IT"), "brain_monkey": viz.brain_plot(t, "monkey_IT")}
+    stand = "zoo stand-ins' layers (trained here on synthetic shapes, not the pretrained models)"
+    figs = {"brain_human": viz.brain_plot(t, "human_IT", title=f"RSA of {stand} with human IT, 92 photographs"),
+            "brain_monkey": viz.brain_plot(t, "monkey_IT", title=f"RSA of {stand} with monkey IT, 92 photographs")}
     return {"brain": t, "brain_layer_selection": selection_table}, figs, numbers
 
 
@@ -355,7 +358,8 @@ def section_embeddings(cfg: RunConfig, ds, names: set[str]):
     coords = {m: viz.pca_2d(analysis.reps.embedding(zoo(m), sub, cache_dir=cfg.cache_dir)) for m in pick}
     fig = viz.embedding_panels(viz.procrustes_align_2d(coords), list(sub.captions),
                                groups=list(sub.factors["shape"]), title=f"The same {len(sub)} images in "
-                               f"{len(pick)} models (PCA, rotated onto the first); colour = shape")
+                               f"{len(pick)} zoo stand-ins trained here on synthetic shapes (PCA, rotated onto the "
+                               "first); colour = shape")
     return {}, {"embeddings": fig}, {"n_embedding_panel_images": len(sub), "n_embedding_panel_models": len(pick)}
 
 

@@ -1,0 +1,51 @@
+"""describe_model / model_kind: the one place that says what a model is (real weights, stand-in, twin)."""
+
+from __future__ import annotations
+
+import pytest
+
+from unireps.models import ModelInfo, describe_model, list_models, model_kind
+
+
+def test_every_listed_model_says_what_it_is():
+    vocabulary = ("pretrained on ImageNet (real weights)", "pretrained MiniLM sentence encoder (real weights)",
+                  "real pretrained weights", "stand-in for ", "untrained twin", "small model trained here")
+    for info in list_models():
+        text = describe_model(info)
+        assert text.startswith(vocabulary), (info.name, text)
+        if info.source_kind == "zoo":
+            assert "real weights" not in text and "synthetic shapes" in text or "untrained twin" in text
+
+
+def test_labels_of_the_models_the_issue_names():
+    assert model_kind("efficientnet-lite2") == "pretrained on ImageNet (real weights)"
+    assert model_kind("efficientnet-lite2-untrained").startswith("untrained twin")
+    assert model_kind("minilm") == "pretrained MiniLM sentence encoder (real weights)"
+    assert describe_model("zoo:clip-s0").startswith("stand-in for CLIP, trained here on synthetic shapes: a small ")
+    assert describe_model("zoo:blip-s0").startswith("stand-in for BLIP, trained here")
+    assert model_kind("zoo:cnn16-gru-infonce-s0-ckpt25").endswith("a checkpoint part-way through training")
+    assert model_kind("clip-vit-b32").startswith("real pretrained weights (Hugging Face hub")
+    assert "untrained twin of zoo:clip-s0" in describe_model("zoo:clip-s0-untrained")
+
+
+def test_user_models_and_unknown_names():
+    mine = ModelInfo("my-net", "unknown", ("image",), "/tmp/x", "local", True, "a ResNet I trained")
+    assert describe_model(mine) == "a local model folder: a ResNet I trained"
+    assert model_kind(ModelInfo("f", "unknown", ("image",), "", "other", True)) == "registered by the user"
+    with pytest.raises(ValueError, match="unireps models"):
+        describe_model("no-such-model")
+
+
+def test_cli_tables_carry_the_description(capsys):
+    from unireps.cli import main
+
+    assert main(["models", "--json"]) == 0
+    import json
+
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["efficientnet-lite0"]["description"].startswith("pretrained on ImageNet (real weights)")
+    assert rows["zoo:clip-s0"]["description"].startswith("stand-in for CLIP")
+    assert main(["zoo", "--json"]) == 0
+    zoo = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert zoo["clip-s0"]["description"].startswith("stand-in for CLIP, trained here on synthetic shapes")
+    assert zoo["clip-s0-untrained"]["description"].startswith("untrained twin")
