@@ -4,6 +4,7 @@ analytics`."""
 import sqlite3
 import threading
 
+import numpy as np
 import pytest
 
 pytest.importorskip("gradio")
@@ -101,3 +102,103 @@ def test_summary_reads_only_and_refuses_a_foreign_database(tmp_path):
     junk.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(ValueError, match="not a readable SQLite database"):
         summary(junk)
+
+
+# ------------------------------------------------------------------------------------------------ tab clock
+
+
+@pytest.fixture
+def clock(tmp_path, monkeypatch):
+    """An Analytics whose clock reads a fake time (``now[0]``, seconds)."""
+    now = [1000.0]
+    monkeypatch.setattr(analytics.time, "time", lambda: now[0])
+    a = Analytics(tmp_path / "a.sqlite")
+    return a, now
+
+
+def test_time_on_the_last_tab_is_counted_by_heartbeats_and_leave(clock):
+    a, now = clock
+    a.clock.start("s1", "/r", "The puzzle")
+    now[0] += 12
+    assert a.clock.switch(True, "s1", "/r", "Brain") == pytest.approx(12)
+    now[0] += 30
+    assert a.clock.beat(True, "s1", "heartbeat") == pytest.approx(30)
+    now[0] += 7
+    assert a.clock.beat(True, "s1", "leave") == pytest.approx(7)  # the last tab before leaving
+    assert a.clock.beat(True, "s1", "heartbeat") == 0  # a closed session counts nothing more
+    s = summary(a.db_path)
+    assert s["time_on_tab_s"]["Brain"] == {"total": 37.0, "median": 37.0, "n": 1}
+    assert s["time_on_tab_s"]["The puzzle"]["total"] == 12.0
+    assert s["leaves"] == {"Brain": 1} and s["tab_views"] == {"Brain": 1}
+
+
+def test_hidden_time_is_not_counted_and_gaps_are_capped(clock):
+    a, now = clock
+    a.clock.start("s1", "/r", "Theory")
+    now[0] += 5
+    assert a.clock.beat(True, "s1", "hidden") == pytest.approx(5)
+    now[0] += 3600  # an hour in another browser tab
+    assert a.clock.beat(True, "s1", "visible") == 0
+    now[0] += 4
+    assert a.clock.switch(True, "s1", "/r", "Brain") == pytest.approx(4)
+    now[0] += 10_000  # a lost heartbeat / suspended laptop: at most max_gap counted
+    assert a.clock.beat(True, "s1", "heartbeat") == pytest.approx(a.clock.max_gap)
+    assert summary(a.db_path)["time_on_tab_s"]["Theory"]["total"] == 9.0
+
+
+def test_beats_record_nothing_without_opt_in_and_refuse_unknown_events(clock):
+    a, now = clock
+    a.clock.start("s1", "/r", "Theory")
+    now[0] += 5
+    a.clock.beat(False, "s1", "heartbeat")
+    a.clock.beat(False, "s1", "leave")
+    assert summary(a.db_path)["events"] == 0
+    assert a.clock.beat(True, "nobody", "heartbeat") == 0
+    with pytest.raises(ValueError, match="unknown page event"):
+        a.clock.beat(True, "s1", "scroll")
+
+
+def test_median_time_is_over_sessions(tmp_path):
+    a = Analytics(tmp_path / "a.sqlite")
+    for sid, chunks in (("s1", (30, 30, 10)), ("s2", (5,)), ("s3", (20,))):
+        for c in chunks:
+            a.record(True, sid, "/r", "tab_time", "Brain", c)
+    assert summary(a.db_path)["time_on_tab_s"]["Brain"] == {"total": 95.0, "median": 20.0, "n": 3}
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
+
+
+def test_dashboard_figures_count_what_was_recorded(tmp_path):
+    from unireps.app.dashboard import dashboard_figures
+
+    a = Analytics(tmp_path / "a.sqlite")
+    for sid in ("s1", "s2", "s3"):
+        a.record(True, sid, "/r", "tab_view", "Explorer")
+        a.record(True, sid, "/r", "models", "zoo:a + zoo:b")
+    a.record(True, "s1", "/r", "models", "zoo:a + zoo:c")
+    a.record(True, "s2", "/r", "upload", "image")
+    a.record(True, "s2", "/r", "tab_time", "Explorer", 90.0)
+    text, figs, table = dashboard_figures(a.db_path)
+    assert "**9 events** from **3 sessions**" in text and "4 comparisons" in text and "1 uploads" in text
+    bars = figs["combinations"].data[0]
+    assert dict(zip(bars.y, bars.x)) == {"zoo:a + zoo:b": 3, "zoo:a + zoo:c": 1}
+    assert dict(zip(figs["tab_views"].data[0].y, figs["tab_views"].data[0].x)) == {"Explorer": 3}
+    assert figs["time_on_tab"].data[0].x[0] == pytest.approx(1.5)  # minutes
+    series = {t.name: sum(t.y) for t in figs["activity"].data}
+    assert series == {"comparisons": 4, "tab views": 3, "uploads (image)": 1, "sessions": 3}
+    heat = figs["combinations_over_time"].data[0]
+    assert list(heat.y) == ["zoo:a + zoo:b", "zoo:a + zoo:c"] and np.nansum(heat.z) == 4
+    assert {"metric", "name", "value"} == set(table.columns)
+
+
+def test_dashboard_is_off_unless_enabled(monkeypatch):
+    from types import SimpleNamespace
+
+    from unireps.app.dashboard import enabled
+
+    monkeypatch.delenv("UNIREPS_DASHBOARD", raising=False)
+    assert not enabled(SimpleNamespace()) and not enabled(SimpleNamespace(dashboard=False))
+    assert enabled(SimpleNamespace(dashboard=True))
+    monkeypatch.setenv("UNIREPS_DASHBOARD", "1")
+    assert enabled(SimpleNamespace(dashboard=False))

@@ -25,11 +25,12 @@ from unireps.app.analytics import summary  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore:.*(copy keyword|no_silent_downcasting).*")
 R, E = "/unireps-multimodal", "/multimodal"
 MEASURES = ["linear_cka", "mutual_knn"]
+FED = {"n_clients": 3, "rounds": 2, "local_epochs": 1}  # the federated tab's grid, small for the tests
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    with served_app(tmp_path_factory.mktemp("app")) as s:
+    with served_app(tmp_path_factory.mktemp("app"), dashboard=True, federated=FED) as s:
         yield s
 
 
@@ -97,7 +98,8 @@ def test_every_event_has_an_api_name(rc, ec):
     edu = set(ec.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/puzzle", "/puzzle_on_load", "/explorer_compare", "/explorer_neighbours", "/explorer_layers",
             "/crossmodel_compare", "/brain_rsa", "/theory_when", "/theory_noise_ceiling", "/theory_invariances",
-            "/theory_on_view", "/applications", "/applications_on_view", "/research_status",
+            "/theory_on_view", "/applications", "/applications_on_view", "/applications_federated",
+            "/applications_federated_on_view", "/research_status",
             "/research_session", "/research_tab_puzzle", "/research_tab_explorer", "/research_tab_cross",
             "/research_tab_brain", "/research_tab_theory", "/research_tab_applications"} <= research
     assert {"/edu_match_image", "/edu_match_caption", "/edu_training_picture", "/edu_training_picture_on_view",
@@ -253,6 +255,22 @@ def test_applications_interactive(rc):
     assert sum(r[0] == "ridge" for r in rows) == 3 and {"b_on_b", "no_map", "chance"} <= {r[0] for r in rows}
 
 
+def test_applications_federated(rc):
+    md, acc, drift, table = rc.predict("0.1", ["fedavg", "aligned"], 2, "relu2", api_name="/applications_federated")
+    assert "α = 0.1, round 2:" in md and "central model" in md and "Federated digits (3 clients" in md
+    rows = {(r[1], r[2]) for r in table["data"]}
+    assert {("fedavg", 2), ("aligned", 2), ("central", 2), ("isolated", 2), ("untrained", 0)} <= rows
+    assert ("fedprox", 2) not in rows  # only the strategies chosen
+    names = {t.get("name") for t in plot_json(acc)["data"]}
+    assert {"fedavg", "aligned"} <= names
+    assert any("central" in json.dumps(a) for a in plot_json(acc)["layout"].get("annotations", []))
+    assert {"fedavg", "fedavg (client↔global)"} <= {t.get("name") for t in plot_json(drift)["data"]}
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="(?i)choose one or more strategies"):
+        rc.predict("0.1", [], 2, "relu2", api_name="/applications_federated")
+
+
 def test_applications_bad_choices(rc):
     from gradio_client.exceptions import AppError
 
@@ -390,6 +408,44 @@ def test_analytics_only_when_opted_in(rc, ec, srv, image_file):
     assert s["time_on_tab_s"]["Brain"]["n"] >= 1  # time on Brain recorded when leaving it for Theory
     assert s["routes"].get("/multimodal", 0) >= 1
     assert "photo" not in json.dumps(s)  # no file names or contents
+
+
+def test_page_beacons_count_the_time_on_the_last_tab(rc, srv):
+    import re
+
+    import httpx
+
+    sid = re.search(r'data-unireps-session="([0-9a-f]+)"', str(rc.predict(api_name="/research_session")))
+    assert sid, "the page-load handler puts the session id in the page for the engagement script"
+    sid = sid.group(1)
+    rc.predict(True, api_name="/research_tab_applications")
+    before = summary(srv.db)
+    beat = srv.url + "/unireps-beat"
+    for event in ("heartbeat", "hidden", "visible", "leave"):
+        assert httpx.post(beat, json={"session": sid, "event": event, "opted_in": True}).status_code == 204
+    s = summary(srv.db)
+    assert s["leaves"].get("Applications", 0) == before["leaves"].get("Applications", 0) + 1
+    assert s["time_on_tab_s"]["Applications"]["total"] > before["time_on_tab_s"].get("Applications",
+                                                                                      {"total": 0})["total"]
+    assert httpx.post(beat, json={"session": sid, "event": "scroll"}).status_code == 422
+    assert httpx.post(beat, content=b"not json", headers={"content-type": "application/json"}).status_code == 422
+    assert summary(srv.db)["events"] == s["events"]  # nothing recorded from bad beacons or after leaving
+
+
+def test_owner_dashboard(srv):
+    import httpx
+
+    assert httpx.get(srv.url + "/dashboard/", follow_redirects=True).status_code == 200
+    c = client(srv.url, "/dashboard")
+    try:
+        assert {"/dashboard_on_load", "/dashboard_refresh"} <= set(
+            c.view_api(print_info=False, return_format="dict")["named_endpoints"])
+        out = c.predict(api_name="/dashboard_refresh")
+    finally:
+        c.close()
+    s = summary(srv.db)
+    assert f"**{s['events']} events** from **{s['sessions']} sessions**" in out[0]
+    assert len(out) == 7 and all(isinstance(plot_json(p), dict) for p in out[1:6])
 
 
 # ------------------------------------------------------------------------------------------------ load

@@ -71,6 +71,21 @@ def test_bootstrap_interval_contains_value_and_shrinks_with_n():
     assert (narrow.high - narrow.low) < (wide.high - wide.low)
 
 
+@pytest.mark.parametrize("n,d", [(40, 6), (30, 80)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_cka_bootstrap_from_grams_equals_the_measure_on_each_resample(n, d, dtype):
+    X, Y = _related(n=n, d=d, noise=0.5)
+    X, Y = (X + 3.0).astype(dtype), (Y - 2.0).astype(dtype)  # offsets: the resample's own centring matters
+    score = _bootstrap_scorer("linear_cka", torch.from_numpy(X), torch.from_numpy(Y), {})
+    g = torch.Generator().manual_seed(3)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    for _ in range(5):
+        idx = torch.randint(n, (n,), generator=g)
+        assert score(idx) == pytest.approx(M.linear_cka(X[idx.numpy()], Y[idx.numpy()]), abs=tol)
+    with pytest.raises(ValueError, match="no variance"):
+        score(torch.zeros(n, dtype=torch.long))  # every row a copy of one stimulus
+
+
 def test_rsa_bootstrap_drops_pairs_of_copies():
     X, Y = _related(n=30, d=6)
     x, y = torch.from_numpy(X), torch.from_numpy(Y)

@@ -1,6 +1,7 @@
 """The research module's Applications tab: interactive stitching (two models, a cut, the random-bottom control),
-merging (method, re-basin on/off, interpolation weight) and transfer (map, number of anchors), then an overview of
-the library's precomputed demos (``unireps.stitch``, ``unireps.merge``, ``unireps.transfer``)."""
+merging (method, re-basin on/off, interpolation weight) and transfer (map, number of anchors); federated learning
+(``unireps.app.federated_tab``); an overview of the library's precomputed demos (``unireps.stitch``,
+``unireps.merge``, ``unireps.transfer``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd  # noqa: E402
 
 from . import compute as C  # noqa: E402
 from . import content  # noqa: E402
+from .federated_tab import federated_section  # noqa: E402
 from .ui import Page  # noqa: E402
 
 TAB = ("applications", "Applications")
@@ -20,27 +22,33 @@ TAB = ("applications", "Applications")
 
 def applications_tab(page: Page, ch=None) -> gr.Tab:
     with gr.Tab(TAB[1], id=TAB[0]) as tab:
-        gr.Markdown("Choose the models and settings of each application: the digits classifiers of "
-                    "`unireps.zoo.digits` (trained in seconds, cached), computed live by the library.")
-        stitching_section(page)
-        merging_section(page)
-        transfer_section(page)
-        gr.Markdown("## Overview: the library's demos\nEach table below runs a fixed demo of the library "
-                    "(precomputed at startup and cached on disk).")
-        btn = gr.Button("Show the live results", variant="primary")
-        status = gr.Markdown()
-        gr.Markdown("### Stitching at every pair of cuts (MLP seeds 0 and 1)")
-        stitch = gr.Dataframe(label="Stitching penalties (test accuracy points)", interactive=False,
-                              headers=["arch", "width", "cut_a", "cut_b", "method", "penalty", "penalty_random_bottom"])
-        zoo = gr.Dataframe(label="Zoo: dual-encoder stitching (retrieval through a linear map)", interactive=False,
-                           headers=["pairing", "method"])
-        gr.Markdown("### Interpolation before and after alignment (MLP seeds 0 and 1)")
-        merge = gr.Plot(label="Interpolation curves before and after alignment")
-        gr.Markdown("### Probe transfer for every map and number of anchors")
-        transfer = gr.Plot(label="Probe transfer accuracy")
-        gr.Markdown(content.APPLICATIONS["development"])
-        dev = gr.Dataframe(label="Distillation and CKA with the teacher", interactive=False,
-                           headers=["student", "layer", "linear_cka", "accuracy", "agreement"])
+        with gr.Tabs(overflow_behavior="wrap"):
+            with gr.Tab("Stitching, merging, transfer", id="interactive"):
+                gr.Markdown("Choose the models and settings of each application: the digits classifiers of "
+                            "`unireps.zoo.digits` (trained in seconds, cached), computed live by the library.")
+                stitching_section(page)
+                merging_section(page)
+                transfer_section(page)
+            if page.config.applications:
+                federated_section(page)
+            with gr.Tab("Overview of the demos", id="overview"):
+                gr.Markdown("## Overview: the library's demos\nEach table below runs a fixed demo of the library "
+                            "(precomputed at startup and cached on disk).")
+                btn = gr.Button("Show the live results", variant="primary")
+                status = gr.Markdown()
+                gr.Markdown("### Stitching at every pair of cuts (MLP seeds 0 and 1)")
+                stitch = gr.Dataframe(label="Stitching penalties (test accuracy points)", interactive=False,
+                                      headers=["arch", "width", "cut_a", "cut_b", "method", "penalty",
+                                               "penalty_random_bottom"])
+                zoo = gr.Dataframe(label="Zoo: dual-encoder stitching (retrieval through a linear map)",
+                                   interactive=False, headers=["pairing", "method"])
+                gr.Markdown("### Interpolation before and after alignment (MLP seeds 0 and 1)")
+                merge = gr.Plot(label="Interpolation curves before and after alignment")
+                gr.Markdown("### Probe transfer for every map and number of anchors")
+                transfer = gr.Plot(label="Probe transfer accuracy")
+                gr.Markdown(content.APPLICATIONS["development"])
+                dev = gr.Dataframe(label="Distillation and CKA with the teacher", interactive=False,
+                                   headers=["student", "layer", "linear_cka", "accuracy", "agreement"])
 
     @page.guard
     def do_apps(progress=gr.Progress()):  # noqa: B008

@@ -68,28 +68,38 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
     tables, matrices = [], {}
     for m in metrics:
         b = n_boot(engine, m, pairs, len(metrics) if budgeted else 1)
-        M = pd.DataFrame(np.nan, index=labels, columns=labels)
+        M = np.full((len(labels), len(labels)), np.nan)
         rows = []
         for i, a in enumerate(labels):
-            for c in labels[i + 1:]:
+            for j in range(i + 1, len(labels)):
+                c = labels[j]
                 res = compare_pair(engine, cache, m, b, a, c, reps[a], reps[c], ds)
                 if res is None:
                     continue
                 row, sub = res
                 rows.append(row)
-                M.loc[a, c], M.loc[c, a] = sub.loc[a, c], sub.loc[c, a]
-                M.loc[a, a], M.loc[c, c] = sub.loc[a, a], sub.loc[c, c]
-        matrices[m] = M
+                S = sub.loc[[a, c], [a, c]].to_numpy(float)
+                M[i, j], M[j, i], M[i, i], M[j, j] = S[0, 1], S[1, 0], S[0, 0], S[1, 1]
+        matrices[m] = pd.DataFrame(M, index=labels, columns=labels)
         tables.append(pd.DataFrame(rows).assign(n_boot=b))
     return pd.concat(tables, ignore_index=True), matrices
 
 
 def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, b: str, A, B, ds):
     """One pair of models under one measure: (table row, 2×2 matrix), memoised under ``cache``; None when the
-    measure is undefined for the pair (e.g. it needs equal widths)."""
+    measure is undefined for the pair (e.g. it needs equal widths).  A symmetric measure is computed once per
+    unordered pair (the memo key sorts the names), so (b, a) reuses (a, b)."""
     import warnings
 
     from ..analysis import compare_models
+    from ..metrics import get_metric
+
+    if b < a and get_metric(metric).symmetric:
+        res = compare_pair(engine, cache, metric, boots, b, a, B, A, ds)
+        if res is None:
+            return None
+        row, sub = res
+        return {**row, "model_a": row["model_b"], "model_b": row["model_a"]}, sub
 
     def compute():
         with warnings.catch_warnings():
@@ -251,6 +261,16 @@ def explorer_compare(engine: Engine, models, dskey: str, measures, modality: str
         return {"table": table, "matrices": matrices, "coords": coords}
 
     return engine.memo(("compare", tuple(models), dskey, tuple(measures), modality, bool(baselines)), compute)
+
+
+def explorer_view(engine: Engine, models, dskey: str, measures, modality: str, baselines: bool = False):
+    """(result, heatmaps, linked panels) of one explorer request, memoised as a whole: a repeated request (the
+    page's defaults, a visitor going back) only re-sends what was built."""
+    res = explorer_compare(engine, models, dskey, measures, modality, baselines)
+    measures = check_measures(measures)
+    key = ("explorer_view", tuple(models), dskey, tuple(measures), modality, bool(baselines))
+    figs, panels = engine.memo(key, lambda: explorer_figures(engine, res, dskey, measures), keep=4096)
+    return res, figs, panels
 
 
 def item_labels(engine: Engine, dskey: str) -> list[str]:

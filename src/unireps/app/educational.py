@@ -17,7 +17,7 @@ from .analytics import Analytics  # noqa: E402
 from .engine import Engine, InputError  # noqa: E402
 from .figures import bar, image_html, occlusion_figure, placeholder  # noqa: E402
 from .inputs import load_image, parse_caption, parse_texts  # noqa: E402
-from .ui import OPT_IN_LABEL, Page, nav_html, new_page, start_session, track_tabs  # noqa: E402
+from .ui import OPT_IN_LABEL, Page, nav_html, new_page, session_outputs, start_session, track_tabs  # noqa: E402
 
 ROUTE = "/multimodal"
 TABS = [("try", "1. Try it"), ("how", "2. How it works"), ("why", "3. Why this match?"),
@@ -90,13 +90,13 @@ def build_educational(engine: Engine, analytics: Analytics | None = None) -> gr.
                       "(it trains a CLIP stand-in on this machine), then restart the app.")
         gr.Markdown(model_note, elem_id="edu-model")
         edu_model = gr.Dropdown(choices, value=model, label="Image–text model")
-        page.optin = gr.Checkbox(False, label=OPT_IN_LABEL)
+        page.optin = gr.Checkbox(False, label=OPT_IN_LABEL, elem_id="analytics-optin")
         with gr.Tabs(overflow_behavior="wrap"):
             tabs = [try_tab(page, edu_model), how_tab(page, edu_model), why_tab(page, edu_model),
                     ethics_tab(page, edu_model), more_tab()]
         gr.HTML('<p class="unireps-note">Ready for more? <a href="../unireps-multimodal/">The research module</a> '
                 'asks whether different models learn the same representations.</p>')
-        demo.load(start_session(TABS[0][1]), outputs=[page.session, page.tabstate], api_name="edu_session",
+        demo.load(start_session(page, TABS[0][1]), outputs=session_outputs(page), api_name="edu_session",
                   **page.light_kw)
         track_tabs(page, [(tab, tid, title) for tab, (tid, title) in zip(tabs, TABS)], "edu")
     return demo

@@ -49,6 +49,8 @@ class AppConfig:
     models: restrict the catalogue to these registry names (None: every model available offline).
     cache_dir: on-disk cache for activations and precomputed results (None: ``$UNIREPS_CACHE/app``).
     analytics_db: SQLite file of the opt-in engagement metrics (None: ``analytics.default_db_path()``).
+    dashboard: serve the owner's dashboard of those metrics at ``/dashboard`` (off unless set, or
+    ``UNIREPS_DASHBOARD=1``); dashboard_password: put it behind a login (user ``owner``).
     """
 
     models: Sequence[str] | None = None
@@ -67,6 +69,9 @@ class AppConfig:
     queue_size: int = 128
     applications: bool = True
     delete_cache: tuple[int, int] = (300, 900)  # gradio: every 5 min, delete uploads/outputs older than 15 min
+    federated: dict = field(default_factory=dict)  # FedConfig overrides (and "alphas") of the federated tab's grid
+    dashboard: bool = False  # the owner's dashboard at /dashboard (also UNIREPS_DASHBOARD=1); off by default
+    dashboard_password: str | None = None  # login "owner" / this password (also UNIREPS_DASHBOARD_PASSWORD)
     extra: dict = field(default_factory=dict)
 
 

@@ -4,6 +4,8 @@ placeholders.  The browser-side linking of the panels is :data:`LINK_JS`."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import textwrap
 from collections.abc import Sequence
@@ -13,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..viz import embedding_panels, style
-from ..viz.figures import PALETTE, SEQUENTIAL
+from ..viz import style
+from ..viz.figures import FONT, PALETTE, SEQUENTIAL
 from ..viz.figures import layer_map as viz_layer_map
 
 LINKED_CLASS = "unireps-linked"
@@ -54,25 +56,115 @@ def image_html(image: np.ndarray, alt: str, min_side: int = 160, max_side: int =
 
 
 def linked_panels(coords: dict[str, np.ndarray], labels: list[str], groups: list[str], highlight: int | None = None,
-                  title: str = "Each model's space (PCA, rotated onto the first model by Procrustes)") -> go.Figure:
-    """``viz.embedding_panels`` plus, when ``highlight`` is given, a ringed marker on that item in every panel.
-    Every trace carries the item indices as ``customdata`` so the page's script can light up an item hovered or
-    selected in one panel in all the others."""
-    fig = embedding_panels(coords, labels, groups, title=title)
-    if highlight is not None:
-        for c, name in enumerate(coords, start=1):
-            xy = np.asarray(coords[name])
-            fig.add_trace(go.Scatter(x=[xy[highlight, 0]], y=[xy[highlight, 1]], mode="markers",
-                                     name="selected item", legendgroup="selected", showlegend=c == 1,
-                                     customdata=np.array([highlight]), text=[labels[highlight]],
-                                     marker={"size": 18, "color": "rgba(0,0,0,0)",
-                                             "line": {"color": "#000000", "width": 3}},
-                                     hovertemplate="%{text}<extra>selected</extra>"), row=1, col=c)
-    short = short_labels(list(coords))
-    for ann, lab in zip(fig.layout.annotations, short):
-        ann.text = lab
-    fig.update_layout(hovermode="closest", legend={"orientation": "h", "y": -0.08}, meta={"unireps": "linked"})
-    return responsive(fig, 40 + 230 * len(coords), extra_top=28)
+                  title: str = "Each model's space (PCA, rotated onto the first model by Procrustes)") -> PlotSpec:
+    """``viz.embedding_panels`` in the app's form: one scatter panel per model (short model names as panel titles,
+    full names on hover), same colours per group and, when ``highlight`` is given, a ringed marker on that item in
+    every panel.  Every trace carries the item indices as ``customdata`` so the page's script can light up an item
+    hovered or selected in one panel in all the others.
+
+    Built as a plain plotly spec (:func:`spec_figure`): the same figure ``embedding_panels`` draws, without
+    plotly's per-property validation, which cost 0.1–0.5 s per request under load.
+
+    >>> import numpy as np
+    >>> fig = linked_panels({"zoo:a": np.zeros((3, 2)), "zoo:b": np.ones((3, 2))}, ["x", "y", "z"], ["g", "g", "h"])
+    >>> len(fig.data), fig.layout["meta"]["unireps"], fig.layout["meta"]["minWidth"]
+    (4, 'linked', 500)
+    """
+    names = list(coords)
+    uniq = list(dict.fromkeys(groups))
+    members = {g: [i for i, v in enumerate(groups) if v == g] for g in uniq}
+    layout = panel_grid(len(names), short_labels(names))
+    data = []
+    for c, name in enumerate(names, start=1):
+        xy = np.asarray(coords[name], dtype=float)
+        axes = {"xaxis": "x" if c == 1 else f"x{c}", "yaxis": "y" if c == 1 else f"y{c}"}
+        for gi, g in enumerate(uniq):
+            idx = members[g]
+            data.append({"type": "scatter", "x": _json_floats(xy[idx, 0]), "y": _json_floats(xy[idx, 1]),
+                         "mode": "markers",
+                         "name": str(g), "legendgroup": str(g), "showlegend": c == 1, "customdata": idx,
+                         "text": [labels[i] for i in idx],
+                         "marker": {"color": PALETTE[gi % len(PALETTE)], "size": 7, "opacity": 0.8},
+                         "hovertemplate": "%{text}<extra>" + name + "</extra>", **axes})
+        if highlight is not None:
+            h = int(highlight)
+            data.append({"type": "scatter", "x": _json_floats(xy[h:h + 1, 0]), "y": _json_floats(xy[h:h + 1, 1]),
+                         "mode": "markers",
+                         "name": "selected item", "legendgroup": "selected", "showlegend": c == 1,
+                         "customdata": [h], "text": [labels[h]],
+                         "marker": {"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": "#000000", "width": 3}},
+                         "hovertemplate": "%{text}<extra>selected</extra>", **axes})
+    layout.update(dragmode="lasso", clickmode="event+select", hovermode="closest",
+                  legend={"orientation": "h", "y": -0.08})
+    return spec_figure(data, layout, title, height=420, min_width=40 + 230 * len(coords), extra_top=28,
+                       meta={"unireps": "linked"})
+
+
+def _json_floats(values) -> list:
+    """Floats for JSON: non-finite values become None (plotly draws a gap)."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> dict:
+    """plotly's ``plotly_white`` template as a plain dict (read once; every figure of ``unireps.viz`` uses it)."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
+def panel_grid(n: int, titles: Sequence[str], spacing: float = 0.04) -> dict:
+    """The layout ``make_subplots(rows=1, cols=n, subplot_titles=titles, horizontal_spacing=spacing)`` makes, as a
+    dict: axis domains side by side, ticks hidden, one title annotation above each panel."""
+    width = (1.0 - spacing * (n - 1)) / n
+    layout: dict = {"annotations": []}
+    for c in range(1, n + 1):
+        lo = (c - 1) * (width + spacing)
+        sx = "" if c == 1 else str(c)
+        layout[f"xaxis{sx}"] = {"anchor": f"y{sx}", "domain": [lo, min(1.0, lo + width)], "showticklabels": False}
+        layout[f"yaxis{sx}"] = {"anchor": f"x{sx}", "domain": [0.0, 1.0], "showticklabels": False}
+        layout["annotations"].append({"font": {"size": 16}, "showarrow": False, "text": titles[c - 1],
+                                      "x": lo + width / 2, "xanchor": "center", "xref": "paper", "y": 1.0,
+                                      "yanchor": "bottom", "yref": "paper"})
+    return layout
+
+
+def spec_figure(data: list[dict], layout: dict, title: str | None, height: int, min_width: int, extra_top: int = 0,
+                meta: dict | None = None, margin: dict | None = None) -> PlotSpec:
+    """A figure from plain plotly dicts in the style of ``unireps.viz.style`` plus :func:`responsive` (template,
+    font, palette, wrapped title, ``layout.meta.minWidth``), wrapped without plotly's property validation (the
+    specs are written here, not by users; validating them cost more than the rest of a request)."""
+    lines = wrap_title(title, 38)
+    n = lines.count("<br>") + 1 if lines else 0
+    m = {"l": 60, "r": 20, "t": 60 if title else 20, "b": 50, **(margin or {})}
+    if lines:
+        m["t"] = max(m["t"], 24 + 20 * n) + extra_top
+    layout = {**layout, "template": _template(), "font": {"family": FONT, "size": 13}, "margin": m,
+              "colorway": PALETTE, "height": height, "meta": {**(meta or {}), "minWidth": int(min_width)}}
+    if lines:
+        layout["title"] = {"text": lines, "font": {"size": 15}}
+    return PlotSpec(data=data, layout=layout)
+
+
+class PlotSpec(dict):
+    """A plotly figure as plain JSON-ready dicts, ``{"data": [traces], "layout": {...}}``: what ``gr.Plot`` sends to
+    the page (it calls :meth:`to_json`), without building plotly graph objects (whose validation and deep copies
+    cost more than the rest of a cached request).  Non-finite numbers must already be None (JSON has no NaN).
+
+    >>> PlotSpec(data=[{"type": "scatter", "x": [1], "y": [2]}], layout={}).to_json()
+    '{"data": [{"type": "scatter", "x": [1], "y": [2]}], "layout": {}}'
+    """
+
+    @property
+    def data(self) -> list[dict]:
+        return self["data"]
+
+    @property
+    def layout(self) -> dict:
+        return self["layout"]
+
+    def to_json(self) -> str:
+        return json.dumps(self, allow_nan=False, ensure_ascii=False)
 
 
 def short_labels(names: Sequence[str], max_len: int = 16) -> list[str]:
@@ -136,9 +228,16 @@ HEAT_CELL = 64  # px: two lines of 11 px text ("0.93" and "0.90–0.95") fit in 
 
 
 def heatmap(matrix: pd.DataFrame, title: str, value_range: tuple[float, float], ci: pd.DataFrame | None = None
-            ) -> go.Figure:
+            ) -> PlotSpec:
     """Model × model heatmap for the app: short axis labels (full names on hover), value and 95% CI on two lines of
-    11 px text in each cell, and a minimum width that keeps every cell at least :data:`HEAT_CELL` px wide."""
+    11 px text in each cell, and a minimum width that keeps every cell at least :data:`HEAT_CELL` px wide.
+
+    >>> import pandas as pd
+    >>> m = pd.DataFrame([[1.0, 0.5], [0.5, 1.0]], index=["zoo:a", "zoo:b"], columns=["zoo:a", "zoo:b"])
+    >>> fig = heatmap(m, "linear_cka", (0.0, 1.0))
+    >>> tuple(fig.data[0]["x"]), fig.layout["meta"]["minWidth"] >= 2 * HEAT_CELL
+    (('a', 'b'), True)
+    """
     lo, hi = value_range
     z = matrix.to_numpy(float)
     finite = z[np.isfinite(z)]
@@ -152,17 +251,25 @@ def heatmap(matrix: pd.DataFrame, title: str, value_range: tuple[float, float], 
     text = [["" if not np.isfinite(v) else (f"{v:.2f}<br>{c}" if c else f"{v:.2f}") for v, c in zip(zr, cr)]
             for zr, cr in zip(z, cis)]
     full = [[f"{a} vs {b}" for b in cols] for a in rows]
-    fig = go.Figure(go.Heatmap(z=z, x=rx, y=ry, zmin=lo, zmax=hi, colorscale=SEQUENTIAL, text=text,
-                               texttemplate="%{text}", textfont={"size": 11}, customdata=full,
-                               colorbar={"thickness": 12},
-                               hovertemplate="%{customdata}: %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", tickfont={"size": 11})
-    fig.update_xaxes(tickfont={"size": 11}, tickangle=-30)
+    trace = {"type": "heatmap", "z": [_json_floats(zr) for zr in z], "x": rx,
+             "y": ry, "zmin": float(lo), "zmax": float(hi), "colorscale": _colorscale(), "text": text,
+             "texttemplate": "%{text}", "textfont": {"size": 11}, "customdata": full, "colorbar": {"thickness": 12},
+             "hovertemplate": "%{customdata}: %{z:.3f}<extra></extra>"}
     n = max(len(rows), len(cols))
     label_px = 8 + 7 * max(len(x) for x in ry + rx)
-    style(fig, title, height=max(320, 52 * len(rows) + 110 + label_px // 2))
-    fig.update_layout(margin={"l": label_px, "r": 10, "b": label_px // 2 + 20})
-    return responsive(fig, label_px + HEAT_CELL * n + 70)
+    layout = {"yaxis": {"autorange": "reversed", "tickfont": {"size": 11}},
+              "xaxis": {"tickfont": {"size": 11}, "tickangle": -30}}
+    return spec_figure([trace], layout, title, height=max(320, 52 * len(rows) + 110 + label_px // 2),
+                       min_width=label_px + HEAT_CELL * n + 70,
+                       margin={"l": label_px, "r": 10, "b": label_px // 2 + 20})
+
+
+@functools.lru_cache(maxsize=1)
+def _colorscale() -> list:
+    """The :data:`unireps.viz.figures.SEQUENTIAL` colour scale as plotly's [[position, colour], ...] list."""
+    import plotly.colors
+
+    return [list(pair) for pair in plotly.colors.get_colorscale(SEQUENTIAL)]
 
 
 def layer_heatmap(M: pd.DataFrame, title: str, xlabel: str, ylabel: str, value_range=(0.0, 1.0)) -> go.Figure:

@@ -20,7 +20,7 @@ from .engine import MAX_MEASURES, MAX_MODELS, REFERENCE_SETS, Engine, InputError
 from .figures import LINKED_CLASS, image_html, placeholder  # noqa: E402
 from .inputs import load_image, parse_texts  # noqa: E402
 from .theory import theory_tab  # noqa: E402
-from .ui import OPT_IN_LABEL, Page, nav_html, new_page, start_session, track_tabs  # noqa: E402
+from .ui import OPT_IN_LABEL, Page, nav_html, new_page, session_outputs, start_session, track_tabs  # noqa: E402
 
 ROUTE = "/unireps-multimodal"
 TABS = [("puzzle", "The puzzle"), ("explorer", "Convergence explorer"), ("cross", "Cross-model comparison"),
@@ -76,7 +76,7 @@ def build_research(engine: Engine, analytics: Analytics | None = None) -> gr.Blo
             tabs = [puzzle_tab(page), explorer_tab(page, ch), crossmodel_tab(page, ch), brain_tab(page, ch),
                     theory_tab(page), applications_tab(page, ch)]
         status_panel(page)
-        demo.load(start_session(TABS[0][1]), outputs=[page.session, page.tabstate], api_name="research_session",
+        demo.load(start_session(page, TABS[0][1]), outputs=session_outputs(page), api_name="research_session",
                   **page.light_kw)
         track_tabs(page, [(tab, tid, title) for tab, (tid, title) in zip(tabs, TABS)], "research")
     return demo
@@ -138,10 +138,9 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
     @page.guard
     def do_compare(models, dskey, measures, modality, baselines, opted_in, sid, progress=gr.Progress()):  # noqa: B008
         progress(0.05, desc="embedding the reference set")
-        res = C.explorer_compare(engine, models, dskey, measures, modality, bool(baselines))
+        res, figs, panels = C.explorer_view(engine, models, dskey, measures, modality, bool(baselines))
         page.track.models(opted_in, sid, models)
         measures = C.check_measures(measures)
-        figs, panels = C.explorer_figures(engine, res, dskey, measures)
         slots = [gr.update(value=figs[i], visible=True) if i < len(figs) else gr.update(value=None, visible=False)
                  for i in range(MAX_MEASURES)]
         cols = [c for c in ("model_a", "model_b", "metric", "value", "ci_low", "ci_high", "shuffled", "n", "n_boot")

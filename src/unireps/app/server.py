@@ -34,6 +34,7 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
     """What the background thread computes at startup, cheapest first: the puzzle's live result, the reference
     embeddings of the default models, the theory tables, the educational page's model, the applications."""
     from . import compute as C
+    from . import federated_tab
 
     steps = [("puzzle", lambda: C.puzzle(engine))]
 
@@ -72,13 +73,37 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
                   ("applications: distillation", lambda: C.app_development(engine)),
                   ("applications: transfer", lambda: C.app_transfer(engine)),
                   ("applications: zoo stitching", lambda: C.app_zoo_stitching(engine)),
-                  ("applications: interactive defaults", lambda: C.precompute_applications(engine))]
+                  ("applications: interactive defaults", lambda: C.precompute_applications(engine)),
+                  ("applications: federated", lambda: federated_tab.grid(engine))]
     return steps
 
 
 def page_js(*scripts: str) -> str:
     """One page-load script running each of ``scripts`` (JavaScript functions of no arguments) in turn."""
     return "() => {\n" + "\n".join(f"({s.strip()})();" for s in scripts) + "\n}"
+
+
+def add_beacon(app, analytics) -> None:
+    """``POST /unireps-beat`` {session, event, opted_in}: the pages' heartbeat / visibility / leave beacons, handed
+    to the analytics tab clock (recorded only when ``opted_in`` is true; 204 No Content, 422 on a malformed body)."""
+    from typing import Literal
+
+    from fastapi import Response
+    from pydantic import BaseModel, Field
+
+    from .analytics import BEAT_EVENTS
+
+    class Beat(BaseModel):
+        session: str = Field(min_length=1, max_length=64)
+        event: Literal[BEAT_EVENTS]  # type: ignore[valid-type]
+        opted_in: bool = False
+
+    def beat(msg):
+        analytics.clock.beat(msg.opted_in, msg.session, msg.event)
+        return Response(status_code=204)
+
+    beat.__annotations__ = {"msg": Beat}  # a class, not a string: this module's annotations are postponed
+    app.post("/unireps-beat", include_in_schema=False, status_code=204, response_class=Response)(beat)
 
 
 def create_app(config=None, engine=None, analytics=None, precompute: bool | None = None):
@@ -88,13 +113,14 @@ def create_app(config=None, engine=None, analytics=None, precompute: bool | None
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
+    from . import dashboard
     from .analytics import Analytics
     from .educational import build_educational
     from .engine import AppConfig, Engine
     from .figures import LAYOUT_JS, LINK_JS
     from .inputs import set_pil_limit
     from .research import build_research
-    from .ui import CSS, theme
+    from .ui import CSS, ENGAGEMENT_JS, theme
 
     config = config or (engine.config if engine is not None else AppConfig())
     engine = engine or Engine(config)
@@ -111,17 +137,25 @@ def create_app(config=None, engine=None, analytics=None, precompute: bool | None
     def healthz() -> dict:
         return {"ok": True, "tasks": {k: v.get("state") for k, v in engine.tasks.items()}}
 
+    add_beacon(app, analytics)
     research = build_research(engine, analytics)
     educational = build_educational(engine, analytics)
     common = dict(footer_links=["api"], run_history=False, max_file_size=config.max_file_size, ssr_mode=False,
                   mcp_server=False, pwa=False, enable_monitoring=False, theme=theme(), css=CSS, show_error=True)
     for blocks in (research, educational):
         blocks.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)
-    gr.mount_gradio_app(app, research, path=RESEARCH_PATH, js=page_js(LINK_JS, LAYOUT_JS), **common)
-    gr.mount_gradio_app(app, educational, path=EDU_PATH, js=page_js(LAYOUT_JS), **common)
+    gr.mount_gradio_app(app, research, path=RESEARCH_PATH, js=page_js(LINK_JS, LAYOUT_JS, ENGAGEMENT_JS), **common)
+    gr.mount_gradio_app(app, educational, path=EDU_PATH, js=page_js(LAYOUT_JS, ENGAGEMENT_JS), **common)
     app.state.engine = engine
     app.state.analytics = analytics
     app.state.blocks = {"research": research, "educational": educational}
+    if dashboard.enabled(config):  # the owner's page: off unless enabled
+        owner = dashboard.build_dashboard(analytics)
+        owner.queue(default_concurrency_limit=1, max_size=16)
+        secret = dashboard.password(config)
+        gr.mount_gradio_app(app, owner, path=dashboard.DASHBOARD_PATH, auth=("owner", secret) if secret else None,
+                            **common)
+        app.state.blocks["dashboard"] = owner
     if config.precompute if precompute is None else precompute:
         engine.start_background(warmup_steps(engine))
     return app

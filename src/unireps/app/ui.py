@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from .analytics import Analytics  # noqa: E402
+from .analytics import HEARTBEAT_S, Analytics  # noqa: E402
 from .engine import InputError  # noqa: E402
 
 log = logging.getLogger("unireps.app")
@@ -33,6 +33,7 @@ a.unireps-cta { display: inline-block; padding: 0.7rem 1.1rem; border: 2px solid
   background: #eef4fb; font-size: 1.1rem; text-decoration: none; }
 a.unireps-cta:hover { background: #dbe8f7; }
 .unireps-note { color: #333333; font-size: 0.95rem; }
+.unireps-hidden { display: none !important; }
 @media (max-width: 640px) { .gradio-container { padding-left: 6px !important; padding-right: 6px !important; } }
 /* narrow screens: a plot keeps its readable minimum width and its box scrolls sideways; so does a wide table */
 div:has(> .js-plotly-plot) { overflow-x: auto; max-width: 100%; }
@@ -106,14 +107,9 @@ class Tracker:
 
     def tab_handler(self, tab: str):
         def on_select(opted_in: bool, session: str | None, state: dict | None):
-            now = time.time()
             sid = session_id(session)
-            state = dict(state or {})
-            prev, since = state.get("tab"), state.get("since")
-            if prev and since and prev != tab:
-                self.analytics.record(bool(opted_in), sid, self.route, "tab_time", prev, round(now - since, 3))
-            self.analytics.record(bool(opted_in), sid, self.route, "tab_view", tab)
-            return sid, {"tab": tab, "since": now}
+            self.analytics.clock.switch(bool(opted_in), sid, self.route, tab, fallback=state)
+            return sid, {"tab": tab, "since": time.time()}
 
         on_select.__name__ = f"tab_{tab}"
         return on_select
@@ -133,11 +129,43 @@ def event_options(config) -> tuple[dict, dict]:
             {"concurrency_limit": 8, "concurrency_id": "unireps-light", "show_progress": "hidden"})
 
 
-def start_session(first_tab: str):
+def start_session(page: Page, first_tab: str):
+    """The page-load handler: a random session id, the tab state, and the id in a hidden element for the page's
+    engagement script (:data:`ENGAGEMENT_JS`); the server's tab clock starts on ``first_tab``."""
+
     def load():
-        return uuid.uuid4().hex, {"tab": first_tab, "since": time.time()}
+        sid = uuid.uuid4().hex
+        page.track.analytics.clock.start(sid, page.track.route, first_tab)
+        return sid, {"tab": first_tab, "since": time.time()}, f'<span data-unireps-session="{sid}"></span>'
 
     return load
+
+
+def session_outputs(page: Page) -> list:
+    """The outputs of :func:`start_session`: the session state, the tab state and the hidden id holder."""
+    holder = gr.HTML("", elem_id="unireps-session", elem_classes=["unireps-hidden"], padding=False)
+    return [page.session, page.tabstate, holder]
+
+
+# Sent only when the visitor ticked the opt-in box (checked at send time): a heartbeat every 30 s while the page is
+# visible, "hidden" / "visible" on visibility changes, "leave" when the page is closed (navigator.sendBeacon, to
+# this server's /unireps-beat; nothing else is sent, nothing is stored in the browser).
+ENGAGEMENT_JS = r"""
+() => {
+  const url = new URL('../unireps-beat', window.location.href.split('?')[0].replace(/\/?$/, '/')).href;
+  const send = (event) => {
+    const holder = document.querySelector('[data-unireps-session]');
+    const box = document.querySelector('#analytics-optin input[type=checkbox]');
+    if (!holder || !box || !box.checked) return;
+    const body = JSON.stringify({session: holder.getAttribute('data-unireps-session'), event: event, opted_in: true});
+    try { navigator.sendBeacon(url, new Blob([body], {type: 'application/json'})); } catch (e) {}
+  };
+  setInterval(() => { if (document.visibilityState === 'visible') send('heartbeat'); }, HEARTBEAT_MS);
+  document.addEventListener('visibilitychange',
+                            () => send(document.visibilityState === 'hidden' ? 'hidden' : 'visible'));
+  window.addEventListener('pagehide', () => send('leave'));
+}
+""".replace("HEARTBEAT_MS", str(int(1000 * HEARTBEAT_S)))
 
 
 @dataclass

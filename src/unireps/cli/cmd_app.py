@@ -15,6 +15,9 @@ def register(sub) -> None:
     a.add_argument("--model", action="append", dest="models", help="restrict the model choices (repeatable)")
     a.add_argument("--analytics-db", default=None, help="SQLite file for the opt-in engagement metrics")
     a.add_argument("--no-precompute", action="store_true", help="skip warming the caches at start-up")
+    a.add_argument("--dashboard", action="store_true",
+                   help="also serve the owner's dashboard of the opt-in metrics at /dashboard (off by default; "
+                        "UNIREPS_DASHBOARD_PASSWORD puts it behind a login, user 'owner')")
     a.set_defaults(func=run_app)
 
     s = sub.add_parser("analytics", help="summarise the app's opt-in, local engagement metrics",
@@ -61,7 +64,7 @@ def run_app(args) -> int:
     check_port(args.port)
     check_app_models(args.models)
     launch(host=args.host, port=args.port, models=args.models, analytics_db=args.analytics_db,
-           precompute=not args.no_precompute)
+           precompute=not args.no_precompute, dashboard=bool(args.dashboard))
     return 0
 
 

@@ -165,7 +165,39 @@ def _bootstrap_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict)
             return float(inter.mean() / k)
 
         return knn_boot
+    if name == "linear_cka" and not kwargs.get("debiased", False) and x.shape[0] <= GRAM_BOOTSTRAP_MAX_N:
+        return _gram_cka_bootstrap(x, y)
     return lambda idx: info.fn(x[idx], y[idx], **kwargs)
+
+
+GRAM_BOOTSTRAP_MAX_N = 2048  # two float64 n×n Grams: 64 MB at this n
+
+
+def _gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
+    """Biased linear CKA of a resample ``idx`` from two n×n Grams formed once (float64, on column-centred inputs).
+
+    The Gram of X[idx] is K[idx][:, idx] with K = X X^T, and centring the resample's rows is H K_idx H (translation
+    invariance lets K use the full set's centring first, which keeps the float64 sums well conditioned); so
+    CKA = <H K_idx H, H L_idx H> / (||H K_idx H|| ||H L_idx H||) (Kornblith et al. 2019, eq. 3) costs O(n^2) per
+    resample instead of the feature form's O(n d1 d2).  Equal to ``linear_cka(X[idx], Y[idx])`` to float64
+    rounding; a resample whose rows are all copies of one stimulus raises ValueError (counted as degenerate)."""
+    from .cka import center_gram
+
+    def gram(t, label):
+        tc = center(t, label).to(torch.float64)
+        return tc @ tc.T
+
+    K, L = gram(x, "X"), gram(y, "Y")
+
+    def gram_boot(idx):
+        Kb, Lb = K[idx][:, idx], L[idx][:, idx]
+        Kc, Lc = center_gram(Kb), center_gram(Lb)
+        for c, raw in ((Kc, Kb), (Lc, Lb)):
+            if not float(torch.trace(c)) > 1e-12 * float(torch.trace(raw)):
+                raise ValueError("a resample of one repeated stimulus has no variance")
+        return cka_from_hsic(torch.sum(Kc * Lc), torch.sum(Kc * Kc), torch.sum(Lc * Lc))
+
+    return gram_boot
 
 
 def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: float = 0.95, seed: int = 0,

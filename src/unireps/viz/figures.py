@@ -40,12 +40,14 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str = "Similarity", zmin: fl
 
 def ci_strings(table: pd.DataFrame, metric: str, labels: list[str]) -> pd.DataFrame:
     """Square DataFrame of 'lo–hi' CI strings from a compare_models table (symmetric fill)."""
-    out = pd.DataFrame("", index=labels, columns=labels)
-    for r in table[table.metric == metric].itertuples():
-        if hasattr(r, "ci_low") and not pd.isna(r.ci_low):
-            s = f"{r.ci_low:.2f}–{r.ci_high:.2f}"
-            out.loc[r.model_a, r.model_b] = out.loc[r.model_b, r.model_a] = s
-    return out
+    pos = {lab: i for i, lab in enumerate(labels)}
+    cells = [[""] * len(labels) for _ in labels]
+    rows = table[table.metric == metric]
+    if "ci_low" in rows:
+        for a, b, lo, hi in zip(rows.model_a, rows.model_b, rows.ci_low, rows.ci_high):
+            if a in pos and b in pos and not pd.isna(lo):
+                cells[pos[a]][pos[b]] = cells[pos[b]][pos[a]] = f"{lo:.2f}–{hi:.2f}"
+    return pd.DataFrame(cells, index=labels, columns=labels)
 
 
 def layer_map(M: pd.DataFrame, title: str = "Layer × layer similarity", xlabel: str = "model B",
