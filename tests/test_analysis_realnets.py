@@ -176,3 +176,31 @@ def test_layer_bootstrap_equals_rsa_bootstrap(compare):
     assert one.both_low.isna().all() and (one.n_subjects == 1).all() and (t.n_boot == 40).all()
     with pytest.raises(ValueError, match="condensed RDMs of length"):
         R.layer_bootstrap(layers, {"bad": [single[:-1]]})
+
+
+def test_real_net_figures(fake_reps):
+    from unireps.report.realnets import figure_brain_curves, figure_scale_map
+
+    reps, _ = fake_reps
+    ds = load_dataset("kriegeskorte92")
+    prof = R.brain_profiles(reps, ds, n_boot=10)
+    sel = R.brain_selection(reps, ds, n_splits=2, n_permutations=0)
+    fig = figure_brain_curves(prof, sel)
+    lines = [tr for tr in fig.data if tr.mode == "lines+markers"]
+    assert [tr.name for tr in lines] == list(reps)
+    assert {tr.name: tr.line.dash for tr in lines}["net-a-untrained"] == "dash"
+    assert lines[0].line.color == lines[1].line.color != lines[2].line.color  # a twin shares its model's colour
+    assert len(fig.data) == 2 * len(reps)  # a CI band per model
+    row = sel[sel.target == R.SUBJECTS_TARGET].iloc[0]
+    assert fig.layout.shapes[0].y0 == pytest.approx(row.ceiling_lower)
+    assert "untrained twins: dashed" in fig.layout.title.text and "n = 92" in fig.layout.title.text
+    mono = figure_brain_curves(prof, sel, target="monkey_IT")
+    assert not mono.layout.shapes  # no ceiling for one RDM
+    with pytest.raises(ValueError, match="no rows for target"):
+        figure_brain_curves(prof, sel, target="V4")
+    maps, _, _ = R.scale_agreement(reps, n_permutations=5)
+    names = {m: list(v) for m, v in reps.items()}
+    fig = figure_scale_map(maps, names, "net-b", "net-a", null_mean=0.51)  # stored as (net-a, net-b): transposed
+    assert "shuffled-pairing null of the pooled features 0.51" in fig.layout.title.text
+    assert np.asarray(fig.data[0].z).shape == (7, 5) and list(fig.data[0].y) == names["net-b"]
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), maps[("net-a", "net-b")].T)

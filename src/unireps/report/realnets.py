@@ -155,6 +155,71 @@ support is trained vs untrained twin and vs the null.
     return path
 
 
+def figure_brain_curves(prof: pd.DataFrame, sel: pd.DataFrame | None = None,
+                        target: str = "human_IT (4 subjects)"):
+    """Layer-wise brain similarity of Lite0/1/2 (solid) and their untrained twins (dashed) against relative depth,
+    with each layer's bootstrap CI over stimuli and, for the 4 human subjects, the noise ceiling on the held-out
+    halves of ``sel`` (``brain_selection``) as a grey band.  ``prof``: ``brain_profiles``.  Not yet in the post.
+
+    >>> import pandas as pd
+    >>> prof = pd.DataFrame({"model": ["efficientnet-lite0"] * 2, "state": "trained", "layer": ["stem", "logits"],
+    ...                      "depth": [0.0, 1.0], "target": "monkey_IT", "value": [0.1, 0.4]})
+    >>> figure_brain_curves(prof, target="monkey_IT").layout.title.text.startswith("RSA with monkey_IT")
+    True
+    """
+    from ..viz import brain_layer_curves
+
+    ceiling = None
+    if sel is not None and target in set(sel.target):
+        row = sel[sel.target == target].iloc[0]
+        ceiling = (float(row.ceiling_lower), float(row.ceiling_upper))
+    n = int(prof.n_stimuli.iloc[0]) if "n_stimuli" in prof else 92
+    title = (f"RSA with {target} by layer<br><sup>EfficientNet-Lite0/1/2, {LABEL_TRAINED}: solid; their untrained "
+             f"twins: dashed<br>rsa: correlation RDM, Spearman; n = {n} photographs; bands: 95% bootstrap CI over "
+             "stimuli" + ("; grey: noise ceiling on held-out halves" if ceiling else "") + "<br>every layer scored "
+             "in-sample; the held-out score of the selected layer: brain_selection</sup>")
+    fig = brain_layer_curves(prof, target, ceiling=ceiling, title=title)
+    return fig.update_layout(margin={"t": 150})
+
+
+def figure_scale_map(maps: dict, layers: dict, a: str = "efficientnet-lite0", b: str = "efficientnet-lite2",
+                     null_mean: float | None = None):
+    """Layer x layer linear CKA between two networks (``scale_agreement``'s ``maps``; ``layers``: {model: layer
+    names in order}, e.g. ``{m: list(reps[m]) for m in reps}``).  ``null_mean``: the shuffled-pairing null of the
+    pooled features (``scale_agreement``'s summary, ``pooled_null_mean``), named in the title as the baseline.
+    Not yet in the post.
+
+    >>> import numpy as np
+    >>> a, b = "efficientnet-lite0", "efficientnet-lite2-untrained"
+    >>> fig = figure_scale_map({(a, b): np.eye(2)}, {a: ["l0", "l1"], b: ["m0", "m1"]}, a, b)
+    >>> fig.data[0].z.shape, "untrained twin" in fig.layout.title.text
+    ((2, 2), True)
+    """
+    from ..models import model_kind
+    from ..viz import layer_map
+
+    if (a, b) in maps:
+        M = np.asarray(maps[(a, b)])
+    elif (b, a) in maps:
+        M = np.asarray(maps[(b, a)]).T
+    else:
+        raise ValueError(f"no layer map for {a!r} and {b!r}; maps has {sorted(maps)}")
+    frame = pd.DataFrame(M, index=list(layers[a]), columns=list(layers[b]))
+    def kind(m: str) -> str:
+        try:
+            return model_kind(m)
+        except ValueError:  # representations of a model that is not in the registry
+            return "not a registered model"
+
+    kinds = {m: kind(m) for m in (a, b)}
+    baseline = (f"; shuffled-pairing null of the pooled features {null_mean:.2f}" if null_mean is not None
+                else "; baseline: the untrained twins' maps")
+    title = (f"Linear CKA between the layers of {a} and {b}<br><sup>linear_cka (HSIC, unbiased=False), n = 92 "
+             f"photographs{baseline}<br>{a}: {kinds[a]}; {b}: {kinds[b]}</sup>")
+    return layer_map(frame, title=title, xlabel=b, ylabel=a).update_layout(margin={"t": 110},
+                                                                  height=max(450, 24 * len(frame) + 220))
+
+
 def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200, seed: int = 0, cache_dir=None,
                  progress=print, n_boot: int = 200) -> dict:
     """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``."""

@@ -3,6 +3,7 @@ kaleido and a system Chromium)."""
 
 from .figures import (
     bar_plot,
+    brain_layer_curves,
     brain_plot,
     ci_strings,
     embedding_panels,
@@ -19,6 +20,7 @@ from .figures import (
 )
 
 __all__ = [
-    "bar_plot", "brain_plot", "ci_strings", "embedding_panels", "layer_curves", "layer_map", "lmc_plot", "pca_2d",
+    "bar_plot", "brain_layer_curves", "brain_plot", "ci_strings", "embedding_panels", "layer_curves", "layer_map",
+    "lmc_plot", "pca_2d",
     "procrustes_align_2d", "save", "similarity_heatmap", "style", "sweep_plot", "write_plotlyjs",
 ]

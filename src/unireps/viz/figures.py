@@ -69,6 +69,52 @@ def layer_curves(df: pd.DataFrame, x: str, y: str = "value", color: str = "metri
     return style(fig, title, height=420)
 
 
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
+
+
+def brain_layer_curves(profiles: pd.DataFrame, target: str, ceiling: tuple[float, float] | None = None,
+                       title: str | None = None, ylabel: str = "Spearman ρ") -> go.Figure:
+    """Per-layer RSA with one brain target against relative depth: one line per model, its untrained twin dashed
+    in the same colour, the bootstrap CI as a band, the noise ceiling as a grey band.
+
+    ``profiles``: a tidy table with columns model, depth (0 = first layer, 1 = last), target, value and optionally
+    ci_low / ci_high and state ("trained" / "untrained"; else a model name ending in "-untrained" is a twin), e.g.
+    ``unireps.analysis.realnets.brain_profiles``.  ``ceiling``: (lower, upper) or None (no band).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"model": ["a", "a", "a-untrained", "a-untrained"], "depth": [0.0, 1.0, 0.0, 1.0],
+    ...                   "target": "IT", "value": [0.1, 0.3, 0.05, 0.04]})
+    >>> fig = brain_layer_curves(t, "IT", ceiling=(0.35, 0.6))
+    >>> tuple(tr.name for tr in fig.data), fig.data[1].line.dash
+    (('a', 'a-untrained'), 'dash')
+    """
+    t = profiles[profiles.target == target]
+    if t.empty:
+        raise ValueError(f"no rows for target {target!r}; the table has targets {sorted(set(profiles.target))}")
+    fig = go.Figure()
+    if ceiling is not None and all(np.isfinite(ceiling)):
+        fig.add_hrect(y0=ceiling[0], y1=ceiling[1], fillcolor="grey", opacity=0.2, line_width=0,
+                      annotation_text="noise ceiling", annotation_position="top left")
+    twin = (t.state == "untrained") if "state" in t else t.model.str.endswith("-untrained")
+    bases = list(dict.fromkeys(t.model.str.removesuffix("-untrained")))
+    for model, g in t.groupby("model", sort=False):
+        g = g.sort_values("depth")
+        colour = PALETTE[bases.index(str(model).removesuffix("-untrained")) % len(PALETTE)]
+        dashed = bool(twin[g.index].all())
+        if {"ci_low", "ci_high"} <= set(g.columns) and g.ci_low.notna().all():
+            fig.add_trace(go.Scatter(x=np.r_[g.depth, g.depth[::-1]], y=np.r_[g.ci_high, g.ci_low[::-1]],
+                                     fill="toself", fillcolor=_rgba(colour, 0.12 if dashed else 0.2),
+                                     line={"width": 0}, hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=g.depth, y=g.value, mode="lines+markers", name=str(model),
+                                 text=g["layer"] if "layer" in g else None,
+                                 line={"color": colour, "dash": "dash" if dashed else "solid"}))
+    fig.update_xaxes(title="relative depth (0 = first layer, 1 = last)")
+    fig.update_yaxes(title=ylabel)
+    return style(fig, title or f"RSA with {target} by layer", height=450)
+
+
 def sweep_plot(df: pd.DataFrame, x: str, y: str = "value", color: str = "metric", err: str | None = "std",
                title: str = "") -> go.Figure:
     """Similarity vs a swept variable (width, step, depth...), one line per ``color`` with error bars."""
