@@ -50,6 +50,9 @@ def test_realnets_summary_gives_twins_ceiling_and_how_the_layer_was_chosen():
         for target in ("human_IT (4 subjects)", "monkey_IT"):
             n[f"brain_heldout|{m}|{target}"] = 0.27 + i / 100
             n[f"brain_heldout|{m}-untrained|{target}"] = 0.04 + i / 100
+        key = f"{m}|human_IT (4 subjects)"
+        n[f"brain_insample|{key}"], n[f"brain_insample_ci_low|{key}"], n[f"brain_insample_ci_high|{key}"] = \
+            0.28, 0.21, 0.34
         for metric in ("mutual_knn", "linear_cka"):
             n[f"lm_{metric}_pooled|{m}"], n[f"lm_{metric}_pooled_null|{m}"] = 0.36, 0.11
             n[f"lm_{metric}_pooled|{m}-untrained"] = 0.16
@@ -60,3 +63,4 @@ def test_realnets_summary_gives_twins_ceiling_and_how_the_layer_was_chosen():
     assert "rsa: correlation RDM, Spearman" in text and "linear_cka (HSIC, unbiased=False)" in text
     assert "mutual_knn (k=10)" in text and "shuffled-pairing null 0.110" in text
     assert "untrained-untrained" not in text  # not in the numbers: not printed
+    assert "lite2 0.280 [95% CI over stimuli 0.210, 0.340]" in text and "biased upwards" in text

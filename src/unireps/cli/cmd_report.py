@@ -204,6 +204,13 @@ def realnets_lines(n: dict) -> list[str]:
             cells = [f"{m.split('-')[1]} {n[f'brain_heldout|{m}|{target}']:.3f} (untrained twin "
                      f"{n[f'brain_heldout|{m}-untrained|{target}']:.3f})" for m in nets]
             lines.append(f"    {target:22s} {', '.join(cells)}")
+    hit = "human_IT (4 subjects)"
+    if all(f"brain_insample_ci_low|{m}|{hit}" in n for m in nets):
+        cells = [f"{m.split('-')[1]} {n[f'brain_insample|{m}|{hit}']:.3f} [95% CI over stimuli "
+                 f"{n[f'brain_insample_ci_low|{m}|{hit}']:.3f}, {n[f'brain_insample_ci_high|{m}|{hit}']:.3f}]"
+                 for m in nets]
+        lines.append(f"    in-sample maximum over layers, {hit} (selected and scored on all 92: biased upwards): "
+                     f"{', '.join(cells)}")
     if "ceiling_lower_heldout" in n:
         lines.append(f"    human IT noise ceiling (rsatoolbox's, 4 subjects) on the same held-out halves: "
                      f"[{n['ceiling_lower_heldout']:.3f}, {n['ceiling_upper_heldout']:.3f}]; monkey IT is one RDM "
