@@ -65,6 +65,8 @@ def test_layerwise_identification_on_same_model(shapes, tmp_path):
     a = tiny_cnn(0)
     res = layerwise(a, a, shapes, cache_dir=tmp_path, comparison_metrics=("cca", "svcca"))
     assert res.identification.set_index("metric").loc["linear_cka", "identification_rate"] == 1.0
+    assert res.identification.set_index("metric").loc["linear_cka", "estimator"] == "linear_cka (HSIC, unbiased=False)"
+    assert (res.identification.n == 64).all()
     assert list(res.maps["linear_cka"].index) == ["1", "3", "5", "output"]
     # CCA on flattened feature maps (8192 wide) with 64 stimuli is undefined: reported with a note, not silently
     flat = layerwise(a, a, shapes, cache_dir=tmp_path, pooling="flatten", comparison_metrics=("cca",))
@@ -109,6 +111,7 @@ def test_sweep_filters_pairs():
         sw.embedding = orig
     s = sweep(t, "width", differ=("seed",))
     assert list(s.width) == [4, 8] and (s["count"] == 1).all()
+    assert set(t.estimator) == {"linear_cka (HSIC, unbiased=False)"} and set(t.n) == {50}
 
 
 def test_noise_ceiling_bounds():

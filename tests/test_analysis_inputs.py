@@ -149,6 +149,7 @@ def test_cross_modal_alignment_refuses_a_bare_array_and_takes_image_text_dicts(s
     t = cross_modal_alignment({"m": {"image": img, "text": img + 0.1 * rng.normal(size=img.shape)}}, shapes,
                               metrics="linear_cka", language_model=None)
     assert t.model.tolist() == ["m"] and 0.9 < t.image_vs_own_text.iloc[0] < 1.0
+    assert t.estimator.tolist() == ["linear_cka (HSIC, unbiased=False)"] and t.n.tolist() == [40]
     with pytest.raises(ValueError, match="captions"):
         cross_modal_alignment({"m": {"image": img, "text": img}}, None, language_model=None)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..metrics import get_metric
+from ..metrics import estimator_label, get_metric
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding, is_array_like, model_label, untrained_twin
 
@@ -86,7 +86,8 @@ def cross_modal_alignment(models, dataset, metrics=("mutual_knn", "linear_cka"),
         i2t, t2i = retrieval_at_1(img, txt, captions) if img.shape[1] == txt.shape[1] else (np.nan, np.nan)
         for metric in metrics:
             info, kw = get_metric(metric), metric_kwargs.get(metric, {})
-            row = {"model": label, "state": state, "metric": metric, "image_vs_own_text": info(img, txt, **kw),
+            row = {"model": label, "state": state, "metric": metric, "estimator": estimator_label(metric, **kw),
+                   "n": n, "image_vs_own_text": info(img, txt, **kw),
                    "r1_image_to_text": i2t, "r1_text_to_image": t2i}
             if lm is not None:
                 row["image_vs_language_model"] = info(img, lm, **kw)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..literals import Engine, Modality, Pooling
-from ..metrics import get_metric, layer_similarity
+from ..metrics import estimator_label, get_metric, layer_similarity
 from ._checks import as_names, check_metric_options, check_representation, check_same_rows
 from .reps import model_label, representations
 
@@ -129,8 +129,8 @@ def layerwise(model_a, model_b, dataset, metric: str = "linear_cka", modality: M
                          "value": float(row[j]) if j >= 0 else np.nan, "is_counterpart": j == i})
         rate, used, why = _identification(M, list(la), list(lb), distance)
         note = "; ".join(x for x in (why, note) if x)
-        ident.append({"metric": m, "identification_rate": rate, "n_layers": len(la), "n_layers_used": used,
-                      "note": note})
+        ident.append({"metric": m, "estimator": estimator_label(m, **kw), "identification_rate": rate,
+                      "n_layers": len(la), "n_layers_used": used, "n": n, "note": note})
     return Layerwise(maps, pd.DataFrame(best), pd.DataFrame(ident), model_label(model_a), model_label(model_b))
 
 

@@ -12,7 +12,7 @@ import itertools
 
 import pandas as pd
 
-from ..metrics import get_metric
+from ..metrics import estimator_label, get_metric
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding
 
@@ -47,7 +47,8 @@ def pairwise_table(models: dict[str, dict], dataset, metrics=("linear_cka",), mo
                 value = get_metric(metric)(reps[a], reps[b], **metric_kwargs.get(metric, {}))
             except ValueError as e:
                 raise ValueError(f"{metric} between {a!r} (X) and {b!r} (Y) is undefined: {e}") from e
-            rows.append({**base, "metric": metric, "value": value})
+            estimator = estimator_label(metric, **metric_kwargs.get(metric, {}))
+            rows.append({**base, "metric": metric, "estimator": estimator, "value": value, "n": n})
     return pd.DataFrame(rows)
 
 
