@@ -10,16 +10,22 @@ Comparisons stream over the blocks:
 * Pearson and cosine: one pass of float64 sums (shifted by the first block's mean, so no cancellation).
 * Spearman: exact average ranks (ties share the mean of their positions, as ``scipy.stats.rankdata``) by a
   bucketed sort.  Each value maps to an order-preserving integer key; when all m keys fit the memory budget one
-  sort ranks them, otherwise a histogram of the keys' top 20 bits splits the key range into groups of whole bins
-  that each fit, and each group is gathered in one pass and sorted (ties never straddle groups).  B's doubled
+  sort ranks them.  Otherwise one pass computes both RDMs, writes their keys to a temporary folder (4 bytes per
+  pair each from float32 inputs, 8 from float64; the folder is removed on return, ``TMPDIR`` chooses where) and
+  histograms the keys' top 20 bits; the histogram splits the key range into groups of whole bins that each fit,
+  and each group is gathered in one read of the key file and sorted (ties never straddle groups).  B's doubled
   ranks are kept as one uint32 per pair (4 bytes × m); A's groups carry those ranks as the sort payload, so
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
-  buffer (``budget_bytes``); time: one pass per group plus the sorts, O(m log m).
+  buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
+  O(m log m).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 
 import numpy as np
 import torch
@@ -30,6 +36,8 @@ _BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
 _BUDGET_BYTES = 384 << 20  # group buffer of the exact ranking
 _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
 _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
+_MIN_CAP = 1 << 16  # smallest group of the exact ranking (values)
+# (the knobs above are read when a computation starts, so tests can shrink them to drive every code path)
 
 
 def n_pairs(n: int) -> int:
@@ -54,8 +62,9 @@ def _upper_part(D: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(a[mask.numpy()]) if a is not None else torch.masked_select(D, mask)
 
 
-def row_blocks(n: int, block_elems: int = _BLOCK_ELEMS):
+def row_blocks(n: int, block_elems: int | None = None):
     """(s, e) row ranges whose (e - s) × (n - s) blocks hold about ``block_elems`` values each."""
+    block_elems = block_elems or _BLOCK_ELEMS
     s = 0
     while s < n - 1:
         e = min(n - 1, s + max(1, block_elems // (n - s)))
@@ -71,8 +80,8 @@ class RDMBlocks:
     diagonal of the same products).  Values in x's dtype.
     """
 
-    def __init__(self, z: torch.Tensor, kind: str, sq: torch.Tensor | None = None, block_elems: int = _BLOCK_ELEMS):
-        self.z, self.kind, self.sq, self.block_elems = z, kind, sq, block_elems
+    def __init__(self, z: torch.Tensor, kind: str, sq: torch.Tensor | None = None, block_elems: int | None = None):
+        self.z, self.kind, self.sq, self.block_elems = z, kind, sq, block_elems or _BLOCK_ELEMS
         self.n = z.shape[0]
         self.m = n_pairs(self.n)
         self.dtype = z.dtype
@@ -102,8 +111,8 @@ class RDMBlocks:
 class VectorBlocks:
     """A condensed vector, in slices."""
 
-    def __init__(self, v: torch.Tensor, block_elems: int = _BLOCK_ELEMS):
-        self.v, self.m, self.dtype, self.block_elems = v, v.shape[0], v.dtype, block_elems
+    def __init__(self, v: torch.Tensor, block_elems: int | None = None):
+        self.v, self.m, self.dtype, self.block_elems = v, v.shape[0], v.dtype, block_elems or _BLOCK_ELEMS
 
     def __iter__(self):
         for o in range(0, self.m, self.block_elems):
@@ -196,12 +205,31 @@ class _Ranker:
     def __init__(self, src, budget_bytes: int):
         self.src, self.m = src, src.m
         self.wide = src.dtype == torch.float64  # 64-bit keys: values and payload sorted as two arrays
+        self.key_dtype = np.uint64 if self.wide else np.uint32
+        self.shift = 44 if self.wide else _PREFIX_SHIFT  # key >> shift: the histogram bin (top 20 bits)
         per = 32 if self.wide else 8  # bytes per value while a group is gathered and sorted
-        self.cap = max(1 << 16, budget_bytes // per)
+        self.cap = max(_MIN_CAP, budget_bytes // per)
+        self.path: str | None = None  # the keys' spill file, once written
 
     def keys(self, v: torch.Tensor) -> np.ndarray:
         a = _np(v)
         return _keys64(a.astype(np.float64, copy=False)) if self.wide else _keys32(a.astype(np.float32, copy=False))
+
+    def chunks(self):
+        """(offset, keys) over all pairs: read back from the spill file when there is one (so the RDM's products
+        are computed once however many groups there are), else computed from the source."""
+        if self.path is None:
+            for o, v in self.src:
+                yield o, self.keys(v)
+            return
+        with open(self.path, "rb") as f:
+            o = 0
+            while o < self.m:
+                k = np.fromfile(f, dtype=self.key_dtype, count=min(_BLOCK_ELEMS, self.m - o))
+                if k.shape[0] == 0:
+                    raise OSError(f"the temporary key file {self.path} ended early (removed while in use?)")
+                yield o, k
+                o += k.shape[0]
 
     def groups(self, hist: np.ndarray | None):
         """[(lo_bin, hi_bin, count, below)]: key-bin ranges holding at most ``cap`` values where possible."""
@@ -219,29 +247,39 @@ class _Ranker:
         return out
 
     def prefix(self, k: np.ndarray) -> np.ndarray:
-        return (k >> np.uint64(44)).astype(np.int64) if self.wide else (k >> np.uint32(_PREFIX_SHIFT)).astype(np.int64)
+        return (k >> self.key_dtype(self.shift)).astype(np.int64)
+
+    def select(self, k: np.ndarray, group) -> np.ndarray | None:
+        """Positions of the keys in the group's bin range (None: all of them), by comparing keys with its ends."""
+        lo, hi = group[0], group[1]
+        if lo is None:
+            return None
+        mask = None
+        if lo > 0:
+            mask = k >= (self.key_dtype(lo) << self.key_dtype(self.shift))
+        if hi < (1 << 20):
+            upper = k < (self.key_dtype(hi) << self.key_dtype(self.shift))
+            mask = upper if mask is None else mask & upper
+        return np.arange(k.shape[0]) if mask is None else np.flatnonzero(mask)
 
     def gather(self, group, payload_of):
         """The group's keys with their payloads, sorted by key: (sorted keys or values, payloads)."""
-        lo, hi, count, _ = group
+        count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
         cur = 0
-        for o, v in self.src:
-            k = self.keys(v)
-            if lo is None:
-                idx = None
-            else:
-                p = self.prefix(k)
-                idx = np.flatnonzero((p >= lo) & (p < hi))
-                k = k[idx]
+        for o, k in self.chunks():
+            idx = self.select(k, group)
             L = k.shape[0]
+            if idx is not None:
+                k = k[idx]
+            n_in = k.shape[0]
             if self.wide:
-                keys[cur:cur + L], pay[cur:cur + L] = k, payload_of(o, idx, v.numel())
+                keys[cur:cur + n_in], pay[cur:cur + n_in] = k, payload_of(o, idx, L)
             else:
-                keys[cur:cur + L] = k.astype(np.uint64) << np.uint64(32)
-                keys[cur:cur + L] |= payload_of(o, idx, v.numel())
-            cur += L
+                keys[cur:cur + n_in] = k.astype(np.uint64) << np.uint64(32)
+                keys[cur:cur + n_in] |= payload_of(o, idx, L)
+            cur += n_in
         if self.wide:
             order = np.argsort(keys)
             return keys[order], pay[order]
@@ -283,23 +321,42 @@ class _Ranker:
             yield start, p
 
 
-def _histograms(A, B, ra: _Ranker, rb: _Ranker):
-    bins_a = 1 << (20 if not ra.wide else 20)
-    ha = np.zeros(bins_a, dtype=np.int64)
-    hb = np.zeros(bins_a, dtype=np.int64)
-    for (_, a), (_, b) in zip(A, B, strict=True):
-        ha += np.bincount(ra.prefix(ra.keys(a)), minlength=bins_a)
-        hb += np.bincount(rb.prefix(rb.keys(b)), minlength=bins_a)
+def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
+    """One pass over both sources: their keys go to two files in ``folder`` (4 or 8 bytes per pair each) and
+    their top-20-bit histograms are returned.  Later passes read the files instead of recomputing the RDMs."""
+    need = sum(np.dtype(r.key_dtype).itemsize * r.m for r in (ra, rb))
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise OSError(f"exact Spearman ranks of {A.m} pairs write {need / 2**30:.1f} GiB of sort keys to a temporary "
+                      f"folder, but {folder} has {free / 2**30:.1f} GiB free; set TMPDIR to a folder with more space, "
+                      "or compare with compare='pearson' (streaming, no temporary files)")
+    bins = 1 << 20
+    ha, hb = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
+    ra.path, rb.path = os.path.join(folder, "a.keys"), os.path.join(folder, "b.keys")
+    with open(ra.path, "wb") as fa, open(rb.path, "wb") as fb:
+        for (_, a), (_, b) in zip(A, B, strict=True):
+            ka, kb = ra.keys(a), rb.keys(b)
+            ha += np.bincount(ra.prefix(ka), minlength=bins)
+            hb += np.bincount(rb.prefix(kb), minlength=bins)
+            ka.tofile(fa)
+            kb.tofile(fb)
     return ha, hb
 
 
-def rank_terms(A, B, budget_bytes: int = _BUDGET_BYTES) -> tuple[float, float, float]:
-    """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank."""
-    m = A.m
-    ra, rb = _Ranker(A, budget_bytes), _Ranker(B, budget_bytes)
-    hist_a = hist_b = None
-    if m > min(ra.cap, rb.cap):
-        hist_a, hist_b = _histograms(A, B, ra, rb)
+def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, float]:
+    """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank.
+
+    When one group cannot hold all pairs, the keys are spilled once to a temporary folder (removed on return)."""
+    ra, rb = _Ranker(A, budget_bytes or _BUDGET_BYTES), _Ranker(B, budget_bytes or _BUDGET_BYTES)
+    if A.m <= min(ra.cap, rb.cap):
+        return _rank_terms(ra, rb, None, None)
+    with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder:
+        hist_a, hist_b = _spill(A, B, ra, rb, folder)
+        return _rank_terms(ra, rb, hist_a, hist_b)
+
+
+def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b) -> tuple[float, float, float]:
+    m = ra.m
     mid = m + 1  # doubled mean rank
     rank_b = np.empty(m, dtype=np.uint32)  # doubled ranks of B, by pair
     ss_b = 0.0
@@ -335,7 +392,7 @@ def rank_terms(A, B, budget_bytes: int = _BUDGET_BYTES) -> tuple[float, float, f
     return cross, ss_a, ss_b
 
 
-def spearman(A, B, budget_bytes: int = _BUDGET_BYTES) -> float:
+def spearman(A, B, budget_bytes: int | None = None) -> float:
     """Spearman's rho between two condensed RDM sources: Pearson r of exact average ranks."""
     cross, ss_a, ss_b = rank_terms(A, B, budget_bytes)
     return cross / math.sqrt(ss_a * ss_b)

@@ -1,0 +1,225 @@
+"""The bounded-memory RSA engine (``unireps.metrics._rdmstream``) against the simple dense computation.
+
+The engine computes condensed RDMs in row blocks, ranks them exactly by a bucketed sort in groups, and
+correlates in streaming passes.  Its knobs (block size, group budget, rank sub-chunk) are shrunk here so that
+small inputs cross every boundary: blocks of one row and blocks that do not divide n, many groups, tie runs cut
+by sub-chunk and group edges.  References: scipy ``pdist`` / ``rankdata`` / ``spearmanr`` on whole float64
+vectors, and rsatoolbox (installed) on the same convention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import pdist, squareform
+from scipy.stats import pearsonr, rankdata, spearmanr
+
+import reference_impls as ref
+from unireps.metrics import _rdmstream as stream
+from unireps.metrics import compute_rdm, rsa, rsa_rdms
+from unireps.metrics.rsa import RSATOOLBOX_NAMES, as_condensed, rdm_blocks
+
+
+@pytest.fixture
+def tiny_knobs(monkeypatch):
+    """Blocks of 997 values (a prime: never a multiple of a row), groups of 512 values, rank sub-chunks of 61."""
+    monkeypatch.setattr(stream, "_BLOCK_ELEMS", 997)
+    monkeypatch.setattr(stream, "_BUDGET_BYTES", 1)
+    monkeypatch.setattr(stream, "_MIN_CAP", 512)
+    monkeypatch.setattr(stream, "_SUB", 61)
+
+
+def _dense_rdm(X: np.ndarray, kind: str) -> np.ndarray:
+    """The simple dense computation: scipy's pdist on float64."""
+    X = np.asarray(X, dtype=np.float64)
+    if kind == "sq_euclidean":
+        return pdist(X, "sqeuclidean")
+    return pdist(X, kind)
+
+
+def _tied_pair(seed: int, n: int):
+    """Integer features: exactly representable distances, heavily tied."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, 5)).astype(np.float64)
+    Y = X[:, :4] + rng.integers(0, 2, size=(n, 4))
+    return X, Y
+
+
+def _pair(seed: int, n: int, dx: int = 9, dy: int = 7):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, dx)) + rng.normal(size=dx)
+    Y = X[:, :dy] @ rng.normal(size=(dy, dy)) + 0.8 * rng.normal(size=(n, dy))
+    return X, Y
+
+
+# ------------------------------------------------------------------------------------------- RDM blocks
+
+
+@pytest.mark.parametrize("kind", ["correlation", "cosine", "euclidean", "sq_euclidean"])
+@pytest.mark.parametrize("n,block_elems", [(3, 1), (4, 2), (101, 1), (101, 997), (256, 4096), (257, 1 << 22)])
+def test_rdm_blocks_cover_the_condensed_rdm_once_and_equal_pdist(kind, n, block_elems):
+    X, _ = _pair(n, n)
+    blocks = rdm_blocks(torch.from_numpy(X), kind)
+    blocks.block_elems = block_elems
+    expected_offset, parts = 0, []
+    for o, v in blocks:
+        assert o == expected_offset  # contiguous, in condensed order, no gap and no overlap
+        expected_offset += v.numel()
+        parts.append(v.numpy())
+    assert expected_offset == n * (n - 1) // 2
+    np.testing.assert_allclose(np.concatenate(parts), _dense_rdm(X, kind), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["correlation", "euclidean"])
+def test_float32_rdm_blocks_are_float32_and_near_float64(kind, tiny_knobs):
+    X, _ = _pair(1, 99)
+    got = compute_rdm(X.astype(np.float32), kind)
+    np.testing.assert_allclose(got, _dense_rdm(X, kind), rtol=2e-5, atol=2e-5)
+    assert np.array_equal(got, got.astype(np.float32).astype(np.float64))  # values of a float32 RDM
+
+
+def test_integer_features_keep_exact_ties_in_blocks(tiny_knobs):
+    X, _ = _tied_pair(2, 101)
+    for kind in ("euclidean", "sq_euclidean"):
+        np.testing.assert_array_equal(compute_rdm(X, kind), _dense_rdm(X, kind))
+
+
+@pytest.mark.parametrize("n", [3, 50, 101])
+def test_square_rdm_is_condensed_in_squareform_order(n, tiny_knobs):
+    v = np.random.default_rng(n).random(n * (n - 1) // 2)
+    np.testing.assert_array_equal(as_condensed(squareform(v)).numpy(), v)
+
+
+# ------------------------------------------------------------------------------------------ exact ranks
+
+
+def _tied_vectors(seed: int, m: int, dtype):
+    """Two related vectors with long tie runs, negative values and both signed zeros."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-3, 4, size=m).astype(dtype)
+    loose = rng.random(m) < 0.3
+    a[loose] = rng.normal(size=int(loose.sum()))  # untied values between the tie runs
+    b = a + rng.integers(-1, 2, size=m).astype(dtype) + (rng.normal(size=m) * (rng.random(m) < 0.5)).astype(dtype)
+    a[a == 0] = np.where(rng.random(int((a == 0).sum())) < 0.5, -0.0, 0.0).astype(dtype)
+    return a, b
+
+
+def _engine_spearman_rho_a(a: np.ndarray, b: np.ndarray):
+    A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
+    cross, ss_a, ss_b = stream.rank_terms(A, B)
+    m = float(a.shape[0])
+    return cross / np.sqrt(ss_a * ss_b), 12.0 * (cross / 4.0) / (m ** 3 - m)
+
+
+def _dense_spearman_rho_a(a: np.ndarray, b: np.ndarray):
+    ra, rb = rankdata(a.astype(np.float64)), rankdata(b.astype(np.float64))
+    m = float(a.shape[0])
+    rho_a = 12.0 * float((ra - ra.mean()) @ (rb - rb.mean())) / (m ** 3 - m)
+    return pearsonr(ra, rb).statistic, rho_a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [3, 1001, 5050, 20_001])
+def test_exact_ranks_with_ties_equal_scipy_across_groups_and_subchunks(dtype, m, tiny_knobs):
+    a, b = _tied_vectors(m, m, dtype)
+    assert len(np.unique(a)) < m / 2 or m < 10  # heavily tied
+    got, want = _engine_spearman_rho_a(a, b), _dense_spearman_rho_a(a, b)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_ranks_equal_scipy_on_continuous_values_with_default_knobs(dtype):
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(size=30_000).astype(dtype)
+    b = (a + rng.normal(size=30_000)).astype(dtype)
+    np.testing.assert_allclose(_engine_spearman_rho_a(a, b), _dense_spearman_rho_a(a, b), rtol=0, atol=1e-12)
+
+
+def test_a_single_value_run_larger_than_a_group_is_ranked_exactly(tiny_knobs):
+    """A tie run longer than the group budget cannot be split (its values share a key bin): it forms one group."""
+    rng = np.random.default_rng(4)
+    a = np.where(rng.random(9000) < 0.7, 1.0, rng.normal(size=9000))
+    b = a + rng.normal(size=9000)
+    np.testing.assert_allclose(_engine_spearman_rho_a(a, b), _dense_spearman_rho_a(a, b), rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ rsa, whole
+
+
+@pytest.mark.parametrize("kind", ["correlation", "cosine", "euclidean", "sq_euclidean"])
+@pytest.mark.parametrize("n", [3, 4, 101])
+def test_rsa_with_small_blocks_equals_the_dense_computation(kind, n, tiny_knobs):
+    X, Y = _pair(10 + n, n)
+    a, b = _dense_rdm(X, kind), _dense_rdm(Y, kind)
+    assert rsa(X, Y, rdm=kind, compare="spearman") == pytest.approx(spearmanr(a, b).statistic, abs=1e-10)
+    assert rsa(X, Y, rdm=kind, compare="pearson") == pytest.approx(pearsonr(a, b).statistic, abs=1e-10)
+    cos = float(a @ b / np.sqrt((a @ a) * (b @ b)))
+    assert rsa(X, Y, rdm=kind, compare="cosine") == pytest.approx(cos, abs=1e-10)
+    assert rsa(X, Y, rdm=kind, compare="rho_a") == pytest.approx(_dense_spearman_rho_a(a, b)[1], abs=1e-10)
+
+
+@pytest.mark.parametrize("compare,rsatb", sorted(RSATOOLBOX_NAMES.items()))
+@pytest.mark.parametrize("kind", ["euclidean", "sq_euclidean"])
+def test_rsa_with_ties_and_small_blocks_equals_rsatoolbox(compare, rsatb, kind, tiny_knobs):
+    X, Y = _tied_pair(5, 77)
+    va, vb = _dense_rdm(X, kind), _dense_rdm(Y, kind)
+    assert len(np.unique(va)) < len(va) / 50
+    want = ref.rsatoolbox_compare(va, vb, rsatb)
+    assert rsa(X, Y, rdm=kind, compare=compare) == pytest.approx(want, abs=1e-10)
+    assert rsa_rdms(va, vb, compare=compare) == pytest.approx(want, abs=1e-10)
+
+
+@pytest.mark.parametrize("compare", ["spearman", "pearson", "rho_a", "cosine"])
+def test_rsa_is_the_same_for_every_block_and_group_size(compare, monkeypatch):
+    X, Y = _tied_pair(6, 151)
+    default = rsa(X, Y, rdm="euclidean", compare=compare)
+    for block, cap, sub in ((1, 2048, 61), (997, 512, 1 << 20), (11_325, 1 << 16, 61)):
+        monkeypatch.setattr(stream, "_BLOCK_ELEMS", block)
+        monkeypatch.setattr(stream, "_BUDGET_BYTES", 1)
+        monkeypatch.setattr(stream, "_MIN_CAP", cap)
+        monkeypatch.setattr(stream, "_SUB", sub)
+        assert rsa(X, Y, rdm="euclidean", compare=compare) == pytest.approx(default, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["correlation", "euclidean"])
+def test_float32_rsa_is_the_spearman_of_its_float32_rdms(kind, tiny_knobs):
+    X, Y = _pair(7, 151)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    a32, b32 = compute_rdm(X32, kind), compute_rdm(Y32, kind)  # float32 values, held exactly in float64
+    got = rsa(X32, Y32, rdm=kind)
+    assert got == pytest.approx(spearmanr(a32, b32).statistic, abs=1e-12)
+    assert got == pytest.approx(rsa(X, Y, rdm=kind), abs=1e-4)  # and near the float64 result
+
+
+def test_a_constant_column_changes_no_euclidean_rsa(tiny_knobs):
+    X, Y = _pair(8, 61)
+    X_const = np.hstack([X, np.full((61, 1), 3.5)])
+    for compare in ("spearman", "pearson"):
+        assert rsa(X_const, Y, rdm="euclidean", compare=compare) == pytest.approx(
+            rsa(X, Y, rdm="euclidean", compare=compare), abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("compare", ["spearman", "pearson", "cosine", "rho_a", "kendall_tau_a"])
+def test_constant_rdm_is_refused_with_a_clear_error(compare, tiny_knobs):
+    m = 101 * 100 // 2
+    varied = np.random.default_rng(9).random(m)
+    for a, b, name in ((np.full(m, 0.5), varied, "RDM A"), (varied, np.full(m, 0.5), "RDM B")):
+        if compare == "cosine":
+            continue  # a constant RDM has a defined cosine with another
+        with pytest.raises(ValueError, match=f"{name} is constant"):
+            rsa_rdms(a, b, compare=compare)
+
+
+def test_constant_representation_and_zero_variance_stimulus_are_refused(tiny_knobs):
+    X, Y = _pair(11, 40)
+    const = np.tile(np.arange(6.0), (40, 1))  # every column constant: one point, no RDM
+    with pytest.raises(ValueError, match="constant across stimuli"):
+        rsa(const, Y)
+    X_flat_row = X.copy()
+    X_flat_row[3] = 2.0  # a stimulus with no variance across features: its correlation distance is undefined
+    with pytest.raises(ValueError, match="variance across features is zero.*rdm='euclidean'"):
+        rsa(X_flat_row, Y, rdm="correlation")
