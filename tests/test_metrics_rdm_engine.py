@@ -223,3 +223,54 @@ def test_constant_representation_and_zero_variance_stimulus_are_refused(tiny_kno
     X_flat_row[3] = 2.0  # a stimulus with no variance across features: its correlation distance is undefined
     with pytest.raises(ValueError, match="variance across features is zero.*rdm='euclidean'"):
         rsa(X_flat_row, Y, rdm="correlation")
+
+
+@pytest.mark.parametrize("compare", ["kendall_tau_a", "kendall_tau_b"])
+def test_kendall_beyond_its_memory_limit_is_refused_naming_the_alternatives(compare, monkeypatch):
+    import importlib
+
+    rsa_module = importlib.import_module("unireps.metrics.rsa")  # the module (the package exports the function)
+    X, Y = _pair(12, 30)
+    within = rsa(X, Y, compare=compare)
+    monkeypatch.setattr(rsa_module, "KENDALL_MAX_PAIRS", 30 * 29 // 2 - 1)
+    with pytest.raises(ValueError, match="more than its limit.*compare='rho_a'.*subset"):
+        rsa(X, Y, compare=compare)
+    monkeypatch.setattr(rsa_module, "KENDALL_MAX_PAIRS", 30 * 29 // 2)
+    assert rsa(X, Y, compare=compare) == within
+
+
+def test_spilled_keys_are_removed_and_a_full_disk_is_a_clear_error(tiny_knobs, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    X, Y = _tied_pair(13, 61)
+    a, b = _dense_rdm(X, "euclidean"), _dense_rdm(Y, "euclidean")
+    assert rsa(X, Y, rdm="euclidean") == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert list(tmp_path.iterdir()) == []  # the key files and their folder are gone
+
+    class Full:
+        free = 1000
+
+    monkeypatch.setattr(stream.shutil, "disk_usage", lambda _: Full)
+    with pytest.raises(OSError, match="GiB free; set TMPDIR.*compare='pearson'"):
+        rsa(X, Y, rdm="euclidean")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rsa_at_n_2000_with_spilled_groups_equals_the_dense_path(dtype, monkeypatch):
+    """n = 2000 (2 M pairs): the engine with its keys spilled and ranked in about 30 groups equals scipy's dense
+    Spearman of the same RDM values and the engine's own one-group route to 1e-10."""
+    rng = np.random.default_rng(14)
+    Z = rng.normal(size=(2000, 16))
+    X = (Z @ rng.normal(size=(16, 96)) + rng.normal(size=(2000, 96))).astype(dtype)
+    Y = (np.tanh(Z) @ rng.normal(size=(16, 64)) + rng.normal(size=(2000, 64))).astype(dtype)
+    one_group = rsa(X, Y)
+    a, b = compute_rdm(X), compute_rdm(Y)  # the RDM values in X's dtype, held exactly in float64
+    dense = spearmanr(a, b).statistic
+    monkeypatch.setattr(stream, "_BUDGET_BYTES", 1)
+    monkeypatch.setattr(stream, "_MIN_CAP", 1 << 16)
+    spilled = rsa(X, Y)
+    assert one_group == pytest.approx(dense, abs=1e-10)
+    assert spilled == pytest.approx(dense, abs=1e-10)

@@ -48,6 +48,9 @@ RSATOOLBOX_NAMES = {"spearman": "spearman", "pearson": "corr", "kendall_tau_a": 
                     "rho_a": "rho-a", "kendall_tau_b": "tau-b"}
 #: comparisons that are defined through ranks (ceilings pool such RDMs after rank-transforming them)
 RANK_METHODS = ("spearman", "kendall_tau_a", "rho_a", "kendall_tau_b")
+#: the Kendall taus hold both whole RDMs plus scipy's O(m log m) work arrays (about 80 bytes per pair, measured):
+#: beyond this many pairs (n of about 6,300 stimuli, 1.6 GB) they are refused with the bounded-memory alternatives
+KENDALL_MAX_PAIRS = 20_000_000
 
 
 def _triu(M: torch.Tensor) -> torch.Tensor:
@@ -232,6 +235,12 @@ def _compare_dense(a: torch.Tensor, b: torch.Tensor, compare: str) -> float:
 def _compare_sources(A, B, compare: str) -> float:
     """Compare two condensed RDM sources (``RDMBlocks`` or ``VectorBlocks`` of equal length): on the host in bounded
     memory (streaming sums, exact bucketed ranks); the Kendall taus and tensors off the host as whole vectors."""
+    if compare.startswith("kendall") and A.m > KENDALL_MAX_PAIRS:
+        raise ValueError(f"compare={compare!r} holds both whole RDMs and scipy's sort arrays (about 80 bytes per "
+                         f"pair): {A.m:,} pairs are more than its limit of {KENDALL_MAX_PAIRS:,} (about 6,300 "
+                         "stimuli). Use compare='rho_a' (like tau-a, it does not reward predicted ties; Schuett et "
+                         "al. 2023) or 'spearman', both exact in bounded memory at any n, or compare a random subset "
+                         "of at most 6,300 stimuli")
     if compare.startswith("kendall") or _validate.host_numpy(A.probe()) is None:
         return _compare_dense(A.dense(), B.dense(), compare)
     if compare in ("spearman", "rho_a"):
@@ -271,7 +280,10 @@ def rsa(X, Y, rdm: RDMKind = "correlation", compare: CompareMethod = "spearman")
 
     Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].
     Bounded memory at any n: the RDMs are computed in blocks and compared in a streaming pass (Pearson, cosine)
-    or by exact bucketed ranking (Spearman, about 4 bytes per pair); only the Kendall taus hold both RDMs.
+    or by exact bucketed ranking (Spearman, rho-a: about 4 bytes per pair in memory; beyond one sort group, about
+    32 M pairs from float32 or 8 M from float64, also 4 or 8 bytes per pair and RDM in a temporary folder, removed
+    on return; ``TMPDIR`` chooses where); only the Kendall taus hold both
+    RDMs, up to ``KENDALL_MAX_PAIRS`` pairs (a clear error beyond, naming the alternatives).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
