@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -204,3 +206,24 @@ def test_real_net_figures(fake_reps):
     assert "shuffled-pairing null of the pooled features 0.51" in fig.layout.title.text
     assert np.asarray(fig.data[0].z).shape == (7, 5) and list(fig.data[0].y) == names["net-b"]
     np.testing.assert_allclose(np.asarray(fig.data[0].z), maps[("net-a", "net-b")].T)
+
+
+def test_real_net_figures_travel_to_the_report(fake_reps, tmp_path):
+    from unireps.report.realnets import load_figures, realnet_figures, write_figures
+
+    reps, _ = fake_reps
+    ds = load_dataset("kriegeskorte92")
+    prof = R.brain_profiles(reps, ds, n_boot=5)
+    sel = R.brain_selection(reps, ds, n_splits=2, n_permutations=0)
+    maps, _, summ = R.scale_agreement(reps, n_permutations=5)
+    figs = realnet_figures(prof, sel, maps, {m: list(v) for m, v in reps.items()}, summ, "net-a", "net-b")
+    assert sorted(figs) == ["realnets_brain", "realnets_scale"]
+    null = summ[(summ.a == "net-a") & (summ.b == "net-b")].pooled_null_mean.iloc[0]
+    assert f"null of the pooled features {null:.2f}" in figs["realnets_scale"].layout.title.text
+    write_figures(tmp_path / "figures", figs)
+    back = load_figures(tmp_path / "figures")
+    assert sorted(back) == sorted(figs) and not list((tmp_path / "figures").glob("*.tmp"))
+    for name, fig in figs.items():  # the same figure, data included
+        assert json.loads(back[name].to_json()) == json.loads(fig.to_json())
+    assert load_figures(tmp_path / "absent") == {}
+    assert "realnets_scale" not in realnet_figures(prof, sel, maps, {"net-a": []}, summ, "net-a", "net-b")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .check import check_numbers, check_post, check_run
 from .post import SLUG, Author, load_authors, write_post
+from .realnets import load_figures
 from .snippets import run_snippets
 from .standalone import render_standalone
 from .standard import RunConfig, RunResults, run_standard
@@ -47,6 +48,7 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
         import json
 
         results.numbers.update(json.loads(real.read_text(encoding="utf-8")))
+        results.figures.update(load_figures(real.parent / "figures"))
     snippets = run_snippets(cfg.n, progress=progress)
     date = date or datetime.date.today().isoformat()
     if capture_app is None:

@@ -64,6 +64,7 @@ def headline_numbers(sel: pd.DataFrame, summ: pd.DataFrame, lang: pd.DataFrame,
     for kind, g in summ.groupby("kind"):
         n[f"scale_cka_depth_matched_mean|{kind}"] = float(g.depth_matched_mean.mean())
         n[f"scale_cka_pooled_mean|{kind}"] = float(g.pooled_value.mean())
+        n[f"scale_cka_pooled_null_mean|{kind}"] = float(g.pooled_null_mean.mean())
     pooled = lang[lang.layer == "pooled"]
     for _, r in pooled.iterrows():
         n[f"lm_{r.metric}_pooled|{r.model}"] = r.value
@@ -220,6 +221,37 @@ def figure_scale_map(maps: dict, layers: dict, a: str = "efficientnet-lite0", b:
                                                                   height=max(450, 24 * len(frame) + 220))
 
 
+def realnet_figures(prof: pd.DataFrame, sel: pd.DataFrame, maps: dict, layers: dict, summ: pd.DataFrame,
+                    a: str = "efficientnet-lite0", b: str = "efficientnet-lite2") -> dict:
+    """The post's real-network figures: ``realnets_brain`` (:func:`figure_brain_curves`, human IT) and
+    ``realnets_scale`` (:func:`figure_scale_map` of ``a`` vs ``b``, with the pooled features' shuffled-pairing
+    null of that pair).  A figure whose inputs the run lacks is left out; :func:`write_figures` /
+    :func:`load_figures` carry them from ``unireps realnets`` to the report."""
+    figs = {}
+    if "human_IT (4 subjects)" in set(prof.target):
+        figs["realnets_brain"] = figure_brain_curves(prof, sel)
+    if a in layers and b in layers and ((a, b) in maps or (b, a) in maps):
+        pair = summ[((summ.a == a) & (summ.b == b)) | ((summ.a == b) & (summ.b == a))]
+        null = float(pair.pooled_null_mean.iloc[0]) if len(pair) and "pooled_null_mean" in pair else None
+        figs["realnets_scale"] = figure_scale_map(maps, layers, a, b, null_mean=null)
+    return figs
+
+
+def write_figures(folder: Path, figs: dict) -> None:
+    """Each figure as plotly JSON (``<name>.json``, written atomically), for the report to load."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, fig in figs.items():
+        _atomic_write(folder / f"{name}.json", fig.to_json())
+
+
+def load_figures(folder: Path) -> dict:
+    """The figures :func:`write_figures` wrote (none when the folder is absent)."""
+    import plotly.io as pio
+
+    folder = Path(folder)
+    return {p.stem: pio.from_json(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+
+
 def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200, seed: int = 0, cache_dir=None,
                  progress=print, n_boot: int = 200) -> dict:
     """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``."""
@@ -256,6 +288,7 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
             "ceiling_lower": numbers.get("ceiling_lower_heldout", float("nan")),
             "ceiling_upper": numbers.get("ceiling_upper_heldout", float("nan"))}
     md = write_markdown(out, sel, summ, lang, meta, prof)
+    write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()}, summ))
     _atomic_write(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
     return {"numbers": numbers, "markdown": md, "tables": {"brain_profiles": prof, "brain_selection": sel,
             "scale_by_layer": by_layer, "scale_summary": summ, "language_alignment": lang}, "meta": meta}
