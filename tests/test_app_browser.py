@@ -25,7 +25,7 @@ pytest.importorskip("gradio")
 
 from PIL import Image  # noqa: E402
 
-from test_app_support import served_app  # noqa: E402
+from test_app_support import FED, served_app  # noqa: E402
 
 SCREENS = Path("/tmp/unireps_screens")
 TIMEOUT = 120_000
@@ -33,7 +33,7 @@ TIMEOUT = 120_000
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    with served_app(tmp_path_factory.mktemp("app")) as s:
+    with served_app(tmp_path_factory.mktemp("app"), federated=FED) as s:
         yield s
 
 
@@ -126,6 +126,19 @@ def test_research_page_end_to_end(srv, browser, tmp_path):
     page.wait_for_selector("#theory-math .katex", timeout=TIMEOUT)
     assert page.locator("#theory-math .katex").count() > 10
     shot(page, tmp_path, "research_4_theory_math")
+
+    # engagement beacons (heartbeat / visibility / leave): nothing before the visitor opts in, then to this server
+    beats = lambda: [u for u in urls if u.endswith("/unireps-beat")]  # noqa: E731
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(500)
+    assert beats() == []
+    page.locator("#analytics-optin input[type=checkbox]").check()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    for _ in range(40):
+        if beats():
+            break
+        page.wait_for_timeout(250)
+    assert beats() == [f"{srv.url}/unireps-beat"]
 
     assert not external(urls, srv.url), external(urls, srv.url)
     assert len(urls) > 20

@@ -22,7 +22,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("gradio")
 
 from app_layout_checks import HEATMAP_CELL_JS, HEATMAP_FONT_JS, OVERFLOW_JS  # noqa: E402
-from test_app_support import served_app  # noqa: E402
+from test_app_support import FED, TINY, served_app  # noqa: E402
 
 SCREENS = Path(os.environ.get("UNIREPS_SCREENS", "/tmp/unireps_screens"))
 TIMEOUT = 180_000
@@ -32,7 +32,7 @@ VIEWPORTS = [pytest.param({"width": 390, "height": 844}, id="phone"),
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    with served_app(tmp_path_factory.mktemp("app")) as s:
+    with served_app(tmp_path_factory.mktemp("app"), dashboard=True, federated=FED) as s:
         yield s
 
 
@@ -82,6 +82,35 @@ def test_research_layout(srv, browser, viewport):
     tabs_reachable(page, ["Why convergence happens", "When it occurs", "Neuroscience parallels",
                           "The mathematical framework"])
     check(page, f"research_theory_{tag}")
+
+    page.get_by_role("tab", name="Applications", exact=True).click()
+    tabs_reachable(page, ["Stitching, merging, transfer", "Federated learning", "Overview of the demos"])
+    page.get_by_role("tab", name="Federated learning", exact=True).click()
+    page.wait_for_selector("#fed-drift .js-plotly-plot .scatterlayer", timeout=TIMEOUT)
+    page.wait_for_function("() => (document.querySelector('#fed-result')?.innerText || '').includes('round')",
+                           timeout=TIMEOUT)
+    check(page, f"research_federated_{tag}")
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_dashboard_layout(srv, browser, viewport):
+    from unireps.app.analytics import Analytics
+
+    a = Analytics(srv.db)
+    for i, tab in enumerate(["The puzzle", "Convergence explorer", "Brain", "Convergence explorer"]):
+        a.record(True, f"layout-{i}", "/unireps-multimodal", "tab_view", tab)
+        a.record(True, f"layout-{i}", "/unireps-multimodal", "tab_time", tab, 20.0 + 15 * i)
+        a.record(True, f"layout-{i}", "/unireps-multimodal", "models", f"{TINY['a']} + {TINY['clip']}")
+    a.record(True, "layout-0", "/multimodal", "upload", "image")
+    tag = "phone" if viewport["width"] < 600 else "desktop"
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(f"{srv.url}/dashboard/")
+    page.wait_for_function("() => (document.querySelector('#dash-summary')?.innerText || '').includes('sessions')",
+                           timeout=TIMEOUT)
+    page.wait_for_selector(".js-plotly-plot .barlayer", timeout=TIMEOUT)
+    check(page, f"dashboard_{tag}")
     context.close()
 
 

@@ -19,13 +19,12 @@ from gradio_client import handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from test_app_inputs import png_bomb  # noqa: E402
-from test_app_support import TINY, client, served_app  # noqa: E402
+from test_app_support import FED, TINY, client, served_app  # noqa: E402
 from unireps.app.analytics import summary  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(copy keyword|no_silent_downcasting).*")
 R, E = "/unireps-multimodal", "/multimodal"
 MEASURES = ["linear_cka", "mutual_knn"]
-FED = {"n_clients": 3, "rounds": 2, "local_epochs": 1}  # the federated tab's grid, small for the tests
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +179,8 @@ def test_layer_map_menus_follow_the_explorer_models(rc):
     a, b = rc.predict([TINY["clip"], TINY["a"]], TINY["ckpt"], TINY["a"], api_name="/explorer_layer_models")
     chosen = [TINY["clip"], TINY["a"]]
     for update in (a, b):
-        assert [c[0] for c in update["choices"]] == chosen  # the checkpoint offered above is not offered here
+        assert [c[1] for c in update["choices"]] == chosen  # the checkpoint offered above is not offered here
+        assert [c[0].split(" — ")[0] for c in update["choices"]] == chosen  # labelled "name — what it is"
     assert (a["value"], b["value"]) == (TINY["clip"], TINY["a"])  # a stale value is replaced; a chosen one kept
 
 
@@ -297,6 +297,40 @@ def test_edu_match_image(ec, srv, image_file):
     out = ec.predict(TINY["clip"], handle_file(str(image_file)), None, "a red circle\na blue square", 0.5, False,
                      api_name="/edu_match_image")
     assert "τ = 0.5" in out[1]
+
+
+def test_every_model_menu_says_what_the_model_is(rc, ec):
+    def component(client, elem_id):
+        return next(c["props"] for c in client.config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+
+    labels = {value: label for label, value in component(rc, "ex-models")["choices"]}
+    assert labels[TINY["clip"]] == f"{TINY['clip']} — stand-in for CLIP, trained here on synthetic shapes"
+    assert labels[TINY["a"]].endswith("trained here on synthetic shapes")
+    assert labels[TINY["a"] + "-untrained"].startswith(f"{TINY['a']}-untrained — untrained twin")
+    assert all(" — " in label for label in labels.values())
+    note = component(ec, "edu-model")["value"]
+    assert "stand-in for CLIP, trained here on synthetic shapes" in note and "**not** the pretrained CLIP" in note
+    assert all(" — " in label for label, _ in component(ec, "edu-model-menu")["choices"])
+
+
+def test_a_stand_in_says_when_an_image_is_far_from_its_training_world(ec, srv, image_file, tmp_path):
+    from unireps.app import compute as C
+    from unireps.data import load_dataset
+
+    caps = "a red circle\na blue square"
+    _, md, _, _ = ec.predict(TINY["clip"], handle_file(str(image_file)), None, caps, 0.07, False,
+                             api_name="/edu_match_image")  # random pixels: nothing like the shapes world
+    assert "far from the synthetic shapes" in md and md.index("far from") < md.index("Best match")
+    _, _, preview = ec.predict(TINY["clip"], handle_file(str(image_file)), None, False, api_name="/edu_alt_text")
+    assert "far from the synthetic shapes" in preview
+    shapes = load_dataset("shapes", n=3, seed=5, split="test")  # new images of the training world
+    for i, img in enumerate(shapes.images):
+        assert C.far_from_training(srv.engine, TINY["clip"], img) is None, i
+        path = tmp_path / f"shape{i}.png"
+        Image.fromarray(np.asarray(img, dtype=np.uint8)).save(path)
+    _, md, _, _ = ec.predict(TINY["clip"], handle_file(str(tmp_path / "shape0.png")), None, caps, 0.07, False,
+                             api_name="/edu_match_image")
+    assert "far from" not in md and "Best match" in md
 
 
 def test_edu_match_caption(ec):

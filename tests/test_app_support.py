@@ -19,6 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ZOO_CACHE = Path(tempfile.gettempdir()) / f"unireps-test-app-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 TINY = {"a": "zoo:tiny-cnn8-bow-infonce-s0", "b": "zoo:tiny-cnn8-bow-infonce-s1", "clip": "zoo:tiny-clip-s0",
         "ckpt": "zoo:tiny-cnn8-bow-infonce-s0-ckpt50"}
+FED = {"n_clients": 3, "rounds": 2, "local_epochs": 1}  # the federated tab's grid, small for the tests
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import MAX_MEASURES, MAX_MODELS, TOY_PREFIX, Engine, InputError
+from .engine import MAX_MEASURES, MAX_MODELS, TOY_PREFIX, Engine, InputError, resize_images
 from .figures import bar, heatmap, layer_heatmap, linked_panels, placeholder, training_panels
 
 PUZZLE_METRICS = ("linear_cka", "mutual_knn")
@@ -619,6 +619,44 @@ def temperature(engine: Engine, model: str) -> tuple[float, str]:
         return 1.0 / scale, f"the model's learned logit_scale (exp = {scale:.2f}, so τ = {1 / scale:.4f})"
     return CLIP_INIT_TEMPERATURE, ("CLIP's initial value τ = 0.07 (Radford et al. 2021); this model exposes no "
                                    "logit_scale")
+
+
+OOD_COVERAGE = 0.999
+OOD_REFERENCE = 1000  # images of the shapes world the nearest-neighbour test compares with
+
+
+def far_from_training(engine: Engine, model: str, image: np.ndarray) -> dict | None:
+    """For a model trained here on the shapes world (a zoo stand-in): whether ``image`` lies far from what it was
+    trained on.  Nearest-neighbour test (as in Sun et al., ICML 2022, here on the model's input): the Euclidean
+    distance between the image as the model sees it (resized to its input size, RGB in [0, 1]) and the nearest of
+    1,000 images of the shapes world, against the leave-one-out nearest distances of those images themselves.
+    Returns {"distance", "threshold", "coverage"} when the distance exceeds what a fraction ``coverage`` of the
+    shapes images reach (so about 0.1% of new images of that world are flagged), else None (also for models not
+    trained here: their training data are not at hand).  The model's own embedding is no guide here: a stand-in maps
+    photographs close to the shapes it knows."""
+    size = engine.input_size(model)
+    if engine.entry(model).kind != "zoo" or size is None:
+        return None
+
+    def pixels(images):
+        return resize_images(np.asarray(images), size).reshape(len(images), -1).astype(np.float32) / 255.0
+
+    def calibrate():
+        from ..data import load_dataset
+
+        R = pixels(load_dataset("shapes", n=OOD_REFERENCE, seed=1, split="train").images)
+        sq = (R * R).sum(1)
+        D = sq[:, None] + sq[None, :] - 2.0 * (R @ R.T)
+        np.fill_diagonal(D, np.inf)
+        nearest = np.sqrt(np.maximum(D.min(axis=1), 0.0))
+        return R, sq, float(np.quantile(nearest, OOD_COVERAGE))
+
+    R, sq, threshold = engine.memo(("ood", size), calibrate)
+    x = pixels(np.asarray(image)[None])[0]
+    distance = float(np.sqrt(max(float((sq - 2.0 * (R @ x)).min() + x @ x), 0.0)))
+    if distance <= threshold:
+        return None
+    return {"distance": distance, "threshold": threshold, "coverage": OOD_COVERAGE}
 
 
 def model_image(engine: Engine, model: str, image: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ per tab; each builds its components and wires its events on the shared :class:`~
 
 from __future__ import annotations
 
+import html
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -14,7 +15,7 @@ import numpy as np  # noqa: E402
 from . import compute as C  # noqa: E402
 from . import content  # noqa: E402
 from .analytics import Analytics  # noqa: E402
-from .engine import Engine, InputError  # noqa: E402
+from .engine import Engine, InputError, what_it_is  # noqa: E402
 from .figures import bar, image_html, occlusion_figure, placeholder  # noqa: E402
 from .inputs import load_image, parse_caption, parse_texts  # noqa: E402
 from .ui import OPT_IN_LABEL, Page, nav_html, new_page, session_outputs, start_session, track_tabs  # noqa: E402
@@ -73,6 +74,32 @@ def need_model(name):
     return name
 
 
+def model_note(engine: Engine, model: str | None, tau_src: str) -> str:
+    """The note above the page: which model answers, what it is, and — for a stand-in — that it is not CLIP."""
+    if not model:
+        return ("**No image–text model is available yet.** Build the small model zoo with `unireps zoo build` "
+                "(it trains a small stand-in for CLIP on this machine), then restart the app.")
+    note = f"**Model used on this page:** `{model}` — {what_it_is(engine.entry(model))} (temperature from {tau_src})."
+    if engine.entry(model).kind == "zoo":
+        note += (" It has CLIP's two towers and contrastive objective, but it was trained here for minutes on 32×32 "
+                 "pictures of coloured shapes with short captions: it is **not** the pretrained CLIP of Radford et "
+                 "al. (2021), and it knows shapes and colours, not photographs.  With a CLIP checkpoint in the "
+                 "Hugging Face cache the page uses the real one.")
+    return note
+
+
+def far_note(engine: Engine, model: str, image) -> str:
+    """A warning beside an answer when a stand-in sees an image far from its training world ("" otherwise)."""
+    far = C.far_from_training(engine, model, image)
+    if far is None:
+        return ""
+    return (f"**⚠ This image is far from the synthetic shapes `{model}` was trained on:** it is further from "
+            f"every one of 1,000 pictures of that world (pixel distance {far['distance']:.1f} at the model's input "
+            f"size) than {far['coverage']:.1%} of those pictures are from their nearest neighbour "
+            f"({far['threshold']:.1f}).  The stand-in's answer says little about what a model trained on "
+            "photographs, such as the real CLIP, would say.")
+
+
 def build_educational(engine: Engine, analytics: Analytics | None = None) -> gr.Blocks:
     page = new_page(engine, analytics, ROUTE)
     model = engine.clip_model()
@@ -85,11 +112,8 @@ def build_educational(engine: Engine, analytics: Analytics | None = None) -> gr.
         gr.HTML(nav_html([("../unireps-multimodal/", "Research module: do different models converge?")],
                          "How one image–text model works"))
         gr.Markdown(content.EDU_INTRO)
-        model_note = (f"**Model used on this page:** `{model}` (temperature from {tau_src})." if model else
-                      "**No image–text model is available yet.** Build the small model zoo with `unireps zoo build` "
-                      "(it trains a CLIP stand-in on this machine), then restart the app.")
-        gr.Markdown(model_note, elem_id="edu-model")
-        edu_model = gr.Dropdown(choices, value=model, label="Image–text model")
+        gr.Markdown(model_note(engine, model, tau_src), elem_id="edu-model")
+        edu_model = gr.Dropdown(engine.menu(choices), value=model, label="Image–text model", elem_id="edu-model-menu")
         page.optin = gr.Checkbox(False, label=OPT_IN_LABEL, elem_id="analytics-optin")
         with gr.Tabs(overflow_behavior="wrap"):
             tabs = [try_tab(page, edu_model), how_tab(page, edu_model), why_tab(page, edu_model),
@@ -149,6 +173,8 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
         top = df.iloc[0]
         md = (f"Best match: **{top.caption}** (cosine {top.cosine:.3f}, probability {top.probability:.2%} at "
               f"τ = {float(tau):g}).  Lower τ sharpens the probabilities; the ranking never changes.")
+        if warn := far_note(engine, name, img):
+            md = warn + "\n\n" + md
         fig = bar(df, "caption", "probability", "softmax(cosine / τ) over your captions", yrange=(0, 1))
         shown = image_html(img, "the image being matched" + (" (your upload)" if file else
                                                              f" (example: {example_label(engine, example)})"))
@@ -230,6 +256,8 @@ def why_tab(page: Page, edu_model) -> gr.Tab:
             wfig = placeholder(str(e))
         md = (f"cosine(image, “{caption}”) = **{cos:.3f}**.  Positive values: removing that patch or word lowers "
               "the match, so it supports it.")
+        if warn := far_note(engine, name, img):
+            md = warn + "\n\n" + md
         return md, ofig, wfig
 
     btn.click(do_explain, inputs=[edu_model, file, example, caption, page.optin, page.session],
@@ -267,7 +295,12 @@ def ethics_tab(page: Page, edu_model) -> gr.Tab:
         if engine.entry(name).kind == "zoo":
             note = (" This small model was trained only on the shapes world, so its suggestions for photographs "
                     "are wrong, which is itself the lesson: a model describes the world it was trained on.")
-        shown = image_html(img, "the image being described") + f'<p class="unireps-note">{note}</p>'
+            far = C.far_from_training(engine, name, img)
+            if far is not None:
+                note = (f"⚠ This image is far from the synthetic shapes {name} was trained on (pixel distance "
+                        f"{far['distance']:.1f} to the nearest of 1,000 pictures of that world, beyond the "
+                        f"{far['threshold']:.1f} that {far['coverage']:.1%} of them stay within)." + note)
+        shown = image_html(img, "the image being described") + f'<p class="unireps-note">{html.escape(note)}</p>'
         return df.iloc[0].suggestion, df, shown
 
     btn.click(do_alt, inputs=[edu_model, file, example, page.optin, page.session], outputs=[text, table, preview],

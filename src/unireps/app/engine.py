@@ -173,6 +173,28 @@ def register_toy_models() -> list[str]:
     return names
 
 
+# ------------------------------------------------------------------------------------------------ labels
+
+def what_it_is(e: ModelEntry, short: bool = False) -> str:
+    """What a model is, in the library's words (``unireps.models.model_kind``: "pretrained on ImageNet (real
+    weights)", "stand-in for CLIP, trained here on synthetic shapes", "untrained twin ..."); ``short`` drops the
+    parenthetical detail (for menus).  The app's toy digits models are "trained here on the digits (toy)".
+
+    >>> what_it_is(ModelEntry("efficientnet-lite0-untrained", ("image",), "package", "efficientnet-lite"), short=True)
+    'untrained twin'
+    """
+    from ..models import model_kind
+
+    if e.kind == "toy":
+        kind = "untrained twin" if e.is_twin else "trained here on the digits (toy)"
+    else:
+        try:
+            kind = model_kind(e.name)
+        except Exception:  # noqa: BLE001 - a model the registry cannot describe keeps its own description
+            kind = e.description or "registered model"
+    return re.sub(r"\s*\([^)]*\)", "", kind).strip() if short else kind
+
+
 # ------------------------------------------------------------------------------------------------ engine
 
 
@@ -267,6 +289,14 @@ class Engine:
     def names(self, modality: str | None = None, twins: bool = True, kinds: Sequence[str] | None = None) -> list[str]:
         return [e.name for e in self.catalogue() if (modality is None or modality in e.modalities)
                 and (twins or not e.is_twin) and (kinds is None or e.kind in kinds)]
+
+    def label(self, name: str) -> str:
+        """``name — what it is`` (:func:`what_it_is`): how the menus show a model."""
+        return f"{name} — {what_it_is(self.entry(name), short=True)}"
+
+    def menu(self, names: Sequence[str]) -> list[tuple[str, str]]:
+        """Dropdown choices (label, value): each model labelled with what it is, the value its registry name."""
+        return [(self.label(n), n) for n in names]
 
     def zoo_names(self) -> list[str]:
         return self.names(kinds=("zoo",))

@@ -108,8 +108,9 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
         gr.Markdown(content.EXPLORER_HELP)
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                models = gr.Dropdown(ch.models, value=ch.default_models, multiselect=True, max_choices=MAX_MODELS,
-                                     label=f"Models (choose 2–{MAX_MODELS})", elem_id="ex-models")
+                models = gr.Dropdown(engine.menu(ch.models), value=ch.default_models, multiselect=True,
+                                     max_choices=MAX_MODELS, label=f"Models (choose 2–{MAX_MODELS})",
+                                     elem_id="ex-models")
                 measures = gr.CheckboxGroup(ch.metrics, value=DEFAULT_MEASURES,
                                             label=f"Measures (up to {MAX_MEASURES})")
             with gr.Column(scale=1, min_width=240):
@@ -165,28 +166,30 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
               outputs=[status, *heats, panels, table, item], api_name="explorer_compare", **page.compute_kw)
     nn_btn.click(do_neighbours, inputs=[models, dskey, modality, item, k], outputs=[nn, panels],
                  api_name="explorer_neighbours", **page.compute_kw)
-    models.change(follow_models, inputs=[models, layer_a, layer_b], outputs=[layer_a, layer_b],
+    models.change(lambda m, a, b: follow_models(m, a, b, engine), inputs=[models, layer_a, layer_b],
+                  outputs=[layer_a, layer_b],
                   api_name="explorer_layer_models", **page.light_kw)
     return tab
 
 
-def follow_models(models, a: str | None, b: str | None):
+def follow_models(models, a: str | None, b: str | None, engine: Engine | None = None):
     """The layer-map menus after the explorer's model choice changed: their choices become the chosen models
-    (all models while fewer than two are chosen), keeping a current value that is still offered."""
+    (all models while fewer than two are chosen; labelled by ``engine``), keeping a current value still offered."""
     chosen = [m for m in (models or []) if m]
     if len(chosen) < 2:
         return gr.update(), gr.update()
     a = a if a in chosen else chosen[0]
     b = b if b in chosen and b != a else next((m for m in chosen if m != a), chosen[0])
-    return gr.update(choices=chosen, value=a), gr.update(choices=chosen, value=b)
+    menu = engine.menu(chosen) if engine is not None else chosen
+    return gr.update(choices=menu, value=a), gr.update(choices=menu, value=b)
 
 
 def _layer_map_section(page: Page, ch: Choices, dskey, modality):
     """The layer × layer map of two models (the model menus follow the models chosen above)."""
     gr.Markdown("### Layer × layer map")
     with gr.Row():
-        a = gr.Dropdown(ch.models, value=ch.default(0), label="Model A (rows)", elem_id="ex-la")
-        b = gr.Dropdown(ch.models, value=ch.default(1), label="Model B (columns)",
+        a = gr.Dropdown(page.engine.menu(ch.models), value=ch.default(0), label="Model A (rows)", elem_id="ex-la")
+        b = gr.Dropdown(page.engine.menu(ch.models), value=ch.default(1), label="Model B (columns)",
                         elem_id="ex-lb")
         metric = gr.Dropdown(ch.metrics, value="linear_cka", label="Measure")
         btn = gr.Button("Layer map")
@@ -218,7 +221,8 @@ def crossmodel_tab(page: Page, ch: Choices) -> gr.Tab:
             with gr.Column(min_width=260):
                 texts = gr.Textbox(label="Texts (one per line, at most 16)", lines=5,
                                    value="a small red circle\na big blue square", elem_id="cm-texts")
-                models = gr.Dropdown(ch.models, value=ch.default_models, multiselect=True, max_choices=MAX_MODELS,
+                models = gr.Dropdown(page.engine.menu(ch.models), value=ch.default_models, multiselect=True,
+                                     max_choices=MAX_MODELS,
                                      label=f"Models (1–{MAX_MODELS})")
                 with gr.Row():
                     dskey = gr.Dropdown(list(REFERENCE_SETS), value=ch.default_set, label="Reference set")
@@ -266,7 +270,7 @@ def brain_tab(page: Page, ch: Choices) -> gr.Tab:
     with gr.Tab(TABS[3][1], id=TABS[3][0]) as tab:
         gr.Markdown(content.BRAIN)
         with gr.Row():
-            model = gr.Dropdown(ch.image_models, value=ch.default(0), label="Model (image tower)")
+            model = gr.Dropdown(page.engine.menu(ch.image_models), value=ch.default(0), label="Model (image tower)")
             btn = gr.Button("Compare with the brain", variant="primary")
         md = gr.Markdown()
         with gr.Row():
