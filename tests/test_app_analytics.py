@@ -182,13 +182,14 @@ def test_dashboard_figures_count_what_was_recorded(tmp_path):
     text, figs, table = dashboard_figures(a.db_path)
     assert "**9 events** from **3 sessions**" in text and "4 comparisons" in text and "1 uploads" in text
     bars = figs["combinations"].data[0]
-    assert dict(zip(bars.y, bars.x)) == {"zoo:a + zoo:b": 3, "zoo:a + zoo:c": 1}
+    assert dict(zip(bars.y, bars.x)) == {"a +<br>b": 3, "a +<br>c": 1}
     assert dict(zip(figs["tab_views"].data[0].y, figs["tab_views"].data[0].x)) == {"Explorer": 3}
     assert figs["time_on_tab"].data[0].x[0] == pytest.approx(1.5)  # minutes
+    assert figs["time_on_tab"].data[0].y[0] == "Explorer<br>median 90 s, 1 session(s)"
     series = {t.name: sum(t.y) for t in figs["activity"].data}
     assert series == {"comparisons": 4, "tab views": 3, "uploads (image)": 1, "sessions": 3}
     heat = figs["combinations_over_time"].data[0]
-    assert list(heat.y) == ["zoo:a + zoo:b", "zoo:a + zoo:c"] and np.nansum(heat.z) == 4
+    assert list(heat.y) == ["a +<br>b", "a +<br>c"] and np.nansum(heat.z) == 4
     assert {"metric", "name", "value"} == set(table.columns)
 
 

@@ -264,7 +264,7 @@ def test_applications_federated(rc):
     names = {t.get("name") for t in plot_json(acc)["data"]}
     assert {"fedavg", "aligned"} <= names
     assert any("central" in json.dumps(a) for a in plot_json(acc)["layout"].get("annotations", []))
-    assert {"fedavg", "fedavg (client↔global)"} <= {t.get("name") for t in plot_json(drift)["data"]}
+    assert {"fedavg (client↔client)", "fedavg (client↔global)"} <= {t.get("name") for t in plot_json(drift)["data"]}
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="(?i)choose one or more strategies"):

@@ -304,7 +304,8 @@ EDU_INTRO = """
 Models like **CLIP** (Radford et al. 2021, ICML) learn from pairs of images and captions.  They power image search,
 "zero-shot" classification and alt-text suggestions.  On this page you can try such a model — the one named just
 below: the real CLIP when a CLIP checkpoint is installed, otherwise a small **stand-in** with CLIP's design trained
-here on synthetic shapes, which is *not* CLIP — look inside it, and see what it gets wrong.  Everything runs on this computer; nothing you upload is kept (uploads sit in a temporary folder that
+here on synthetic shapes, which is *not* CLIP — look inside it, and see what it gets wrong.  Everything runs on
+this computer; nothing you upload is kept (uploads sit in a temporary folder that
 the server empties every few minutes).
 """
 

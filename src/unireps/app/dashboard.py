@@ -9,6 +9,7 @@ login (user ``owner``).  It shows aggregates of what visitors opted in to share,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,24 @@ def period(times: pd.Series) -> tuple[str, str]:
     """
     span = (times.max() - times.min()) if len(times) else pd.Timedelta(0)
     return ("h", "hour") if span < pd.Timedelta(days=3) else ("D", "day")
+
+
+def label_period(p, unit: str) -> str:
+    """A period's axis label: "2026-12-06 23:00" for hours, "2026-12-06" for days.
+
+    >>> label_period(pd.Timestamp("2026-12-06 23:00", tz="UTC"), "hour")
+    '2026-12-06 23:00'
+    """
+    return pd.Timestamp(p).strftime("%Y-%m-%d %H:%M" if unit == "hour" else "%Y-%m-%d")
+
+
+def combo_label(combination: str) -> str:
+    """A model combination on two or more lines, source prefixes dropped (the full names are in the table).
+
+    >>> combo_label("zoo:clip-s0 + zoo:siglip-s0")
+    'clip-s0 +<br>siglip-s0'
+    """
+    return " +<br>".join(re.sub(r"^[a-z]+:", "", m.strip()) for m in combination.split(" + "))
 
 
 def activity(events: pd.DataFrame) -> pd.DataFrame:
@@ -101,8 +120,8 @@ def dashboard_figures(db_path: str | os.PathLike) -> tuple[str, dict[str, go.Fig
     if times:
         tabs = sorted(times, key=lambda k: -times[k]["total"])
         figs["time_on_tab"] = _bar(
-            tabs, [times[t]["total"] / 60 for t in tabs], "Time on each tab (minutes, all sessions)", "minutes",
-            text=[f"median {times[t]['median']:.0f} s over {times[t]['n']} sessions" for t in tabs],
+            [f"{t}<br>median {times[t]['median']:.0f} s, {times[t]['n']} session(s)" for t in tabs],
+            [times[t]["total"] / 60 for t in tabs], "Time on each tab (minutes, all sessions)", "minutes",
             color=PALETTE[1])
     else:
         figs["time_on_tab"] = placeholder(empty)
@@ -110,17 +129,20 @@ def dashboard_figures(db_path: str | os.PathLike) -> tuple[str, dict[str, go.Fig
     if len(act):
         _, unit = period(events.time)
         fig = go.Figure()
+        periods = [label_period(p, unit) for p in sorted(act.period.unique())]
         for i, (name, g) in enumerate(act.groupby("series", sort=False)):
-            fig.add_trace(go.Scatter(x=g.period, y=g["count"], mode="lines+markers", name=name,
-                                     line={"color": PALETTE[i % len(PALETTE)]}))
-        fig.update_yaxes(title=f"events per {unit}", rangemode="tozero")
-        fig.update_layout(legend={"orientation": "h", "y": -0.2})
+            fig.add_trace(go.Bar(x=[label_period(p, unit) for p in g.period], y=g["count"], name=name,
+                                 marker_color=PALETTE[i % len(PALETTE)]))
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods)
+        fig.update_yaxes(title=f"count per {unit}", rangemode="tozero")
+        fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.25})
         figs["activity"] = responsive(style(fig, f"Comparisons, uploads, tab views and sessions per {unit} (UTC)",
                                             height=380), 340)
     else:
         figs["activity"] = placeholder(empty)
     combos = dict(list(s["model_combinations"].items())[:TOP_COMBINATIONS])
-    figs["combinations"] = (_bar(combos, combos.values(), f"Model combinations compared (top {len(combos)})",
+    figs["combinations"] = (_bar([combo_label(c) for c in combos], combos.values(),
+                                 f"Model combinations compared (top {len(combos)})",
                                  "comparisons", color=PALETTE[2]) if combos else placeholder(empty))
     figs["combinations_over_time"] = combinations_over_time(events, list(combos))
     text = (f"**{s['events']} events** from **{s['sessions']} sessions** ({s['first'] or '–'} to {s['last'] or '–'}, "
@@ -140,10 +162,12 @@ def combinations_over_time(events: pd.DataFrame, combos: list[str]) -> go.Figure
     counts = (ev.assign(period=ev.time.dt.floor(freq)).groupby(["name", "period"]).size().unstack(fill_value=0)
               .reindex([c for c in combos if c in set(ev.name)]))
     z = counts.to_numpy(float)
-    fig = go.Figure(go.Heatmap(z=np.where(z > 0, z, np.nan), x=[str(p) for p in counts.columns],
-                               y=list(counts.index), colorscale="Viridis", colorbar={"thickness": 12},
+    fig = go.Figure(go.Heatmap(z=np.where(z > 0, z, np.nan), x=[label_period(p, unit) for p in counts.columns],
+                               y=[combo_label(c) for c in counts.index], colorscale="Viridis",
+                               colorbar={"thickness": 12},
                                hovertemplate="%{y}<br>%{x}: %{z} comparisons<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(type="category")
     style(fig, f"Model combinations per {unit} (UTC)", height=max(280, 80 + 26 * len(counts)))
     return responsive(fig, 420)
 

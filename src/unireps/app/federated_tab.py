@@ -22,6 +22,7 @@ from .engine import Engine, InputError  # noqa: E402
 from .figures import responsive  # noqa: E402
 
 ALPHAS = (0.1, 10.0)
+DEFAULT_LAYER = "relu2"  # the last hidden layer: the layer the library's results paragraph reports
 TABLES = ("rounds", "per_client", "baselines", "partitions")
 BASELINES = ("central", "isolated", "untrained")
 SHOWN = ["alpha", "strategy", "round", "global_acc", "client_acc", "cka_client_global", "cka_client_client",
@@ -115,7 +116,8 @@ def _line_figure(t: pd.DataFrame, strategies: list[str], col: str, title: str, y
     fig = go.Figure()
     for i, s in enumerate(strategies):
         g = t[t.strategy == s].sort_values("round")
-        fig.add_trace(go.Scatter(x=g["round"], y=g[col], mode="lines+markers", name=s,
+        fig.add_trace(go.Scatter(x=g["round"], y=g[col], mode="lines+markers",
+                                 name=f"{s} (client↔client)" if secondary else s,
                                  line={"color": PALETTE[i % len(PALETTE)], "width": 3}))
         if secondary:
             fig.add_trace(go.Scatter(x=g["round"], y=g[secondary], mode="lines", name=f"{s} (client↔global)",
@@ -146,9 +148,8 @@ def view(engine: Engine, alpha, strategies: Sequence[str], rnd, layer: str):
     central, iso_acc = _base(t, "central", "global_acc"), _base(t, "isolated", "client_acc")
     acc = _line_figure(runs, chosen, "global_acc", f"Global model's test accuracy, α = {a:g}", "test accuracy", r,
                        [("central", central, "solid"), ("isolated clients (mean)", iso_acc, "dot")])
-    drift = _line_figure(runs, chosen, "cka_client_client",
-                         f"Client drift at {layer}: client↔client linear CKA (solid), client↔global (dotted)",
-                         "linear CKA (mean over pairs)", r,
+    drift = _line_figure(runs, chosen, "cka_client_client", f"Client drift at {layer} (linear CKA)",
+                         "linear CKA, mean over pairs", r,
                          [("isolated", _base(t, "isolated", "cka_client_client"), "dot"),
                           ("untrained", _base(t, "untrained", "cka_client_client"), "dash")],
                          secondary="cka_client_global")
@@ -179,7 +180,8 @@ def federated_section(page) -> None:
             strategies = gr.CheckboxGroup(list(STRATEGIES), value=list(STRATEGIES), label="Aggregation strategies")
         with gr.Row():
             rnd = gr.Slider(0, cfg.rounds, value=cfg.rounds, step=1, label="Round")
-            layer = gr.Dropdown(names, value=names[-1], label="Layer of the representation analysis")
+            layer = gr.Dropdown(names, value=DEFAULT_LAYER if DEFAULT_LAYER in names else names[-1],
+                                label="Layer of the representation analysis")
         btn = gr.Button("Show", variant="primary", elem_id="fed-show")
         md = gr.Markdown(elem_id="fed-result")
         acc = gr.Plot(label="Global accuracy per round", elem_id="fed-acc")
