@@ -6,7 +6,8 @@ What a name means is decided once, by :func:`unireps.models.names.parse_model_na
 2. a registered name (built-ins below and anything added with :func:`register_model`);
 3. a source prefix ``<prefix>:<target>``: built in are ``hf:<repo id>``, ``sentence-transformers:<id>``,
    ``open_clip:<arch>/<pretrained>`` and ``timm:<name>``; packages add theirs with :func:`register_source`
-   (the zoo registers ``zoo:`` where it is defined, in :mod:`unireps.zoo`);
+   (the zoo registers ``zoo:`` where it is defined, in :mod:`unireps.zoo`; the image-text bridges ``bridge:`` in
+   :mod:`unireps.transfer.bridge_model`);
 4. an existing path: a ``save_pretrained`` / sentence-transformers folder (family from
    ``config.json``'s ``model_type``), or a weights file (next to a ``config.json``, or with
    ``module=`` to load into);
@@ -35,7 +36,7 @@ from .names import ModelName, parse_model_name
 # Sources shipped in higher unireps packages: prefix -> module that calls register_source(prefix, ...) on import.
 # Imported lazily, by name, on the first name with that prefix (or by list_models), so unireps.models does not
 # depend on them at import time. Third-party packages call register_source themselves.
-PLUGIN_SOURCES: dict[str, str] = {"zoo": "unireps.zoo"}
+PLUGIN_SOURCES: dict[str, str] = {"zoo": "unireps.zoo", "bridge": "unireps.transfer.bridge_model"}
 
 
 @dataclass(frozen=True)
