@@ -66,3 +66,31 @@ def test_study_on_real_towers_beats_its_baselines():
     chance = 1 / len(splits[0][1])
     assert r[("efficientnet-lite0", "true")] > max(4 * chance, r[("efficientnet-lite0", "shuffled")] + 0.1)
     assert r[("efficientnet-lite0", "true")] > r[("efficientnet-lite0-untrained", "true")] + 0.1
+
+
+def test_cli_bridge_refuses_bad_options_before_computing(capsys):
+    from unireps.cli.main import main
+
+    assert main(["bridge", "--test-fraction", "1.5"]) == 2
+    assert "--test-fraction" in capsys.readouterr().err
+    assert main(["bridge", "--splits", "0"]) == 2
+
+
+@pytest.mark.slow
+@needs_towers
+def test_cli_bridge_prints_the_table_and_writes_json_and_markdown(tmp_path, capsys):
+    import json
+
+    from unireps.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["bridge", "--towers", "lite0", "--splits", "2", "--anchors", "0", "--seed-pairs", "0", "5",
+                 "--no-lit", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "efficientnet-lite0-untrained" in text and "null i2t R@1" in text and "75.1" in text
+    record = json.loads((out / "bridge.json").read_text())
+    assert record["meta"]["n_test"] == 31 and record["meta"]["n_train"] == 61
+    towers = {r["tower"] for r in record["retrieval"]}
+    assert towers == {"efficientnet-lite0", "efficientnet-lite0-untrained"}
+    assert "| tower |" in (out / "bridge.md").read_text()
+    assert not list(out.glob(".*.tmp"))

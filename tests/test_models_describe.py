@@ -9,7 +9,8 @@ from unireps.models import ModelInfo, describe_model, list_models, model_kind
 
 def test_every_listed_model_says_what_it_is():
     vocabulary = ("pretrained on ImageNet (real weights)", "pretrained MiniLM sentence encoder (real weights)",
-                  "real pretrained weights", "stand-in for ", "untrained twin", "small model trained here")
+                  "real pretrained weights", "stand-in for ", "untrained twin", "small model trained here",
+                  "real image tower + real text tower joined by a linear map fit here (not CLIP)")
     for info in list_models():
         text = describe_model(info)
         assert text.startswith(vocabulary), (info.name, text)
@@ -26,6 +27,8 @@ def test_labels_of_the_models_the_issue_names():
     assert model_kind("zoo:cnn16-gru-infonce-s0-ckpt25").endswith("a checkpoint part-way through training")
     assert model_kind("clip-vit-b32").startswith("real pretrained weights (Hugging Face hub")
     assert "untrained twin of zoo:clip-s0" in describe_model("zoo:clip-s0-untrained")
+    assert describe_model("bridge:lite0-minilm").startswith("real image tower + real text tower joined by a linear "
+                                                            "map fit here (not CLIP): ")
 
 
 def test_user_models_and_unknown_names():

@@ -12,6 +12,7 @@ from . import (
     cmd_app,
     cmd_applications,
     cmd_audit,
+    cmd_bridge,
     cmd_datasets,
     cmd_export,
     cmd_federated,
@@ -20,8 +21,8 @@ from . import (
     cmd_report,
 )
 
-COMMANDS = [cmd_models, cmd_metrics, cmd_audit, cmd_datasets, cmd_analysis, cmd_applications, cmd_federated,
-            cmd_report, cmd_export, cmd_app]
+COMMANDS = [cmd_models, cmd_metrics, cmd_audit, cmd_datasets, cmd_analysis, cmd_applications, cmd_bridge,
+            cmd_federated, cmd_report, cmd_export, cmd_app]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,8 @@ from .registry import ModelInfo, list_models
 STAND_IN_FOR = {"clip": "CLIP", "siglip": "SigLIP", "siglip2": "SigLIP 2", "align": "ALIGN", "blip": "BLIP",
                 "flava": "FLAVA"}
 REAL_LABELS = {"efficientnet-lite": "pretrained on ImageNet (real weights)",
-               "minilm": "pretrained MiniLM sentence encoder (real weights)"}
+               "minilm": "pretrained MiniLM sentence encoder (real weights)",
+               "bridge": "real image tower + real text tower joined by a linear map fit here (not CLIP)"}
 
 
 def _info(model: str | ModelInfo) -> ModelInfo:

@@ -230,3 +230,70 @@ def joint_space_retrieval(images, texts, splits, label: str) -> pd.DataFrame:
                      **{f"i2t_{k}": v for k, v in i2t.items()}, **{f"t2i_{k}": v for k, v in t2i.items()},
                      "n_test": len(test)})
     return pd.DataFrame(rows)
+
+
+def _pm(mean: float, sd: float) -> str:
+    return f"{mean:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{mean:.3f}"
+
+
+def headline_tables(summary: Mapping[str, pd.DataFrame], top1: Mapping[str, float] | None = None
+                    ) -> dict[str, pd.DataFrame]:
+    """Readable tables from :func:`summarize_bridge`: ``retrieval`` (each tower x bridge at its largest number of
+    anchors, mean ± SD over splits, beside the shuffled-pairing null and chance, with the towers' training-split
+    CKA and, in ``top1``, published ImageNet top-1), ``anchors`` (image→text R@1 against the number of anchors)
+    and ``blind`` (blind-matching accuracy against the number of seed pairs, with its null and chance).
+
+    >>> rng = np.random.default_rng(0); T = rng.normal(size=(24, 6))
+    >>> st = bridge_study({"net": {"a": T}}, T, stratified_splits([0, 1] * 12, 2), methods=("procrustes",),
+    ...                   n_anchors=(0,), lit=False, seed_pairs=(0,))
+    >>> headline_tables(summarize_bridge(st))["retrieval"]["i2t R@1"].tolist()
+    ['1.000 ± 0.000']
+    """
+    top1 = dict(top1 or {})
+    r, lay = summary["retrieval"], summary["layers"].set_index("tower")
+    last = r[r["n_anchors"] == r.groupby(["tower", "bridge"])["n_anchors"].transform("max")]
+    true, null = last[last["pairing"] == "true"], last[last["pairing"] != "true"].set_index(["tower", "bridge"])
+    rows = []
+    for _, x in true.iterrows():
+        key = (x["tower"], x["bridge"])
+        row = {"tower": x["tower"], "bridge": x["bridge"], "anchors": int(x["n_anchors"])}
+        for c in RECALLS:
+            row[c.replace("_", " ")] = _pm(x[f"{c}_mean"], x[f"{c}_sd"])
+        if key in null.index:
+            row["null i2t R@1"] = _pm(null.loc[key, "i2t_R@1_mean"], null.loc[key, "i2t_R@1_sd"])
+        row["chance R@1"], row["chance R@5"] = round(float(x["chance_R@1"]), 3), round(float(x["chance_R@5"]), 3)
+        if x["tower"] in lay.index:
+            row["train CKA"] = _pm(lay.loc[x["tower"], "train_cka_mean"], lay.loc[x["tower"], "train_cka_sd"])
+            row["layer"] = lay.loc[x["tower"], "layers_chosen"]
+        if top1:
+            row["ImageNet top-1 %"] = top1.get(x["tower"], "-")
+        row["n_test"], row["splits"] = int(x["n_test"]), int(x["n_splits"])
+        rows.append(row)
+    curve = r[(r["pairing"] == "true") & (r["bridge"] != "own space")].pivot_table(
+        index=["tower", "bridge"], columns="n_anchors", values="i2t_R@1_mean", sort=False)
+    curve.columns = [f"R@1 k={c}" for c in curve.columns]
+    b = summary["blind"]
+    bt, bn = b[b["pairing"] == "true"], b[b["pairing"] != "true"].set_index(["tower", "n_seeds"])
+    blind = []
+    for _, x in bt.iterrows():
+        key = (x["tower"], x["n_seeds"])
+        nul = _pm(bn.loc[key, "accuracy_mean"], bn.loc[key, "accuracy_sd"]) if key in bn.index else "-"
+        blind.append({"tower": x["tower"], "seed pairs": int(x["n_seeds"]),
+                      "accuracy": _pm(x["accuracy_mean"], x["accuracy_sd"]), "null (shuffled seeds)": nul,
+                      "chance": round(float(x["chance"]), 3), "n_items": int(x["n_items"]),
+                      "splits": int(x["n_splits"])})
+    anchors = curve.round(3).astype(object).where(curve.notna(), "-").reset_index()
+    return {"retrieval": pd.DataFrame(rows).fillna("-"), "anchors": anchors, "blind": pd.DataFrame(blind)}
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (no index).
+
+    >>> print(markdown_table(pd.DataFrame({"a": [1], "b": ["x"]})))
+    | a | b |
+    | --- | --- |
+    | 1 | x |
+    """
+    cells = [[str(c) for c in df.columns]] + [[str(v) for v in row] for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(cells[0]) + " |", "| " + " | ".join("---" for _ in cells[0]) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells[1:]])
