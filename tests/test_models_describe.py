@@ -35,6 +35,8 @@ def test_user_models_and_unknown_names():
     mine = ModelInfo("my-net", "unknown", ("image",), "/tmp/x", "local", True, "a ResNet I trained")
     assert describe_model(mine) == "a local model folder: a ResNet I trained"
     assert model_kind(ModelInfo("f", "unknown", ("image",), "", "other", True)) == "registered by the user"
+    toy = ModelInfo("toy:digits-mlp-s0", "module", ("image",), "", "toy", True, "digits MLP, trained, seed 0")
+    assert describe_model(toy).startswith("small model trained here on scikit-learn digits")
     with pytest.raises(ValueError, match="unireps models"):
         describe_model("no-such-model")
 

@@ -51,6 +51,8 @@ def model_kind(model: str | ModelInfo) -> str:
         return kind + (", a checkpoint part-way through training" if variant == "checkpoint" else "")
     if info.name.endswith("-untrained"):
         return "untrained twin (same architecture, random init)"
+    if info.source_kind == "toy":  # the app's digits MLPs (unireps.app.engine.register_toy_models)
+        return "small model trained here on scikit-learn digits (not a stand-in for a published model)"
     if info.family in REAL_LABELS:
         return REAL_LABELS[info.family]
     if info.source_kind == "hub":
