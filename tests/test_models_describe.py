@@ -12,6 +12,8 @@ def test_every_listed_model_says_what_it_is():
                   "real pretrained weights", "stand-in for ", "untrained twin", "small model trained here",
                   "real image tower + real text tower joined by a linear map fit here (not CLIP)")
     for info in list_models():
+        if info.source_kind not in ("hub", "package", "zoo", "toy"):  # registered by another test at run time
+            continue
         text = describe_model(info)
         assert text.startswith(vocabulary), (info.name, text)
         if info.source_kind == "zoo":
