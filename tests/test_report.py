@@ -222,7 +222,8 @@ def test_real_networks_lead_when_the_run_has_them():
     numbers = complete_numbers()
     numbers[REALNETS_KEY] = 0.3
     for key in ("brain_depth|efficientnet-lite0|model/V1", "scale_cka_depth_matched_mean|trained-trained",
-                "lm_mutual_knn_pooled|efficientnet-lite0", "scale_cka_pooled_null_mean|trained-trained"):
+                "lm_mutual_knn_pooled|efficientnet-lite0", "scale_cka_pooled_null_mean|trained-trained",
+                "bridge_i2t_r1|efficientnet-lite0"):
         numbers[key] = 0.2  # the optional paragraphs
     figures = [*FIGURE_NAMES, "realnets_brain", "realnets_scale"]
     for _ in range(200):  # every real-network number the section asks for, discovered by asking
@@ -236,6 +237,7 @@ def test_real_networks_lead_when_the_run_has_them():
     assert "EfficientNet-Lite" in abstract and "*stand-ins*" in text and "In a small world we control, on " in abstract
     assert "matched relative depth" in text and "MiniLM" in text and "early-visual V1-model RDM sits" in text
     assert "pairing the photographs at random gives" in text  # the CKA null at n = 92 is stated
+    assert "through the untrained twins" in text and "(not CLIP)" in text  # the bridge, beside its baselines
     assert "/realnets_brain.png" in text and "/realnets_scale.png" in text
     plain_abstract, plain = render("2026-11-29-x", Numbers(complete_numbers()), {"figures": FIGURE_NAMES}, SNIPPETS)
     assert "Real networks" not in plain and "EfficientNet" not in plain_abstract
@@ -249,3 +251,21 @@ def test_federated_paragraph_when_the_run_has_it():
     text = body("2026-11-29-x", Numbers(numbers), {"figures": FIGURE_NAMES}, SNIPPETS)
     assert "**Federated learning.**" in text and "Federated digits (5 clients, measured here)." in text
     assert "split the digits across 5 clients" in text
+
+
+def test_bridge_numbers_from_a_study():
+    import numpy as np
+
+    from unireps.report.realnets import bridge_numbers
+    from unireps.transfer import bridge_study, stratified_splits
+
+    rng = np.random.default_rng(0)
+    T = rng.normal(size=(30, 6))
+    Q = np.linalg.qr(rng.normal(size=(8, 6)))[0].T  # the text embedded by a rotation: a perfect bridge exists
+    reps = {"net": {"a": T @ Q}, "net-untrained": {"a": rng.normal(size=(30, 8))}}
+    study = bridge_study(reps, T, stratified_splits([0, 1, 2] * 10, 2), methods=("procrustes",), n_anchors=(0,),
+                         lit=False, seed_pairs=(0, 3))
+    n = bridge_numbers(study=study)
+    assert n["bridge_i2t_r1|net"] == 1.0 and n["bridge_i2t_r1_null|net"] < 0.5
+    assert n["bridge_i2t_r1|net-untrained"] < 0.5 and n["bridge_n_splits"] == 2 and 8 <= n["bridge_n_test"] <= 10
+    assert n["bridge_chance_r1"] == pytest.approx(1 / n["bridge_n_test"]) and n["bridge_blind_s3|net"] == 1.0

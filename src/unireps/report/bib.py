@@ -390,6 +390,20 @@ ENTRIES: dict[str, str] = {
   journal = {arXiv preprint arXiv:1909.06335},
   year = {2019}
 }""",
+    "maiorca2023": """@inproceedings{maiorca2023,
+  title = {Latent Space Translation via Semantic Alignment},
+  author = {Maiorca, Valentino and Moschella, Luca and Norelli, Antonio and Fumero, Marco and Locatello, Francesco
+            and Rodolà, Emanuele},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year = {2023}
+}""",
+    "maniparambil2024": """@inproceedings{maniparambil2024,
+  title = {Do Vision and Language Encoders Represent the World Similarly?},
+  author = {Maniparambil, Mayug and Akshulakov, Raiymbek and Djilali, Yasser Abdelaziz Dahou and Seddik, Mohamed El
+            Amine and Narayan, Sanath and Mangalam, Karttikeya and O'Connor, Noel E.},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year = {2024}
+}""",
 }
 
 

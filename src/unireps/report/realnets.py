@@ -252,6 +252,37 @@ def load_figures(folder: Path) -> dict:
     return {p.stem: pio.from_json(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
 
 
+BRIDGE_TOWERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+def bridge_numbers(n_splits: int = 5, seed: int = 0, cache_dir=None, study=None) -> dict:
+    """The post's bridge numbers (issue 23): each real image tower joined to MiniLM by a scaled orthogonal
+    Procrustes map fit on the training photos of ``n_splits`` category-stratified splits (61 / 31 photos), scored by
+    image→text R@1 / R@5 on the test photos, beside the shuffled-pairing null, the untrained twin and chance; and
+    blind matching (FAQ) with 0 and 10 seed pairs.  ``study``: a :func:`unireps.transfer.bridge_study` result to
+    summarise instead of running one.  Keys ``bridge_<measure>|<tower>``; the full study is ``unireps bridge``."""
+    from ..transfer import bridge_study, stratified_splits, summarize_bridge
+    from ..transfer.bridge_study import real_tower_features
+
+    if study is None:
+        reps, text, cats = real_tower_features(BRIDGE_TOWERS, cache_dir=cache_dir)
+        study = bridge_study(reps, text, stratified_splits(cats, n_splits, seed=seed), methods=("procrustes",),
+                             n_anchors=(0,), lit=False, seed_pairs=(0, 10), seed=seed)
+    summary = summarize_bridge(study)
+    ret, blind = summary["retrieval"], summary["blind"]
+    n: dict[str, float] = {}
+    for _, r in ret[ret.bridge == "procrustes"].iterrows():
+        tag = "" if r.pairing == "true" else "_null"
+        n[f"bridge_i2t_r1{tag}|{r.tower}"] = r["i2t_R@1_mean"]
+        n[f"bridge_i2t_r5{tag}|{r.tower}"] = r["i2t_R@5_mean"]
+        n["bridge_chance_r1"], n["bridge_chance_r5"] = r["chance_R@1"], r["chance_R@5"]
+        n["bridge_n_test"], n["bridge_n_splits"] = r.n_test, r.n_splits
+    for r in blind[blind.pairing == "true"].itertuples():
+        n[f"bridge_blind_s{r.n_seeds}|{r.tower}"] = r.accuracy_mean
+        n[f"bridge_blind_chance_s{r.n_seeds}"] = r.chance
+    return {k: float(v) for k, v in n.items()}
+
+
 def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200, seed: int = 0, cache_dir=None,
                  progress=print, n_boot: int = 200) -> dict:
     """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``."""
@@ -287,6 +318,8 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
             "n_boot": n_boot,
             "ceiling_lower": numbers.get("ceiling_lower_heldout", float("nan")),
             "ceiling_upper": numbers.get("ceiling_upper_heldout", float("nan"))}
+    say("real networks: image-text bridges to MiniLM (Procrustes; the full study is `unireps bridge`) ...")
+    numbers.update(bridge_numbers(seed=seed, cache_dir=cache_dir))
     md = write_markdown(out, sel, summ, lang, meta, prof)
     write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()}, summ))
     _atomic_write(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
