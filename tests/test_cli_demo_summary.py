@@ -64,3 +64,16 @@ def test_realnets_summary_gives_twins_ceiling_and_how_the_layer_was_chosen():
     assert "mutual_knn (k=10)" in text and "shuffled-pairing null 0.110" in text
     assert "untrained-untrained" not in text  # not in the numbers: not printed
     assert "lite2 0.280 [95% CI over stimuli 0.210, 0.340]" in text and "biased upwards" in text
+
+
+def test_bridge_line_with_its_baselines():
+    from unireps.cli.cmd_report import bridge_lines
+
+    n = {"bridge_chance_r1": 1 / 31, "bridge_n_test": 31.0, "bridge_n_splits": 5.0}
+    assert bridge_lines(n) == []  # no bridge numbers: no line
+    for i, m in enumerate(REAL_NETS):
+        n[f"bridge_i2t_r1|{m}"], n[f"bridge_i2t_r1_null|{m}"] = 0.36 + i / 100, 0.03
+        n[f"bridge_i2t_r1|{m}-untrained"] = 0.09
+    (line,) = bridge_lines(n)
+    assert "31 test photos" in line and "5 stratified splits" in line and "chance 0.032" in line
+    assert "lite1 0.370 (shuffled-pairing null 0.030, untrained twin 0.090)" in line

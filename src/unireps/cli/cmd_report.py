@@ -229,7 +229,23 @@ def realnets_lines(n: dict) -> list[str]:
                      f"{n[f'lm_{metric}_pooled_null|{m}']:.3f})" for m in nets]
             lines.append(f"  vs MiniLM caption embeddings, {label}, pooled layer fixed in advance (n = 92): "
                          f"{', '.join(cells)}")
-    return lines
+    return lines + bridge_lines(n)
+
+
+def bridge_lines(n: dict) -> list[str]:
+    """The real-tower bridge (issue 23) in the demo summary: image->text R@1 on the test photos beside chance, the
+    shuffled-pairing null and the untrained twin (left out when the run has no bridge numbers)."""
+    nets = REAL_NETS
+    keys = [f"bridge_i2t_r1{t}|{m}" for m in nets for t in ("", "_null")] + \
+        [f"bridge_i2t_r1|{m}-untrained" for m in nets] + ["bridge_chance_r1", "bridge_n_test", "bridge_n_splits"]
+    if not all(k in n for k in keys):
+        return []
+    cells = [f"{m.split('-')[1]} {n[f'bridge_i2t_r1|{m}']:.3f} (shuffled-pairing null "
+             f"{n[f'bridge_i2t_r1_null|{m}']:.3f}, untrained twin {n[f'bridge_i2t_r1|{m}-untrained']:.3f})"
+             for m in nets]
+    return [f"  Bridge to MiniLM (scaled orthogonal Procrustes fit on the training photos; image->text R@1 on "
+            f"{int(n['bridge_n_test'])} test photos, mean over {int(n['bridge_n_splits'])} stratified splits; "
+            f"chance {n['bridge_chance_r1']:.3f}): {', '.join(cells)}"]
 
 
 def stand_in_lines(n: dict) -> list[str]:
