@@ -260,7 +260,15 @@ def bridge_numbers(n_splits: int = 5, seed: int = 0, cache_dir=None, study=None)
     Procrustes map fit on the training photos of ``n_splits`` category-stratified splits (61 / 31 photos), scored by
     image→text R@1 / R@5 on the test photos, beside the shuffled-pairing null, the untrained twin and chance; and
     blind matching (FAQ) with 0 and 10 seed pairs.  ``study``: a :func:`unireps.transfer.bridge_study` result to
-    summarise instead of running one.  Keys ``bridge_<measure>|<tower>``; the full study is ``unireps bridge``."""
+    summarise instead of running one.  Keys ``bridge_<measure>|<tower>``; the full study is ``unireps bridge``.
+
+    >>> from unireps.transfer import bridge_study, stratified_splits
+    >>> T = np.random.default_rng(0).normal(size=(30, 6))  # a tower that is the text space itself
+    >>> st = bridge_study({"net": {"a": T}}, T, stratified_splits([0, 1, 2] * 10, 2), methods=("procrustes",),
+    ...                   n_anchors=(0,), lit=False, seed_pairs=(0,))
+    >>> bridge_numbers(study=st)["bridge_i2t_r1|net"]
+    1.0
+    """
     from ..transfer import bridge_study, stratified_splits, summarize_bridge
     from ..transfer.bridge_study import real_tower_features
 
