@@ -170,6 +170,13 @@ def _conclusion(N: Numbers, wmax: int) -> str:  # noqa: N803
     return text + (" Not observed in this run: " + "; ".join(failed) + "." if failed else "")
 
 
+def _bridge_separates(N: Numbers) -> bool:  # noqa: N803
+    """Whether every pretrained tower's bridge retrieves better (image->text R@1) than every untrained twin's."""
+    trained = [N.get(f"bridge_i2t_r1|{m}") for m in REALNETS]
+    twins = [N.get(f"bridge_i2t_r1|{m}-untrained") for m in REALNETS]
+    return min(trained) > max(twins)
+
+
 PROVENANCE_DEFAULTS = {"n_boot": "", "n_permutations": "", "stat_boot": "", "n_splits": "", "stat_permutations": "",
                        "preset": "default", "seed": 0, "run_time": "",
                        "command_line": "", "packages": {}, "figures": [], "out": ""}
@@ -196,6 +203,7 @@ def render(key: str, N: Numbers, provenance: dict, snippets: dict | None = None,
     app_screens = app_screens or {}
     env = _environment()
     ctx = {"N": N, "g": N.get, "cmp": _cmp, "realnets": N.has(REALNETS_KEY), "nets": REALNETS,
+           "bridge_separates": lambda: _bridge_separates(N),
            "argmax": lambda items, pattern: max((pattern.format(i) for i in items), key=N.get),
            "prov": prov, "key": key, "wmax": max(ws), "wmin": min(ws),
            "has": lambda name: name in figures,
