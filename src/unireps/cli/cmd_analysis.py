@@ -10,6 +10,7 @@ from .common import (
     add_out,
     check_distinct,
     check_engine,
+    check_n_boot,
     check_out,
     dataset_from_args,
     emit,
@@ -184,9 +185,7 @@ def run_realnets(args) -> int:
 
     positive("--splits", args.splits, 2)
     positive("--permutations", args.permutations, 1)
-    positive("--n-boot", args.n_boot, 0)
-    if args.n_boot == 1:
-        raise ValueError("--n-boot 1: use 0 (no confidence intervals) or at least 2 resamples")
+    check_n_boot(args.n_boot)
     check_out(args.out)
     res = run(out_dir(args.out), n_splits=args.splits, n_permutations=args.permutations, seed=args.seed,
               n_boot=args.n_boot,

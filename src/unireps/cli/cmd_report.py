@@ -74,13 +74,11 @@ def _check(args) -> None:
     """Bad options fail now, not after the zoo is built and the analyses have run."""
     import datetime
 
-    from .common import check_out, positive
+    from .common import check_n_boot, check_out, positive
 
     positive("--n", args.n, 2)
-    positive("--n-boot", args.n_boot, 0)
+    check_n_boot(args.n_boot)
     positive("--permutations", args.permutations, 0)
-    if args.n_boot == 1:
-        raise ValueError("--n-boot 1: use 0 (no confidence intervals) or at least 2 resamples")
     if args.date is not None:
         try:
             datetime.date.fromisoformat(args.date)

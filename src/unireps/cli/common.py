@@ -90,6 +90,13 @@ def positive(option: str, value, minimum: int = 1) -> None:
         raise ValueError(f"{option} {value}: must be an integer >= {minimum}")
 
 
+def check_n_boot(value: int) -> None:
+    """``--n-boot``: 0 (no confidence intervals) or at least 2 resamples."""
+    positive("--n-boot", value, 0)
+    if value == 1:
+        raise ValueError("--n-boot 1: use 0 (no confidence intervals) or at least 2 resamples")
+
+
 def check_distinct(models: list[str], command: str) -> None:
     """The same model given twice would silently collapse into one row/column: refuse it."""
     seen = set()

@@ -8,23 +8,16 @@ summary (``realnets.md``) and ``realnets_numbers.json`` into a folder, and retur
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..io import atomic_write_text, write_table
+
 LABEL_TRAINED = "pretrained on ImageNet (real weights)"
 LABEL_TWIN = "untrained twin (same architecture, random init)"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _md_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -152,7 +145,7 @@ support is trained vs untrained twin and vs the null.
 {_lang_md(lang)}
 """
     path = out / "realnets.md"
-    _atomic_write(path, text)
+    atomic_write_text(path, text)
     return path
 
 
@@ -241,7 +234,7 @@ def write_figures(folder: Path, figs: dict) -> None:
     """Each figure as plotly JSON (``<name>.json``, written atomically), for the report to load."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, fig in figs.items():
-        _atomic_write(folder / f"{name}.json", fig.to_json())
+        atomic_write_text(folder / f"{name}.json", fig.to_json())
 
 
 def load_figures(folder: Path) -> dict:
@@ -316,10 +309,7 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
                                 metric_kwargs={"mutual_knn": {"k": 10}})
     for name, df in {"brain_profiles": prof, "brain_selection": sel, "scale_by_layer": by_layer,
                      "scale_summary": summ, "language_alignment": lang}.items():
-        fd, tmp = tempfile.mkstemp(dir=out / "tables", suffix=".tmp")
-        os.close(fd)
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, out / "tables" / f"realnets_{name}.csv")
+        write_table(df, out / "tables" / f"realnets_{name}.csv")
     np.savez(out / "tables" / "realnets_cka_maps.npz", **{f"{a}__{b}": M for (a, b), M in maps.items()})
     numbers = headline_numbers(sel, summ, lang, prof)
     meta = {"run_time_s": time.perf_counter() - t0, "n_splits": n_splits, "n_permutations": n_permutations,
@@ -330,6 +320,6 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
     numbers.update(bridge_numbers(seed=seed, cache_dir=cache_dir))
     md = write_markdown(out, sel, summ, lang, meta, prof)
     write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()}, summ))
-    _atomic_write(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
+    atomic_write_text(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
     return {"numbers": numbers, "markdown": md, "tables": {"brain_profiles": prof, "brain_selection": sel,
             "scale_by_layer": by_layer, "scale_summary": summ, "language_alignment": lang}, "meta": meta}
