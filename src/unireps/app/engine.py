@@ -68,6 +68,7 @@ class AppConfig:
     concurrency: int = 2
     queue_size: int = 128
     applications: bool = True
+    warm_bridges: bool = True  # compute the real-tower bridge study of Lite0 (blind matching, held-out R@1) at startup
     delete_cache: tuple[int, int] = (300, 900)  # gradio: every 5 min, delete uploads/outputs older than 15 min
     federated: dict = field(default_factory=dict)  # FedConfig overrides (and "alphas") of the federated tab's grid
     dashboard: bool = False  # the owner's dashboard at /dashboard (also UNIREPS_DASHBOARD=1); off by default

@@ -33,6 +33,7 @@ li{margin:.6rem 0}</style></head><body><main>
 def warmup_steps(engine) -> list[tuple[str, Any]]:
     """What the background thread computes at startup, cheapest first: the puzzle's live result, the reference
     embeddings of the default models, the theory tables, the educational page's model, the applications."""
+    from . import bridges as B
     from . import compute as C
     from . import federated_tab
 
@@ -67,6 +68,8 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
             engine.memo(("bank_emb", edu), lambda: C._unit(engine.encode(edu, "text", C.caption_bank(engine))))
 
         steps.append(("educational model", edu_warm))
+    if engine.config.warm_bridges and B.photo_model(engine) == "bridge:lite0-minilm" and B.towers_available(engine):
+        steps.append(("bridges: lite0 study", lambda: B.summary(engine, B.TOWERS["lite0"])))
     if engine.config.applications:
         steps += [("applications: stitching", lambda: C.app_stitching(engine)),
                   ("applications: merging", lambda: C.app_merging(engine)),
