@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -193,7 +195,8 @@ def test_results_table_and_paragraph_come_from_the_measured_tables():
     )
 
     cfg = FedConfig(n_clients=3, rounds=2, local_epochs=1)
-    tables = run_experiment(cfg, alphas=[0.1, 10.0], strategies=["fedavg", "aligned"], with_barrier=False)
+    tables = run_experiment(cfg, alphas=[0.1, 10.0], strategies=["fedavg", "aligned"], engine="inprocess",
+                            with_barrier=False)
     table = results_table(tables)
     assert set(table.strategy) == {"fedavg", "aligned", "central", "isolated", "untrained"}
     fed = table[(table.strategy == "fedavg") & (table["round"] == 2)].set_index("alpha")
@@ -211,17 +214,109 @@ def test_results_table_and_paragraph_come_from_the_measured_tables():
         run_experiment(cfg, engine="grpc")
 
 
+SEEDED = dict(n_clients=3, rounds=2, local_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def two_seeds():
+    from unireps.federated.experiment import run_experiment
+
+    return run_experiment(FedConfig(**SEEDED), alphas=[0.1, 10.0], strategies=["fedavg", "fedprox"], seeds=[0, 1],
+                          engine="inprocess", with_barrier=False)
+
+
+def test_results_table_is_the_mean_and_sd_over_seeds_of_the_measured_rows(two_seeds):
+    from unireps.federated.experiment import results_table
+
+    table = results_table(two_seeds).set_index(["alpha", "strategy", "round"])
+    assert (table.n_seeds == 2).all()
+    long = two_seeds["rounds"]
+    for (alpha, strategy, rnd, pair, col) in [(0.1, "fedavg", 2, "global", "global_acc"),
+                                               (10.0, "fedprox", 1, "client-client", "cka_client_client")]:
+        measure, layer = ("accuracy", "output") if pair == "global" else ("cka", "relu2")
+        per_seed = long[(long.alpha == alpha) & (long.strategy == strategy) & (long["round"] == rnd)
+                        & (long.pair == pair) & (long.measure == measure) & (long.layer == layer)]
+        values = per_seed.sort_values("seed")["mean"].to_numpy()
+        assert len(values) == 2 and values[0] != values[1]  # the seeds differ (partition, init, batch order)
+        assert table.loc[(alpha, strategy, rnd), col] == pytest.approx(values.mean(), abs=1e-12)
+        assert table.loc[(alpha, strategy, rnd), f"{col}_sd"] == pytest.approx(values.std(ddof=1), abs=1e-12)
+    base = two_seeds["baselines"]
+    central = base[(base.baseline == "central") & (base.alpha == 0.1)].sort_values("seed")["mean"].to_numpy()
+    assert table.loc[(0.1, "central", 2), "global_acc"] == pytest.approx(central.mean(), abs=1e-12)
+    assert table.loc[(0.1, "central", 2), "global_acc_sd"] == pytest.approx(central.std(ddof=1), abs=1e-12)
+
+
+def test_a_seed_of_the_grid_equals_that_seed_run_alone(two_seeds):
+    from unireps.federated.experiment import results_table, run_experiment, seed_table
+
+    alone = run_experiment(FedConfig(**SEEDED, seed=1), alphas=[0.1, 10.0], strategies=["fedavg", "fedprox"],
+                           engine="inprocess", with_barrier=False)
+    both = seed_table(two_seeds)
+    one = seed_table(alone)
+    pd_cols = ["global_acc", "cka_client_client", "mknn_client_global"]
+    np.testing.assert_allclose(both[both.seed == 1][pd_cols].to_numpy(), one[pd_cols].to_numpy(), rtol=0, atol=0)
+    single = results_table(alone)
+    assert (single.n_seeds == 1).all() and single.global_acc_sd.isna().all()  # no spread from one seed
+
+
+def test_round_rows_write_mean_plus_minus_sd_and_the_paragraph_reports_the_spread(two_seeds):
+    from unireps.federated.experiment import results_paragraph, results_table, round_rows
+
+    table = results_table(two_seeds)
+    rows = round_rows(table, rounds=(2,))
+    assert set(rows.strategy) == {"fedavg", "fedprox", "central", "isolated", "untrained"}
+    assert set(rows[~rows.strategy.isin(["central", "isolated", "untrained"])]["round"]) == {2}
+    src = table[(table.alpha == 0.1) & (table.strategy == "fedavg") & (table["round"] == 2)].iloc[0]
+    got = rows[(rows.alpha == 0.1) & (rows.strategy == "fedavg")].iloc[0]
+    assert got.global_acc == f"{src.global_acc:.3f} ± {src.global_acc_sd:.3f}"
+    text = results_paragraph(two_seeds, FedConfig(**SEEDED))
+    assert "2 seeds (0, 1)" in text and "mean ± SD over seeds" in text
+    assert f"fedavg {src.global_acc:.3f} ± {src.global_acc_sd:.3f}" in text
+
+
+@pytest.mark.parametrize("seeds", [[], [0, 0]])
+def test_grid_configs_rejects_empty_or_repeated_seeds(seeds):
+    from unireps.federated.experiment import grid_configs
+
+    with pytest.raises(ValueError, match="seeds"):
+        grid_configs(FedConfig(), [0.1], ["fedavg"], seeds)
+
+
+def test_flower_engine_without_flwr_names_the_fix(monkeypatch):
+    import sys
+
+    from unireps.errors import MissingDependencyError, UnirepsError
+    from unireps.federated.experiment import run_experiment
+
+    monkeypatch.setitem(sys.modules, "unireps.federated.flower", None)  # as if flwr were not installed
+    with pytest.raises(MissingDependencyError, match=r"unireps\[flower\].*inprocess") as err:
+        run_experiment(FedConfig(n_clients=2, rounds=1, local_epochs=1), alphas=[1.0], strategies=["fedavg"])
+    assert isinstance(err.value, UnirepsError) and isinstance(err.value, ImportError)
+
+
 def test_cli_federated_writes_tables_and_paragraph(tmp_path, capsys):
     from unireps.cli.main import main
 
     out = tmp_path / "fed"
     rc = main(["federated", "--clients", "2", "--rounds", "1", "--local-epochs", "1", "--alphas", "1", "--strategies",
-               "fedavg", "--no-barrier", "--out", str(out)])
+               "fedavg", "--seeds", "0", "1", "--engine", "inprocess", "--no-barrier", "--out", str(out)])
     assert rc == 0
-    for name in ("table.csv", "rounds.parquet", "baselines.csv", "partitions.csv", "paragraph.md", "accuracy.html"):
+    for name in ("table.csv", "rounds.parquet", "baselines.csv", "partitions.csv", "paragraph.md", "accuracy.html",
+                 "table_rounds.md"):
         assert (out / name).exists(), name
     assert "central" in capsys.readouterr().out
+    assert "±" in (out / "table_rounds.md").read_text()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["seeds"] == [0, 1] and prov["engine"] == "inprocess" and prov["wall_seconds"] > 0
     assert main(["federated", "--alphas", "0", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_cli_federated_defaults_to_flower_and_three_seeds():
+    from unireps.cli.main import build_parser
+
+    args = build_parser().parse_args(["federated"])
+    assert args.engine == "flower" and args.seeds == [0, 1, 2]
+    assert build_parser().parse_args(["federated", "--seed", "3"]).seeds == [3]  # the old spelling still works
 
 
 # ------------------------------------------------------------------------------------------------ Flower
@@ -229,15 +324,46 @@ def test_cli_federated_writes_tables_and_paragraph(tmp_path, capsys):
 @pytest.mark.slow
 def test_flower_simulation_equals_the_inprocess_loop():
     pytest.importorskip("flwr")
-    from unireps.federated.flower import run_flower
+    from unireps.federated.flower import run_flower_grid
 
-    for strategy in ("fedavg", "fedprox", "aligned"):
-        cfg = FedConfig(strategy=strategy, n_clients=3, rounds=2, local_epochs=1, alpha=0.1)
-        flower, ref = run_flower(cfg), run_inprocess(cfg)
-        assert flower.engine == "flower-ray" and len(flower.globals) == len(ref.globals) == 3
+    # one simulation runs every config in turn (the server sends each run's config with its messages)
+    configs = [FedConfig(strategy=s, n_clients=3, rounds=2, local_epochs=1, alpha=0.1, seed=seed, init=init)
+               for s, seed, init in [("fedavg", 0, "shared"), ("fedprox", 0, "shared"), ("aligned", 0, "shared"),
+                                     ("fedavg", 1, "independent"), ("aligned", 1, "independent")]]
+    runs = run_flower_grid(configs)
+    assert len(runs) == len(configs)
+    for cfg, flower in zip(configs, runs):
+        ref = run_inprocess(cfg)
+        assert flower.config == cfg and flower.engine == "flower-ray" and len(flower.globals) == len(ref.globals) == 3
         for r in range(1, 3):
             for k in ref.globals[r]:  # Flower sums float32 in reply order: equal up to rounding
                 torch.testing.assert_close(flower.globals[r][k], ref.globals[r][k], rtol=1e-5, atol=1e-6)
             for c in range(cfg.n_clients):
                 torch.testing.assert_close(flower.clients[r - 1][c]["out.weight"], ref.clients[r - 1][c]["out.weight"],
                                            rtol=1e-5, atol=1e-6)
+        assert [e.get("moved_units") for e in flower.extras] == [e.get("moved_units") for e in ref.extras]
+    # the runs really differ (a grid that replayed one config would pass the checks above for that config only)
+    assert not torch.equal(runs[0].globals[-1]["fc1.weight"], runs[3].globals[-1]["fc1.weight"])
+    with pytest.raises(ValueError, match="n_clients"):
+        run_flower_grid([FedConfig(n_clients=2), FedConfig(n_clients=3)])
+    with pytest.raises(ValueError, match="at least one"):
+        run_flower_grid([])
+
+
+def test_a_saved_run_loads_back_as_its_trajectory(tmp_path):
+    from unireps.federated import load_trajectory, save_trajectory
+
+    cfg = FedConfig(strategy="aligned", n_clients=2, rounds=2, local_epochs=1, alpha=0.1, init="independent")
+    traj = run_inprocess(cfg)
+    back = load_trajectory(save_trajectory(tmp_path / "run", traj))
+    assert back.config == cfg and back.engine == "inprocess" and back.extras == traj.extras
+    for r in range(3):
+        for k in traj.globals[r]:
+            assert torch.equal(back.globals[r][k], traj.globals[r][k]), (r, k)
+    for r in range(2):
+        for c in range(2):
+            assert all(torch.equal(back.clients[r][c][k], traj.clients[r][c][k]) for k in traj.clients[r][c])
+    written = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert written == ["clients.safetensors", "config.json", "global.safetensors"]  # atomic: no temp files left
+    with pytest.raises(FileNotFoundError, match="global.safetensors"):
+        load_trajectory(tmp_path / "missing")

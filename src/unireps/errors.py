@@ -16,6 +16,7 @@ __all__ = [
     "EmbeddingsIntegrityError",
     "IncompatibleCutsError",
     "InputError",
+    "MissingDependencyError",
     "ModalityError",
     "ModelNotAvailableError",
     "ShardError",
@@ -63,6 +64,11 @@ class EmbeddingsIntegrityError(UnirepsError, ValueError):
 
 class IncompatibleCutsError(UnirepsError, ValueError):
     """The activations at the two cuts cannot be joined by a stitching layer (kind or spatial size differ)."""
+
+
+class MissingDependencyError(UnirepsError, ImportError):
+    """An optional package that the requested path needs is not installed; the message names the extra to
+    install (``pip install 'unireps[...]'``) or the option that avoids it."""
 
 
 class InputError(UnirepsError, ValueError):

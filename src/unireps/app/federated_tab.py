@@ -1,8 +1,9 @@
 """The Applications › Federated learning tab: the precomputed grid of ``unireps.federated`` (FedAvg, FedProx and
 alignment-aware aggregation at two Dirichlet label skews α, clients on scikit-learn's digits), every round measured,
 beside the centralised, isolated and untrained baselines.  The run is the library's
-(:func:`unireps.federated.experiment.run_experiment`, in-process engine), computed once in the start-up warm-up
-and cached on disk; the page only chooses what to show (α, strategies, round, layer)."""
+(:func:`unireps.federated.experiment.run_experiment`, on its in-process reference engine: the app's warm-up does
+not start a Ray cluster inside the web server; the CLI and the report run the same grid on Flower), computed once
+in the start-up warm-up and cached on disk; the page only chooses what to show (α, strategies, round, layer)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def grid(engine: Engine) -> dict[str, pd.DataFrame]:
     tag = hashlib.sha256(repr((cfg, alphas)).encode()).hexdigest()[:12]
 
     def run():
-        return engine.memo(("federated_run", tag), lambda: run_experiment(cfg, alphas=alphas))
+        return engine.memo(("federated_run", tag), lambda: run_experiment(cfg, alphas=alphas, engine="inprocess"))
 
     return {name: engine.disk_table(f"federated-{tag}-{name}", lambda name=name: run()[name]) for name in TABLES}
 

@@ -32,6 +32,7 @@ import warnings
 
 from .aggregate import aligned_average, moved_units
 from .loop import Trajectory
+from .runio import save_trajectory
 from .setting import FedConfig, client_seed, fed_data, local_train, make_model, start_state
 
 try:
@@ -44,23 +45,35 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
                       "(flwr[simulation] >= 1.21)") from e
 
 PARTITION_KEY = "partition-id"
+RUN_KEY = "unireps-run"  # index of the config in a grid run by one simulation
+OUT_KEY = "out-dir"  # run_config key of a deployment: the folder the ServerApp saves the run's weights to
 
 
 def _config(cfg: FedConfig | None, context: Context) -> FedConfig:
     return cfg if cfg is not None else FedConfig.from_record(context.run_config)
 
 
+def _message_config(msg: Message, cfg: FedConfig | None, context: Context) -> FedConfig:
+    """The run's config: sent by the server in the train message (a grid runs several configs in one
+    simulation), else ``cfg``, else Flower's ``run_config``."""
+    record = msg.content["config"]
+    if RUN_KEY in record:
+        return FedConfig.from_record(record)
+    return _config(cfg, context)
+
+
 def make_client_app(cfg: FedConfig | None = None) -> ClientApp:
     """A ClientApp whose ``train`` runs :func:`local_train` on partition ``node_config["partition-id"]``.
 
-    With ``cfg`` (simulation from Python) it is used as is; without, the config is read from ``run_config``.
-    The reply carries the weights and ``num-examples`` (FedAvg's weight) and ``partition-id`` (for recording).
+    The config is the one the server sends in the message (:func:`make_server_app` always does); without it,
+    ``cfg``, else Flower's ``run_config``.  The reply carries the weights, ``num-examples`` (FedAvg's weight),
+    ``partition-id`` and the run's index (for recording).
     """
     app = ClientApp()
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
-        conf = _config(cfg, context)
+        conf = _message_config(msg, cfg, context)
         k = int(context.node_config[PARTITION_KEY])
         if "num-partitions" in context.node_config and int(context.node_config["num-partitions"]) != conf.n_clients:
             raise ValueError(f"node_config num-partitions={context.node_config['num-partitions']} but the run "
@@ -72,8 +85,8 @@ def make_client_app(cfg: FedConfig | None = None) -> ClientApp:
         start = start_state(conf, msg.content["arrays"].to_torch_state_dict(), server_round, k)
         x, y = data.client(k)
         sd = local_train(start, x, y, conf, seed=client_seed(conf.seed, server_round, k), mu=mu)
-        reply = RecordDict({"arrays": ArrayRecord(sd),
-                            "metrics": MetricRecord({"num-examples": len(x), PARTITION_KEY: k})})
+        metrics = {"num-examples": len(x), PARTITION_KEY: k, RUN_KEY: int(config.get(RUN_KEY, 0))}
+        reply = RecordDict({"arrays": ArrayRecord(sd), "metrics": MetricRecord(metrics)})
         return Message(content=reply, reply_to=msg)
 
     return app
@@ -157,34 +170,59 @@ def make_strategy(cfg: FedConfig, recorder: _Recorder | None = None):
     return strategy
 
 
-def make_server_app(cfg: FedConfig | None = None, recorder: _Recorder | None = None) -> ServerApp:
-    """A ServerApp running ``cfg.rounds`` rounds of the strategy from the initial model ``make_model(cfg)``."""
+def make_server_app(configs: FedConfig | list[FedConfig] | None = None,
+                    recorders: list[_Recorder] | None = None) -> ServerApp:
+    """A ServerApp that runs each config of ``configs`` in turn (``rounds`` rounds of its strategy from the initial
+    model ``make_model(cfg)``), sending the config to the clients with every train message; run ``i`` is recorded
+    in ``recorders[i]``.  Without ``configs`` (a deployment) the one config is read from Flower's ``run_config``.
+    Every config of one app needs the same ``n_clients`` (the number of SuperNodes)."""
     app = ServerApp()
+    fixed = [configs] if isinstance(configs, FedConfig) else configs
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        conf = _config(cfg, context)
-        strategy = make_strategy(conf, recorder)
-        strategy.start(grid=grid, initial_arrays=ArrayRecord(make_model(conf).state_dict()),
-                       num_rounds=conf.rounds, train_config=ConfigRecord())
+        runs = fixed if fixed is not None else [FedConfig.from_record(context.run_config)]
+        recs = recorders if recorders is not None else [_Recorder() for _ in runs]
+        for i, conf in enumerate(runs):
+            strategy = make_strategy(conf, recs[i])
+            strategy.start(grid=grid, initial_arrays=ArrayRecord(make_model(conf).state_dict()),
+                           num_rounds=conf.rounds, train_config=ConfigRecord({**conf.to_record(), RUN_KEY: i}))
+        out = context.run_config.get(OUT_KEY, "")
+        if fixed is None and out:  # a deployment: keep the run's weights for unireps.federated.load_trajectory
+            rec = recs[0]
+            save_trajectory(out, Trajectory(runs[0], [make_model(runs[0]).state_dict(), *rec.globals], rec.clients,
+                                            engine="flower-deployment", extras=rec.extras))
 
     return app
 
 
-def run_flower(cfg: FedConfig, *, num_cpus: int = 2, cpus_per_client: float = 1.0, verbose: bool = False
-               ) -> Trajectory:
-    """Run ``cfg`` in Flower's Simulation Runtime (Ray backend, ``num_cpus`` for Ray, ``cpus_per_client`` per
-    client actor) and return its :class:`Trajectory` (``engine="flower-ray"``).  ``verbose``: Flower's log and
-    the Ray workers' output on the console.
+def _check_grid(configs: list[FedConfig]) -> None:
+    if not configs:
+        raise ValueError("run_flower_grid needs at least one FedConfig")
+    sizes = sorted({c.n_clients for c in configs})
+    if len(sizes) > 1:
+        raise ValueError(f"one Flower simulation has one set of SuperNodes, but the configs ask for n_clients "
+                         f"{sizes}; run one grid per number of clients")
+
+
+def run_flower_grid(configs: list[FedConfig], *, num_cpus: int = 2, cpus_per_client: float = 1.0,
+                    verbose: bool = False) -> list[Trajectory]:
+    """Run every config of ``configs`` in ONE Flower Simulation Runtime (Ray backend: ``num_cpus`` for Ray,
+    ``cpus_per_client`` per ClientApp actor), one after the other, and return their :class:`Trajectory` s
+    (``engine="flower-ray"``).  Starting Ray and its actors costs about 30 s on a loaded 2-core machine, so a grid
+    shares one start-up.  ``verbose``: Flower's log and the Ray workers' output on the console.
 
     Flower's aggregation sums float32 arrays in reply order, so the weights equal the in-process loop's up to
     float32 rounding (about 1e-7 relative per round), not bit for bit.
     """
     from flwr.simulation import run_simulation
 
+    configs = list(configs)
+    _check_grid(configs)
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    recorder = _Recorder()
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray 2.5x's FutureWarning about GPUs
+    recorders = [_Recorder() for _ in configs]
     backend = {"client_resources": {"num_cpus": float(cpus_per_client), "num_gpus": 0.0},
                "init_args": {"num_cpus": int(num_cpus), "include_dashboard": False, "log_to_driver": bool(verbose)}}
     flwr_logger = logging.getLogger("flwr")
@@ -194,13 +232,23 @@ def run_flower(cfg: FedConfig, *, num_cpus: int = 2, cpus_per_client: float = 1.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            run_simulation(server_app=make_server_app(cfg, recorder), client_app=make_client_app(cfg),
-                           num_supernodes=cfg.n_clients, backend_name="ray", backend_config=backend,
+            run_simulation(server_app=make_server_app(configs, recorders), client_app=make_client_app(),
+                           num_supernodes=configs[0].n_clients, backend_name="ray", backend_config=backend,
                            verbose_logging=verbose)
     finally:
         flwr_logger.setLevel(level)
-    if len(recorder.clients) != cfg.rounds:
-        raise RuntimeError(f"the Flower simulation completed {len(recorder.clients)} of {cfg.rounds} rounds; rerun "
-                           "with verbose=True to see Flower's log")
-    init = make_model(cfg).state_dict()
-    return Trajectory(cfg, [init, *recorder.globals], recorder.clients, engine="flower-ray", extras=recorder.extras)
+    out = []
+    for i, (cfg, rec) in enumerate(zip(configs, recorders)):
+        if len(rec.clients) != cfg.rounds:
+            raise RuntimeError(f"the Flower simulation completed {len(rec.clients)} of {cfg.rounds} rounds of run {i} "
+                               f"({cfg.strategy}, alpha={cfg.alpha:g}, seed={cfg.seed}); rerun with verbose=True to "
+                               "see Flower's log")
+        out.append(Trajectory(cfg, [make_model(cfg).state_dict(), *rec.globals], rec.clients, engine="flower-ray",
+                              extras=rec.extras))
+    return out
+
+
+def run_flower(cfg: FedConfig, **kwargs) -> Trajectory:
+    """Run ``cfg`` in Flower's Simulation Runtime (:func:`run_flower_grid` with one config; keyword arguments
+    ``num_cpus``, ``cpus_per_client``, ``verbose`` as there) and return its :class:`Trajectory`."""
+    return run_flower_grid([cfg], **kwargs)[0]

@@ -17,6 +17,7 @@ config, round, client id).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +117,7 @@ class FedData:
         """Client k's training data ``(x, y)``."""
         if not 0 <= k < len(self.parts):
             raise ValueError(f"client id {k} out of range: this setting has {len(self.parts)} clients (0..)")
-        idx = torch.as_tensor(self.parts[k])
+        idx = torch.tensor(self.parts[k])  # a copy: the cached partitions are read-only
         return self.x_train[idx], self.y_train[idx]
 
     @property
@@ -132,9 +133,16 @@ def fed_data(cfg: FedConfig) -> FedData:
     >>> len(d.parts), sum(d.sizes), tuple(d.x_probe.shape)
     (3, 1000, (197, 64))
     """
-    split = digits_split(cfg.split_seed)
-    parts = dirichlet_partition(split.y_train.numpy(), cfg.n_clients, cfg.alpha, seed=cfg.seed,
-                                min_size=cfg.min_client_size)
+    return _fed_data(cfg.split_seed, cfg.n_clients, float(cfg.alpha), cfg.seed, cfg.min_client_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _fed_data(split_seed: int, n_clients: int, alpha: float, seed: int, min_size: int) -> FedData:
+    # cached: a Flower ClientApp asks for its partition every round (FedData is frozen; its tensors are only read)
+    split = digits_split(split_seed)
+    parts = dirichlet_partition(split.y_train.numpy(), n_clients, alpha, seed=seed, min_size=min_size)
+    for p in parts:
+        p.setflags(write=False)
     return FedData(split.x_train, split.y_train, tuple(parts), split.x_test, split.y_test, split.x_val, split.y_val)
 
 

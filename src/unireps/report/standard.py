@@ -38,6 +38,8 @@ class RunConfig:
     seed: int = 0
     applications: bool = True
     quick_applications: bool = False  # smaller application runs (tests)
+    federated_engine: str = "flower"  # Flower's simulation (Ray); "inprocess": the reference loop, no Ray
+    federated_seeds: int = 3  # seeds seed, seed + 1, ... of the federated grid (mean ± SD over them)
     cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
 
 
@@ -438,21 +440,27 @@ def section_applications(cfg: RunConfig):
 
 
 def section_federated(cfg: RunConfig):
-    """Federated digits (unireps.federated): FedAvg, FedProx and aligned averaging at a strong and a weak label skew,
-    with the central, isolated and untrained baselines; the paragraph and its numbers for the post."""
+    """Federated digits (unireps.federated) on Flower's simulation engine: FedAvg and FedProx at a strong and a weak
+    label skew over ``cfg.federated_seeds`` seeds (mean ± SD), with the central, isolated and untrained baselines;
+    the paragraph and its numbers for the post."""
     from ..federated import FedConfig
     from ..federated.experiment import report_section, run_experiment
 
     quick = cfg.quick_applications
-    fed = FedConfig(n_clients=2, rounds=2, local_epochs=1) if quick else FedConfig(seed=cfg.seed)
-    # aligned averaging is left to `unireps federated`: from the shared init of every round it finds the identity
+    fed = FedConfig(n_clients=2, rounds=2, local_epochs=1, seed=cfg.seed) if quick else FedConfig(seed=cfg.seed)
+    seeds = [cfg.seed + i for i in range(max(1, cfg.federated_seeds))]
+    # aligned averaging is left to `unireps federated`: from the shared init of every round it finds the identity;
+    # interpolation barriers too (the paragraph does not use them; they cost about a third of the analysis)
     tables = run_experiment(fed, alphas=(0.1, 10.0), strategies=("fedavg",) if quick else ("fedavg", "fedprox"),
-                            with_barrier=not quick)
+                            seeds=seeds, engine=cfg.federated_engine, with_barrier=False)
     table, paragraph = report_section(tables, fed)
-    numbers = {"federated_paragraph": paragraph, "federated_clients": fed.n_clients, "federated_rounds": fed.rounds}
+    numbers = {"federated_paragraph": paragraph, "federated_clients": fed.n_clients, "federated_rounds": fed.rounds,
+               "federated_seeds": len(seeds), "federated_engine": cfg.federated_engine}
     last = table[table["round"] == table.groupby(["alpha", "strategy"])["round"].transform("max")]
     for row in last.dropna(subset=["global_acc"]).itertuples():
         numbers[f"federated_acc_a{row.alpha:g}_{row.strategy}"] = float(row.global_acc)
+        if row.n_seeds > 1:
+            numbers[f"federated_acc_sd_a{row.alpha:g}_{row.strategy}"] = float(row.global_acc_sd)
     return {"federated": table, **{f"federated_{k}": v for k, v in tables.items()}}, {}, numbers
 
 
