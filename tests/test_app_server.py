@@ -361,11 +361,18 @@ def test_photo_model_answers_photographs_only(ec, srv):
     assert model == "bridge:lite0-minilm"  # the towers' packages are installed here
     md, table = ec.predict(model, None, example(srv), "a red circle\na blue square", 0.07, api_name="/edu_match_photo")
     assert "synthetic shapes world" in md and not table["data"]
+    from unireps.app.educational import PHOTO_CAPTIONS, SHAPES_CAPTIONS, examples
+
+    photo = next(label for label, _ in examples(srv.engine) if label.startswith("92 objects"))
+    assert ec.predict(None, photo, SHAPES_CAPTIONS, api_name="/edu_captions_for_example") == PHOTO_CAPTIONS
+    assert ec.predict(None, example(srv), PHOTO_CAPTIONS, api_name="/edu_captions_for_example") == SHAPES_CAPTIONS
+    assert ec.predict(None, photo, "my own\ncaptions", api_name="/edu_captions_for_example") == "my own\ncaptions"
 
 
 @pytest.mark.slow  # fits the bridge and runs the Lite0 study in a cold cache (about 1-2 min on 2 cores)
 def test_photo_model_matches_an_uploaded_photograph(ec, srv, tmp_path):
     from unireps.app import bridges as B
+    from unireps.app.educational import examples
 
     skimage = pytest.importorskip("skimage.data")
     path = tmp_path / "cat.png"
@@ -378,7 +385,10 @@ def test_photo_model_matches_an_uploaded_photograph(ec, srv, tmp_path):
     assert f"**{h['tower'][0]:.3f} ± {h['tower'][1]:.3f}**" in md and f"untrained twin {h['twin'][0]:.3f}" in md
     probs = [r[table["headers"].index("probability")] for r in table["data"]]
     assert len(probs) == 3 and sum(probs) == pytest.approx(1.0, abs=2e-3) and probs == sorted(probs, reverse=True)
-    assert f"best match: **{table['data'][0][0]}**" in md
+    assert f"best match: **{table['data'][0][0]}**" in md and "In-sample" not in md
+    photo = next(label for label, _ in examples(srv.engine) if label.startswith("92 objects"))
+    md, table = ec.predict(B.photo_model(srv.engine), None, photo, caps, 0.07, api_name="/edu_match_photo")
+    assert md.startswith("**In-sample:**") and len(table["data"]) == 3
 
 
 def test_every_model_menu_says_what_the_model_is(rc, ec):

@@ -225,6 +225,7 @@ def test_real_networks_lead_when_the_run_has_them():
                 "lm_mutual_knn_pooled|efficientnet-lite0", "scale_cka_pooled_null_mean|trained-trained",
                 "bridge_i2t_r1|efficientnet-lite0"):
         numbers[key] = 0.2  # the optional paragraphs
+    numbers["bridge_i2t_r1_sd|efficientnet-lite0"] = 0.071  # a spread over splits beside its mean
     figures = [*FIGURE_NAMES, "realnets_brain", "realnets_scale"]
     for _ in range(200):  # every real-network number the section asks for, discovered by asking
         try:
@@ -239,6 +240,7 @@ def test_real_networks_lead_when_the_run_has_them():
     assert "pairing the photographs at random gives" in text  # the CKA null at n = 92 is stated
     assert "through\nthe untrained twins" in text and "(not CLIP)" in text  # the bridge, beside its baselines
     assert "do not all retrieve better" in text  # every R@1 here is 0.25: the twins are not beaten
+    assert "R@1 of\n0.200 ± 0.071, 0.250, 0.250 (R@5" in text and "mean ± SD over" in text
     assert "/realnets_brain.png" in text and "/realnets_scale.png" in text
     plain_abstract, plain = render("2026-11-29-x", Numbers(complete_numbers()), {"figures": FIGURE_NAMES}, SNIPPETS)
     assert "Real networks" not in plain and "EfficientNet" not in plain_abstract
@@ -269,4 +271,9 @@ def test_bridge_numbers_from_a_study():
     n = bridge_numbers(study=study)
     assert n["bridge_i2t_r1|net"] == 1.0 and n["bridge_i2t_r1_null|net"] < 0.5
     assert n["bridge_i2t_r1|net-untrained"] < 0.5 and n["bridge_n_splits"] == 2 and 8 <= n["bridge_n_test"] <= 10
+    r1 = study.retrieval.query("tower == 'net' and pairing == 'true'")["i2t_R@1"]
+    assert n["bridge_i2t_r1_sd|net"] == pytest.approx(r1.std()) and n["bridge_i2t_r1_sd|net"] == 0.0
+    twin = study.retrieval.query("tower == 'net-untrained' and pairing == 'true'")["i2t_R@5"]
+    assert n["bridge_i2t_r5_sd|net-untrained"] == pytest.approx(twin.std())
+    assert {"bridge_blind_s0_sd|net", "bridge_i2t_r1_null_sd|net"} <= set(n)
     assert n["bridge_chance_r1"] == pytest.approx(1 / n["bridge_n_test"]) and n["bridge_blind_s3|net"] == 1.0

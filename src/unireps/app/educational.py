@@ -233,6 +233,9 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
         md = (f"**`{name}`** — best match: **{top.caption}** (cosine {top.cosine:.3f}; probability "
               f"{top.probability:.2%} at τ = {float(tau):g}, a temperature this model did not learn: only the "
               "ranking is its own).\n\n" + B.heldout_note(engine, name, len(captions)))
+        if not file and example_label(engine, example).startswith("92 objects") and B.tower_of(name):
+            md = (f"**In-sample:** this photo is one of the 92 that `{name}`'s map was fit on, so its answer here "
+                  "says less than on a new photo.\n\n" + md)
         return md, df
 
     @page.guard
@@ -248,6 +251,17 @@ def try_tab(page: Page, edu_model) -> gr.Tab:
               outputs=[preview, md, fig, table], api_name="edu_match_image", **page.compute_kw)
     btn.click(do_photo, inputs=[photo_menu, file, example, caps, tau], outputs=[photo_md, photo_table],
               api_name="edu_match_photo", **page.compute_kw)
+
+    def captions_for(file, example, caps):
+        """Untouched default captions follow the image: shapes captions for a shapes picture, photo captions for
+        a photograph (captions the visitor typed are kept)."""
+        if caps not in (SHAPES_CAPTIONS, PHOTO_CAPTIONS):
+            return caps
+        return PHOTO_CAPTIONS if is_photograph(engine, file, example) else SHAPES_CAPTIONS
+
+    for source in (file, example):
+        source.change(captions_for, inputs=[file, example, caps], outputs=[caps],
+                      api_name=f"edu_captions_for_{'upload' if source is file else 'example'}", **page.light_kw)
     g_btn.click(do_gallery, inputs=[edu_model, g_caption], outputs=[gallery, g_table], api_name="edu_match_caption",
                 **page.compute_kw)
     return tab

@@ -253,7 +253,8 @@ def bridge_numbers(n_splits: int = 5, seed: int = 0, cache_dir=None, study=None)
     Procrustes map fit on the training photos of ``n_splits`` category-stratified splits (61 / 31 photos), scored by
     image→text R@1 / R@5 on the test photos, beside the shuffled-pairing null, the untrained twin and chance; and
     blind matching (FAQ) with 0 and 10 seed pairs.  ``study``: a :func:`unireps.transfer.bridge_study` result to
-    summarise instead of running one.  Keys ``bridge_<measure>|<tower>``; the full study is ``unireps bridge``.
+    summarise instead of running one.  Keys ``bridge_<measure>|<tower>`` (means over splits) and
+    ``bridge_<measure>_sd|<tower>`` (their SD over splits); the full study is ``unireps bridge``.
 
     >>> from unireps.transfer import bridge_study, stratified_splits
     >>> T = np.random.default_rng(0).normal(size=(30, 6))  # a tower that is the text space itself
@@ -274,12 +275,14 @@ def bridge_numbers(n_splits: int = 5, seed: int = 0, cache_dir=None, study=None)
     n: dict[str, float] = {}
     for _, r in ret[ret.bridge == "procrustes"].iterrows():
         tag = "" if r.pairing == "true" else "_null"
-        n[f"bridge_i2t_r1{tag}|{r.tower}"] = r["i2t_R@1_mean"]
-        n[f"bridge_i2t_r5{tag}|{r.tower}"] = r["i2t_R@5_mean"]
+        for k in ("1", "5"):
+            n[f"bridge_i2t_r{k}{tag}|{r.tower}"] = r[f"i2t_R@{k}_mean"]
+            n[f"bridge_i2t_r{k}{tag}_sd|{r.tower}"] = r[f"i2t_R@{k}_sd"]  # spread over the splits
         n["bridge_chance_r1"], n["bridge_chance_r5"] = r["chance_R@1"], r["chance_R@5"]
         n["bridge_n_test"], n["bridge_n_splits"] = r.n_test, r.n_splits
     for r in blind[blind.pairing == "true"].itertuples():
         n[f"bridge_blind_s{r.n_seeds}|{r.tower}"] = r.accuracy_mean
+        n[f"bridge_blind_s{r.n_seeds}_sd|{r.tower}"] = r.accuracy_sd
         n[f"bridge_blind_chance_s{r.n_seeds}"] = r.chance
     return {k: float(v) for k, v in n.items()}
 
