@@ -19,6 +19,7 @@ EXPECTED = [
     "04_brain_rsa",
     "05_stitching_merging_transfer",
     "06_federated_learning",
+    "07_bridge_real_towers",
 ]
 CELL_TIMEOUT = 600  # seconds per cell (the slowest cell builds zoo models on a cold cache)
 MAX_HTML_BYTES = 1_000_000  # per render
