@@ -18,7 +18,8 @@ solved by the Fast Approximate QAP algorithm (Vogelstein et al. 2015) as in Mani
 A few known **seed pairs** anchor the match.  Scored on the 31 held-out photos of each of 10 category-stratified
 splits of the 92 captioned photographs (Kriegeskorte et al. 2008), beside **chance** (1 / photos left to match),
 the same seeds with **shuffled captions**, and the **untrained twin** (same architecture, random weights).  Computed
-by `unireps.transfer` on first use of a tower (about half a minute, then cached); not CLIP and no stand-in."""
+by `unireps.transfer` on first use of a tower (8–25 s on 2 busy cores when its activations are cached, a minute
+or two when not), then read from the cache; real networks, not CLIP and no stand-in."""
 
 
 def bridge_section(page) -> None:
