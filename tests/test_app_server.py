@@ -113,14 +113,28 @@ def test_every_event_has_an_api_name(rc, ec):
 
 
 def test_puzzle(rc):
-    md, fig, table = rc.predict(api_name="/puzzle")
+    real_md, real_fig, real_table, md, fig, table = rc.predict(api_name="/puzzle")
+    # first the configured pair (here two tiny zoo models) beside their untrained twins and the shuffled-pairing null
+    assert real_md.index("Real networks") < 20 and "n = 92" in real_md and "shuffled-pairing null" in real_md
+    assert f"`{TINY['a']}`: " in real_md and f"`{TINY['clip']}-untrained`: untrained twin" in real_md
+    heads = real_table["headers"]
+    assert {"estimator", "n", "value", "ci_low", "ci_high", "null_mean", "null_p95", "p_value", "what_a"} <= set(heads)
+    rows = [dict(zip(heads, r)) for r in real_table["data"]]
+    assert len(rows) == 12 and {int(r["n"]) for r in rows} == {92}
+    trained = next(r for r in rows if {r["model_a"], r["model_b"]} == {TINY["a"], TINY["clip"]}
+                   and r["estimator"].startswith("linear_cka"))
+    above = trained["ci_low"] > trained["null_p95"]  # the verdict sentence says what the numbers say
+    assert ("linear_cka: the trained pair is above the shuffled-pairing null" in real_md) == above
+    real_heat = plot_json(real_fig)["data"][0]
+    assert len(real_heat["x"]) == 4 and sum("untr" in x for x in real_heat["x"]) == 2
+    # then the stand-ins
     assert "two independently trained seeds" in md and TINY["a"] in md and "untrained twin" in md
     assert "95% CI" in md
     heat = plot_json(fig)["data"][0]
     assert heat["type"] == "heatmap" and "raw pixels" in heat["x"]
     assert {"model_a", "model_b", "value", "ci_low", "ci_high"} <= set(table["headers"])
-    md2, _, _ = rc.predict(api_name="/puzzle_on_load")
-    assert md2 == md
+    out = rc.predict(api_name="/puzzle_on_load")
+    assert out[0] == real_md and out[3] == md
 
 
 def test_explorer_compare(rc, srv):

@@ -51,6 +51,11 @@ def served_app(tmp: Path, **config):
         db = tmp / "analytics.sqlite"
         config.setdefault("cache_dir", ZOO_CACHE / "app-cache")  # activations and demo tables, reused across runs
         config.setdefault("warm_bridges", False)  # the real-tower study: computed by the tests that need it
+        # the puzzle's "real" pair: two tiny zoo models here (same code path, seconds); the real EfficientNet-Lite
+        # pair is tested in tests/test_app_realpuzzle_real.py (slow)
+        config.setdefault("puzzle_models", (TINY["a"], TINY["clip"]))
+        config.setdefault("puzzle_boot", 30)
+        config.setdefault("puzzle_permutations", 30)
         app = build_app(analytics_db=db, **config)
         server = BackgroundServer(app)
         url = server.start()

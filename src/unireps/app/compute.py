@@ -76,9 +76,8 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
                 res = compare_pair(engine, cache, m, b, a, c, reps[a], reps[c], ds)
                 if res is None:
                     continue
-                row, sub = res
+                row, S = res
                 rows.append(row)
-                S = sub.loc[[a, c], [a, c]].to_numpy(float)
                 M[i, j], M[j, i], M[i, i], M[j, j] = S[0, 1], S[1, 0], S[0, 0], S[1, 1]
         matrices[m] = pd.DataFrame(M, index=labels, columns=labels)
         tables.append(pd.DataFrame(rows).assign(n_boot=b))
@@ -86,9 +85,10 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
 
 
 def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, b: str, A, B, ds):
-    """One pair of models under one measure: (table row, 2×2 matrix), memoised under ``cache``; None when the
-    measure is undefined for the pair (e.g. it needs equal widths).  A symmetric measure is computed once per
-    unordered pair (the memo key sorts the names), so (b, a) reuses (a, b)."""
+    """One pair of models under one measure: (table row, 2×2 array of the measure between (a, b) in that order),
+    memoised under ``cache``; None when the measure is undefined for the pair (e.g. it needs equal widths).  A
+    symmetric measure is computed once per unordered pair (the memo key sorts the names), so (b, a) reuses (a, b).
+    The matrix is a plain array: indexing pandas' string labels per pair cost more than the cached lookup."""
     import warnings
 
     from ..analysis import compare_models
@@ -98,8 +98,8 @@ def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, 
         res = compare_pair(engine, cache, metric, boots, b, a, B, A, ds)
         if res is None:
             return None
-        row, sub = res
-        return {**row, "model_a": row["model_b"], "model_b": row["model_a"]}, sub
+        row, S = res
+        return {**row, "model_a": row["model_b"], "model_b": row["model_a"]}, S[::-1, ::-1]
 
     def compute():
         with warnings.catch_warnings():
@@ -107,7 +107,7 @@ def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, 
             c = compare_models({a: A, b: B}, ds, metrics=(metric,), baselines=False, n_boot=boots, n_permutations=0)
         if not len(c.table):
             return None
-        return c.table.iloc[0].to_dict(), c.matrices[metric]
+        return c.table.iloc[0].to_dict(), c.matrices[metric].loc[[a, b], [a, b]].to_numpy(float)
 
     return engine.memo(("pair", cache, metric, boots, a, b), compute)
 
@@ -241,7 +241,7 @@ def check_measures(measures: Sequence[str] | None) -> list[str]:
 def explorer_compare(engine: Engine, models, dskey: str, measures, modality: str, baselines: bool = False):
     """Model × model matrices with CIs for each measure, and each model's 2-D layout."""
     from ..analysis import raw_input
-    from ..viz import pca_2d, procrustes_align_2d
+    from ..viz import procrustes_align_2d
 
     models = check_models(engine, models, modality)
     measures = check_measures(measures)
@@ -257,10 +257,18 @@ def explorer_compare(engine: Engine, models, dskey: str, measures, modality: str
                     reps[f"{m} (untrained)"] = engine.embedding(twin, dskey, modality)
             reps["raw pixels" if modality == "image" else "bag of words"] = raw_input(ds, modality)
         table, matrices = compare_arrays(engine, reps, ds, measures, cache=(dskey, modality))
-        coords = procrustes_align_2d({m: pca_2d(reps[m]) for m in models})
+        coords = procrustes_align_2d({m: model_pca(engine, m, dskey, modality) for m in models})
         return {"table": table, "matrices": matrices, "coords": coords}
 
     return engine.memo(("compare", tuple(models), dskey, tuple(measures), modality, bool(baselines)), compute)
+
+
+def model_pca(engine: Engine, model: str, dskey: str, modality: str) -> np.ndarray:
+    """The first two principal components of a model's reference-set embedding (``unireps.viz.pca_2d``), memoised
+    per (model, set, modality): each explorer request only rotates them onto each other."""
+    from ..viz import pca_2d
+
+    return engine.memo(("pca_2d", model, dskey, modality), lambda: pca_2d(engine.embedding(model, dskey, modality)))
 
 
 def explorer_view(engine: Engine, models, dskey: str, measures, modality: str, baselines: bool = False):
@@ -771,9 +779,9 @@ def training_picture(engine: Engine, model: str, n: int = 12):
 
 def neighbour_panels(engine: Engine, models, dskey: str, modality: str, item: int):
     """The linked 2-D views with ``item`` ringed in every model's panel."""
-    from ..viz import pca_2d, procrustes_align_2d
+    from ..viz import procrustes_align_2d
 
-    coords = procrustes_align_2d({m: pca_2d(engine.embedding(m, dskey, modality)) for m in models})
+    coords = procrustes_align_2d({m: model_pca(engine, m, dskey, modality) for m in models})
     ds = engine.dataset(dskey)
     return linked_panels(coords, list(ds.captions), engine.groups(dskey), highlight=int(item))
 

@@ -51,6 +51,8 @@ class AppConfig:
     analytics_db: SQLite file of the opt-in engagement metrics (None: ``analytics.default_db_path()``).
     dashboard: serve the owner's dashboard of those metrics at ``/dashboard`` (off unless set, or
     ``UNIREPS_DASHBOARD=1``); dashboard_password: put it behind a login (user ``owner``).
+    puzzle_models: the two trained networks the puzzle leads with, each beside its untrained twin, on the 92
+    photographs (``unireps.app.realpuzzle``); None or absent packages: the stand-ins only.
     """
 
     models: Sequence[str] | None = None
@@ -73,6 +75,9 @@ class AppConfig:
     federated: dict = field(default_factory=dict)  # FedConfig overrides (and "alphas") of the federated tab's grid
     dashboard: bool = False  # the owner's dashboard at /dashboard (also UNIREPS_DASHBOARD=1); off by default
     dashboard_password: str | None = None  # login "owner" / this password (also UNIREPS_DASHBOARD_PASSWORD)
+    puzzle_models: tuple[str, ...] | None = ("efficientnet-lite0", "efficientnet-lite2")  # the puzzle's real pair
+    puzzle_boot: int = 200  # bootstrap resamples per pair of the real-network puzzle (computed once, cached on disk)
+    puzzle_permutations: int = 200  # shuffled pairings per pair of the real-network puzzle
     extra: dict = field(default_factory=dict)
 
 

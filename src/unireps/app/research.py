@@ -19,6 +19,7 @@ from .applications import applications_tab  # noqa: E402
 from .engine import MAX_MEASURES, MAX_MODELS, REFERENCE_SETS, Engine, InputError  # noqa: E402
 from .figures import LINKED_CLASS, image_html, placeholder  # noqa: E402
 from .inputs import load_image, parse_texts  # noqa: E402
+from .realpuzzle import real_puzzle_view  # noqa: E402
 from .theory import theory_tab  # noqa: E402
 from .ui import OPT_IN_LABEL, Page, nav_html, new_page, session_outputs, start_session, track_tabs  # noqa: E402
 
@@ -83,21 +84,30 @@ def build_research(engine: Engine, analytics: Analytics | None = None) -> gr.Blo
 
 
 def puzzle_tab(page: Page) -> gr.Tab:
-    """Two seeds vs an untrained twin vs raw pixels: the live result, computed when the page loads."""
+    """The real pretrained networks on the 92 photographs beside their untrained twins and the shuffled-pairing
+    null (precomputed at startup, cached on disk), then the same question on the stand-ins (two seeds vs an
+    untrained twin vs raw pixels)."""
     with gr.Tab(TABS[0][1], id=TABS[0][0]) as tab:
         gr.Markdown(content.PUZZLE)
+        real_md = gr.Markdown("*Computing the result on the real networks…*", elem_id="puzzle-real")
+        real_fig = gr.Plot(label="Linear CKA between the real networks and their untrained twins",
+                           elem_classes=["unireps-heat"])
+        real_table = gr.Dataframe(label="Every pair: value, 95% CI, shuffled-pairing null, estimator and n",
+                                  interactive=False, headers=["model_a", "model_b", "estimator", "n", "value"])
+        gr.Markdown(content.PUZZLE_STANDINS)
         md = gr.Markdown("*Computing the live result…*", elem_id="puzzle-result")
-        fig = gr.Plot(label="Linear CKA between the models and baselines", elem_classes=["unireps-heat"])
+        fig = gr.Plot(label="Linear CKA between the stand-ins and baselines", elem_classes=["unireps-heat"])
         table = gr.Dataframe(label="All pairs: value, 95% CI, shuffled-pairing baseline", interactive=False,
                              headers=["model_a", "model_b", "metric", "value"])
-        btn = gr.Button("Show the live result again", variant="secondary")
+        btn = gr.Button("Show the results again", variant="secondary")
 
     @page.guard
     def do_puzzle():
-        return C.puzzle_view(page.engine)
+        return (*real_puzzle_view(page.engine), *C.puzzle_view(page.engine))
 
-    page.demo.load(do_puzzle, outputs=[md, fig, table], api_name="puzzle_on_load", **page.compute_kw)
-    btn.click(do_puzzle, outputs=[md, fig, table], api_name="puzzle", **page.compute_kw)
+    outputs = [real_md, real_fig, real_table, md, fig, table]
+    page.demo.load(do_puzzle, outputs=outputs, api_name="puzzle_on_load", **page.compute_kw)
+    btn.click(do_puzzle, outputs=outputs, api_name="puzzle", **page.compute_kw)
     return tab
 
 
@@ -137,8 +147,7 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
         layer_a, layer_b = _layer_map_section(page, ch, dskey, modality)
 
     @page.guard
-    def do_compare(models, dskey, measures, modality, baselines, opted_in, sid, progress=gr.Progress()):  # noqa: B008
-        progress(0.05, desc="embedding the reference set")
+    def do_compare(models, dskey, measures, modality, baselines, opted_in, sid):
         res, figs, panels = C.explorer_view(engine, models, dskey, measures, modality, bool(baselines))
         page.track.models(opted_in, sid, models)
         measures = C.check_measures(measures)
