@@ -38,8 +38,9 @@ the global model's by weight matching before averaging, the idea of FedMA, Wang 
 measures the global model's held-out accuracy and how far the clients' representations have drifted apart (linear
 CKA and mutual k-NN between clients and with the global model, on a fixed probe set never trained on).
 Baselines: the same model trained **centrally** on all the data, clients trained **alone** (isolated), and
-independently initialised **untrained** networks.  Precomputed by `unireps.federated` (one seed); the CLI
-`unireps federated` runs the same grid, also on Flower's simulation engine."""
+independently initialised **untrained** networks.  Precomputed by `unireps.federated` (one seed, on its in-process
+reference loop); the CLI `unireps federated` runs the same grid on Flower's simulation engine over three seeds
+(mean ± SD)."""
 
 
 def settings(engine: Engine):
