@@ -27,11 +27,11 @@ are converging towards a shared statistical model of the world.
 
 The question this module explores is **when, how and why** that happens — and the first thing to check is that
 the agreement is not an artefact.  Below, two real networks pretrained on ImageNet, EfficientNet-Lite0 and
-EfficientNet-Lite2 (different depths, widths and input sizes), are compared on the 92 photographs of objects,
-faces, animals and places of Kriegeskorte et al. (2008).  Each value stands beside two baselines: the untrained
-twins (the same architectures with random weights: what the architecture alone gives) and the shuffled pairing
-(one network's photos matched at random: what the measure gives when the stimuli do not correspond — with only 92
-photographs this is far from zero).
+EfficientNet-Lite2 (different depths, widths and input sizes), are compared on the 92 photographs of Kriegeskorte
+et al. (2008): human and animal faces and bodies, natural and man-made objects.  Each value stands beside two
+baselines: the untrained twins (the same architectures with random weights: what the architecture alone gives)
+and the shuffled pairing (one network's photos matched at random: what the measure gives when the stimuli do not
+correspond — with only 92 photographs this is far from zero).
 """
 
 PUZZLE_STANDINS = """

@@ -81,6 +81,18 @@ def warmup_steps(engine) -> list[tuple[str, Any]]:
                   ("applications: zoo stitching", lambda: C.app_zoo_stitching(engine)),
                   ("applications: interactive defaults", lambda: C.precompute_applications(engine)),
                   ("applications: federated", lambda: federated_tab.grid(engine))]
+
+    def other_sets():
+        """The zoo's image towers on the other reference sets (the 92 photos, digits; last: no page waits for
+        them), cached on disk like the rest, so a visitor switching the explorer's set meets no extraction."""
+        for name in engine.names("image", kinds=("zoo",)):
+            for key in ("kriegeskorte92", "digits"):
+                try:
+                    engine.embedding(name, key, "image")
+                except Exception as err:  # noqa: BLE001 - one broken model must not stop the others
+                    log.warning("warm-up: %s on %s failed: %s", name, key, err)
+
+    steps.append(("reference embeddings: other sets", other_sets))
     return steps
 
 
