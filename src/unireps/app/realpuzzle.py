@@ -217,11 +217,11 @@ def _view(engine: Engine):
     for x, y, v in zip(cka.model_a, cka.model_b, cka.value):
         M.loc[x, y] = M.loc[y, x] = v
     ci = ci_strings(cka, "linear_cka", labels)
-    null = float(cka.null_mean.mean())
+    lo, hi = float(cka.null_mean.min()), float(cka.null_mean.max())
     fig = heatmap(M.rename(index=display, columns=display),
-                  f"Linear CKA, n = {n} photos (shuffled-pairing null ≈ {null:.2f}; 95% CI in each cell)",
+                  f"Linear CKA, n = {n} photos (shuffled-pairing null {lo:.2f}–{hi:.2f} by pair; 95% CI in each cell)",
                   (0.0, 1.0), ci.rename(index=display, columns=display))
     shown = t.assign(what_a=[model_kind(x) for x in t.model_a], what_b=[model_kind(x) for x in t.model_b])
-    cols = ["model_a", "what_a", "model_b", "what_b", "estimator", "n", "value", "ci_low", "ci_high", "n_boot",
-            "null_mean", "null_p95", "p_value", "n_permutations"]
+    cols = ["model_a", "model_b", "estimator", "n", "value", "ci_low", "ci_high", "null_mean", "null_p95", "p_value",
+            "n_boot", "n_permutations", "what_a", "what_b"]
     return "\n".join(lines), fig, shown[cols].round(4)
