@@ -134,3 +134,54 @@ def test_streaming_minibatch_is_a_different_quantity_but_close():
         s.update(X[i:i + 100], Y[i:i + 100])
     full = M.linear_cka(X, Y, debiased=True)
     assert s.compute() == pytest.approx(full, abs=0.05)
+
+
+@pytest.mark.parametrize("n,dx,dy", [(40, 6, 5), (30, 80, 7), (25, 3, 90)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batched_cka_bootstrap_equals_the_measure_on_each_resample(n, dx, dy, dtype):
+    """The count-weighted Gram form scores every resample as linear_cka(X[idx], Y[idx]) does, copies included."""
+    from unireps.metrics.stats import _weighted_gram_cka_bootstrap
+
+    rng = np.random.default_rng(n + dx)
+    X = rng.normal(size=(n, dx)) + 5.0
+    Y = X[:, :1] @ rng.normal(size=(1, dy)) + rng.normal(size=(n, dy)) - 2.0
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    g = torch.Generator().manual_seed(7)
+    draws = [torch.randint(n, (n,), generator=g) for _ in range(12)]
+    draws.append(torch.arange(n))  # the full set once: the measure itself
+    got = _weighted_gram_cka_bootstrap(torch.from_numpy(X), torch.from_numpy(Y))(draws)
+    want = [M.linear_cka(X[i.numpy()], Y[i.numpy()]) for i in draws]
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, want, atol=tol, rtol=0)
+    assert len(set(np.round(got, 8))) > 5  # the resamples differ: a weighting that ignored the counts would fail
+
+
+def test_batched_cka_bootstrap_marks_degenerate_resamples_and_blocks_agree():
+    from unireps.metrics import stats
+
+    X, Y = _related(n=30, d=4)
+    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    g = torch.Generator().manual_seed(1)
+    draws = [torch.zeros(30, dtype=torch.long)] + [torch.randint(30, (30,), generator=g) for _ in range(9)]
+    score = stats._weighted_gram_cka_bootstrap(x, y)
+    whole = score(draws)
+    assert np.isnan(whole[0]) and np.isfinite(whole[1:]).all()  # every row a copy of one stimulus: no variance
+    old = stats._WEIGHT_BLOCK
+    try:
+        stats._WEIGHT_BLOCK = 3  # resamples scored in blocks of 3: the same values
+        np.testing.assert_allclose(score(draws), whole, atol=1e-14, rtol=0)
+    finally:
+        stats._WEIGHT_BLOCK = old
+
+
+def test_bootstrap_ci_of_linear_cka_keeps_the_draws_of_the_one_at_a_time_loop():
+    """bootstrap_ci scores linear CKA's resamples together; its samples equal the loop over the same draws."""
+    from unireps.metrics.stats import _gram_cka_bootstrap
+
+    X, Y = _related(n=50, d=6, noise=0.7)
+    res = M.bootstrap_ci(X, Y, "linear_cka", n_boot=40, seed=11)
+    g = torch.Generator().manual_seed(11)
+    score = _gram_cka_bootstrap(torch.from_numpy(X), torch.from_numpy(Y))
+    loop = [score(torch.randint(50, (50,), generator=g)) for _ in range(40)]
+    np.testing.assert_allclose(res.samples, loop, atol=1e-12, rtol=0)
+    assert res.n_boot == 40 and res.low < res.value < res.high

@@ -171,6 +171,59 @@ def _bootstrap_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict)
 
 
 GRAM_BOOTSTRAP_MAX_N = 2048  # two float64 n×n Grams: 64 MB at this n
+_WEIGHT_BLOCK = 256  # resamples per block of the batched CKA bootstrap: an (n, 256) float64 count matrix
+
+
+def _batched_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
+    """A function (list of resample indices) -> array of values (NaN for a degenerate resample), for the measures
+    whose resamples can be scored together; None for the others (they are scored one resample at a time)."""
+    if name == "linear_cka" and not kwargs.get("debiased", False) and x.shape[0] <= GRAM_BOOTSTRAP_MAX_N:
+        return _weighted_gram_cka_bootstrap(x, y)
+    return None
+
+
+def _weighted_gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
+    """Biased linear CKA of many resamples at once, from two n×n Grams and the resamples' count vectors.
+
+    A resample ``idx`` with counts w (w_i = how often stimulus i was drawn, sum n) has Gram P K P^T (P selects the
+    rows ``idx``), and P^T H P = W - w w^T / n with W = diag(w), H the centring matrix.  Hence (K, L symmetric)
+
+        HSIC(idx) = tr(K M L M),  M = W - w w^T / n
+                  = w^T (K∘L) w - (2/n) Σ_i w_i (K w)_i (L w)_i + (w^T K w)(w^T L w) / n^2
+
+    and CKA = HSIC_xy / sqrt(HSIC_xx HSIC_yy) (Kornblith et al. 2019, eq. 3), the same value as
+    ``linear_cka(X[idx], Y[idx])`` to float64 rounding; a block of B resamples costs three n×n by n×B products.
+    K = Xc Xc^T is formed in float64 from the full set's centred rows (translation invariance: the resample's own
+    centring is the M above).  A resample with no variance (tr of its centred Gram at the rounding level of the
+    raw one: every row a copy of one stimulus) scores NaN (counted as degenerate)."""
+
+    def gram(t, label):
+        tc = center(t, label).to(torch.float64)
+        return tc @ tc.T
+
+    K, L = gram(x, "X"), gram(y, "Y")
+    n = K.shape[0]
+    KL, KK, LL = K * L, K * K, L * L
+    dk, dl = torch.diagonal(K), torch.diagonal(L)
+
+    def block(idx_list):
+        W = torch.stack([torch.bincount(i.cpu(), minlength=n) for i in idx_list], dim=1).to(K)  # (n, B)
+        Kw, Lw = K @ W, L @ W
+        wKw, wLw = (W * Kw).sum(0), (W * Lw).sum(0)
+        hxy = (W * (KL @ W)).sum(0) - 2.0 / n * (W * Kw * Lw).sum(0) + wKw * wLw / n**2
+        hxx = (W * (KK @ W)).sum(0) - 2.0 / n * (W * Kw * Kw).sum(0) + wKw * wKw / n**2
+        hyy = (W * (LL @ W)).sum(0) - 2.0 / n * (W * Lw * Lw).sum(0) + wLw * wLw / n**2
+        ok = torch.ones(W.shape[1], dtype=torch.bool, device=W.device)
+        for d, wq in ((dk, wKw), (dl, wLw)):
+            raw = d @ W  # tr(P K P^T)
+            ok &= (raw - wq / n) > 1e-12 * raw  # tr of the resample's centred Gram
+        out = hxy / torch.sqrt(hxx * hyy)
+        return torch.where(ok & (hxx * hyy > 0), out, torch.full_like(out, float("nan"))).cpu().numpy()
+
+    def score_all(idx_list):
+        return np.concatenate([block(idx_list[s:s + _WEIGHT_BLOCK]) for s in range(0, len(idx_list), _WEIGHT_BLOCK)])
+
+    return score_all
 
 
 def _gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
@@ -212,17 +265,24 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
         raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     x, y = check_pair(X, Y, min_rows=max(info.min_n, 3))
     value = info.fn(x, y, **metric_kwargs)
-    score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
     g = torch.Generator().manual_seed(int(seed))
     n = x.shape[0]
     samples, failed = [], 0
-    for i in range(n_boot):
-        idx = torch.randint(n, (n,), generator=g).to(x.device)
-        try:
-            samples.append(score(idx))
-        except ValueError:  # a degenerate resample (e.g. too few distinct stimuli)
-            failed += 1
-        _report(progress, i + 1, n_boot)
+    batched = _batched_scorer(info.name, x, y, metric_kwargs)
+    if batched is not None:  # the same draws, scored together
+        draws = [torch.randint(n, (n,), generator=g) for _ in range(n_boot)]
+        values = batched(draws)
+        samples, failed = list(values[np.isfinite(values)]), int((~np.isfinite(values)).sum())
+        _report(progress, n_boot, n_boot)
+    else:
+        score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
+        for i in range(n_boot):
+            idx = torch.randint(n, (n,), generator=g).to(x.device)
+            try:
+                samples.append(score(idx))
+            except ValueError:  # a degenerate resample (e.g. too few distinct stimuli)
+                failed += 1
+            _report(progress, i + 1, n_boot)
     if failed > 0.1 * n_boot:
         raise ValueError(f"{failed} of {n_boot} bootstrap resamples were degenerate for {info.name} "
                          f"(n={n} stimuli is too few); use more stimuli")

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..runtime import StepTimes
 from .check import check_numbers, check_post, check_run
 from .post import SLUG, Author, load_authors, write_post
 from .realnets import load_figures
@@ -42,14 +43,19 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     cfg = cfg or RunConfig()
     out = Path(out_dir)
     t0 = time.perf_counter()
+    load_start = _load_average()
     results = run_standard(cfg, progress=progress)
+    times = StepTimes()
+    times.wall, times.cpu = results.timings, results.cpu_times
     real = out / "realnets" / "realnets_numbers.json"  # written just before by `unireps demo` (the real networks)
     if real.is_file():
         import json
 
         results.numbers.update(json.loads(real.read_text(encoding="utf-8")))
         results.figures.update(load_figures(real.parent / "figures"))
-    snippets = run_snippets(cfg.n, progress=progress)
+        _add_realnets_times(times, real.parent / "realnets_timings.json")
+    with times.step("snippets"):
+        snippets = run_snippets(cfg.n, progress=progress)
     date = date or datetime.date.today().isoformat()
     if capture_app is None:
         screens = {"files": [], "reason": "this report was generated without the app capture (the library call "
@@ -57,17 +63,20 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     else:
         if progress:
             progress("screenshots of the interactive module in headless Chromium...")
-        screens = capture_app(out / "blog" / "assets" / "img" / f"{date}-{slug}")
+        with times.step("screenshots"):
+            screens = capture_app(out / "blog" / "assets" / "img" / f"{date}-{slug}")
     run_time = time.perf_counter() - t0
-    for name, df in results.tables.items():
-        write_table(df, out / "tables" / f"{name}.csv")
-        write_table(df, out / "tables" / f"{name}.parquet")
-    write_plotlyjs(out / "figures")
-    for name, fig in results.figures.items():
-        save(fig, html_path=out / "figures" / f"{name}.html", plotlyjs="plotly.min.js")
+    with times.step("write tables and figures"):
+        for name, df in results.tables.items():
+            write_table(df, out / "tables" / f"{name}.csv")
+            write_table(df, out / "tables" / f"{name}.parquet")
+        write_plotlyjs(out / "figures")
+        for name, fig in results.figures.items():
+            save(fig, html_path=out / "figures" / f"{name}.html", plotlyjs="plotly.min.js")
     prov = provenance(preset=cfg.preset, seed=cfg.seed, n=cfg.n, n_boot=cfg.n_boot,
                       n_permutations=cfg.n_permutations, stat_boot=cfg.stat_boot, n_splits=cfg.n_splits,
-                      stat_permutations=cfg.stat_permutations, timings=results.timings,
+                      stat_permutations=cfg.stat_permutations, timings=results.timings, cpu_times=results.cpu_times,
+                      load_average={"start": load_start, "end": _load_average()},
                       run_time=f"{run_time / 60:.1f} minutes on this machine",
                       command_line="unireps report --out " + str(out) if "unireps" not in " ".join(sys.argv)
                       else " ".join(["unireps", *sys.argv[1:]]))
@@ -77,12 +86,33 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     write_json(out / "provenance.json", prov)
     write_json(out / "snippets.json", snippets)
     write_json(out / "app_screens.json", screens)
-    post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov, authors=authors,
-                      snippets=snippets, app_screens=screens)
-    standalone = render_standalone(out / "blog", out / "standalone" / "index.html")
-    problems = check_run(out)
+    with times.step("post, standalone and check"):
+        post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov, authors=authors,
+                          snippets=snippets, app_screens=screens)
+        standalone = render_standalone(out / "blog", out / "standalone" / "index.html")
+        problems = check_run(out)
+    write_json(out / "timings.json", {**times.as_dict(), "load_average": prov["load_average"]})
     return {"post": post, "standalone": standalone, "problems": problems, "results": results, "out": out,
             "run_time_s": run_time}
+
+
+def _load_average() -> str:
+    import os
+
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _add_realnets_times(times: StepTimes, path: Path) -> None:
+    """The per-step wall and CPU seconds `unireps demo` recorded for the real networks (``realnets: <step>``)."""
+    import json
+
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for step, v in saved.get("wall_s", {}).items():
+        times.wall[f"realnets: {step}"] = float(v)
+    for step, v in saved.get("cpu_s", {}).items():
+        times.cpu[f"realnets: {step}"] = float(v)
 
 
 __all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_numbers", "check_post", "check_run",

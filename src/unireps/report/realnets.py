@@ -293,23 +293,31 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
     from ..analysis import realnets as R
     from ..analysis.reps import embedding
     from ..data import load_dataset
+    from ..runtime import StepTimes, threads_for_small_ops
 
     t0 = time.perf_counter()
+    times = StepTimes()
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     say = progress or (lambda *_: None)
     ds = load_dataset("kriegeskorte92")
     say("real networks: EfficientNet-Lite0/1/2 and their untrained twins on the 92 photos ...")
-    reps = R.net_layers(dataset=ds, cache_dir=cache_dir)
-    text = embedding("minilm", ds, "text", cache_dir=cache_dir)
-    say("real networks: brain RSA (per-layer bootstrap CIs, cross-validated layer selection) ...")
-    prof = R.brain_profiles(reps, ds, n_boot=n_boot, seed=seed)
-    sel = R.brain_selection(reps, ds, n_splits=n_splits, n_permutations=n_permutations, seed=seed)
-    say("real networks: layer x layer CKA across scale ...")
-    maps, by_layer, summ = R.scale_agreement(reps, n_permutations=n_permutations, seed=seed)
-    say("real networks: alignment with MiniLM ...")
-    lang = R.language_alignment(reps, text, n_permutations=n_permutations, seed=seed,
-                                metric_kwargs={"mutual_knn": {"k": 10}})
+    with times.step("activations"):  # from the activation cache when warm
+        reps = R.net_layers(dataset=ds, cache_dir=cache_dir)
+        text = embedding("minilm", ds, "text", cache_dir=cache_dir)
+    with threads_for_small_ops():  # n = 92: many small products (see threads_for_small_ops)
+        say("real networks: brain RSA (per-layer bootstrap CIs, cross-validated layer selection) ...")
+        with times.step("brain profiles"):
+            prof = R.brain_profiles(reps, ds, n_boot=n_boot, seed=seed)
+        with times.step("brain selection"):
+            sel = R.brain_selection(reps, ds, n_splits=n_splits, n_permutations=n_permutations, seed=seed)
+        say("real networks: layer x layer CKA across scale ...")
+        with times.step("scale"):
+            maps, by_layer, summ = R.scale_agreement(reps, n_permutations=n_permutations, seed=seed)
+        say("real networks: alignment with MiniLM ...")
+        with times.step("language"):
+            lang = R.language_alignment(reps, text, n_permutations=n_permutations, seed=seed,
+                                        metric_kwargs={"mutual_knn": {"k": 10}})
     for name, df in {"brain_profiles": prof, "brain_selection": sel, "scale_by_layer": by_layer,
                      "scale_summary": summ, "language_alignment": lang}.items():
         write_table(df, out / "tables" / f"realnets_{name}.csv")
@@ -320,9 +328,13 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
             "ceiling_lower": numbers.get("ceiling_lower_heldout", float("nan")),
             "ceiling_upper": numbers.get("ceiling_upper_heldout", float("nan"))}
     say("real networks: image-text bridges to MiniLM (Procrustes; the full study is `unireps bridge`) ...")
-    numbers.update(bridge_numbers(seed=seed, cache_dir=cache_dir))
-    md = write_markdown(out, sel, summ, lang, meta, prof)
-    write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()}, summ))
-    atomic_write_text(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
+    with times.step("bridge"), threads_for_small_ops():
+        numbers.update(bridge_numbers(seed=seed, cache_dir=cache_dir))
+    with times.step("write"):
+        md = write_markdown(out, sel, summ, lang, meta, prof)
+        write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()},
+                                                       summ))
+        atomic_write_text(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
+    atomic_write_text(out / "realnets_timings.json", json.dumps(times.as_dict(), indent=1))
     return {"numbers": numbers, "markdown": md, "tables": {"brain_profiles": prof, "brain_selection": sel,
             "scale_by_layer": by_layer, "scale_summary": summ, "language_alignment": lang}, "meta": meta}

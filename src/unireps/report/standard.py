@@ -10,7 +10,6 @@ brain (92 objects), applications (stitching, merging, transfer).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import pandas as pd
 
 from .. import analysis, viz
 from ..data import load_dataset
+from ..runtime import StepTimes, threads_for_small_ops
 from .depth import section_brain_depth, section_depth, stitch_diagram
 
 HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
@@ -48,7 +48,8 @@ class RunResults:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     numbers: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # wall-clock seconds per step
+    cpu_times: dict = field(default_factory=dict)  # process CPU seconds per step (all threads)
     config: RunConfig = field(default_factory=RunConfig)
 
     def add(self, tables=None, figures=None, numbers=None):
@@ -479,11 +480,12 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
                          f"{cfg.preset!r} (the tiny preset, for tests, lacks the families, seeds and checkpoints "
                          "they compare)")
     out = RunResults(config=cfg)
+    times = StepTimes()
+    out.timings, out.cpu_times = times.wall, times.cpu
     say = progress or (lambda s: None)
-    t0 = time.perf_counter()
     say(f"building the zoo (preset {cfg.preset}; cached after the first run)...")
-    build(preset=cfg.preset, progress=progress is not None)  # where load_model("zoo:...") looks
-    out.timings["zoo"] = time.perf_counter() - t0
+    with times.step("zoo"):
+        build(preset=cfg.preset, progress=progress is not None)  # where load_model("zoo:...") looks
     names = _available(cfg.preset)
     ds = eval_set(cfg.n)
     out.numbers["n_stimuli"] = len(ds)
@@ -501,9 +503,9 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     if cfg.applications:
         steps.append(("applications", lambda: section_applications(cfg)))
         steps.append(("federated", lambda: section_federated(cfg)))
-    for name, fn in steps:
-        t = time.perf_counter()
-        say(f"analysis: {name}...")
-        out.add(*fn())
-        out.timings[name] = time.perf_counter() - t
+    with threads_for_small_ops():  # n = 500 and 92 stimuli: many small products (see threads_for_small_ops)
+        for name, fn in steps:
+            say(f"analysis: {name}...")
+            with times.step(name):
+                out.add(*fn())
     return out
