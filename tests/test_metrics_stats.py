@@ -185,3 +185,22 @@ def test_bootstrap_ci_of_linear_cka_keeps_the_draws_of_the_one_at_a_time_loop():
     loop = [score(torch.randint(50, (50,), generator=g)) for _ in range(40)]
     np.testing.assert_allclose(res.samples, loop, atol=1e-12, rtol=0)
     assert res.n_boot == 40 and res.low < res.value < res.high
+
+
+@pytest.mark.parametrize("metric,kwargs", [("mutual_knn", {"k": 4}), ("jaccard_knn", {"k": 3}), ("linear_cka", {})])
+def test_bootstrap_pairs_equals_bootstrap_ci_pair_by_pair(metric, kwargs):
+    """Shared neighbour lists per representation and resample give each pair exactly its own bootstrap_ci, also
+    when a float32 representation meets a float64 one (the pair's common dtype decides, as in bootstrap_ci)."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(35, 4))
+    reps = {"a": base @ rng.normal(size=(4, 6)) + 0.3 * rng.normal(size=(35, 6)),
+            "b": (base @ rng.normal(size=(4, 5)) + 0.5 * rng.normal(size=(35, 5))).astype(np.float32),
+            "c": rng.normal(size=(35, 7)).astype(np.float32)}
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    got = M.bootstrap_pairs(reps, pairs, metric, n_boot=25, seed=4, **kwargs)
+    assert set(got) == set(pairs)
+    for a, b in pairs:
+        want = M.bootstrap_ci(reps[a], reps[b], metric, n_boot=25, seed=4, **kwargs)
+        np.testing.assert_allclose(got[a, b].samples, want.samples, atol=1e-12, rtol=0)
+        assert (got[a, b].value, got[a, b].low, got[a, b].high) == pytest.approx((want.value, want.low, want.high))
+    assert got["a", "b"].low > got["b", "c"].high  # related pair above unrelated: the lists are not mixed up

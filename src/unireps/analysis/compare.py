@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import bootstrap_ci, estimator_label, get_metric, permutation_test
+from ..metrics import bootstrap_pairs, estimator_label, get_metric, permutation_test
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding, is_array_like, model_label, raw_input, untrained_twin
 
@@ -100,6 +100,11 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
         kw = metric_kwargs.get(metric, {})
         estimator = estimator_label(metric, **kw)
         M = pd.DataFrame(np.nan, index=labels, columns=labels)
+        boots = {}
+        if n_boot:  # every pair resamples the same stimuli (one seed): shared work done once per representation
+            pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
+                     if not (info.equal_dims and reps[a].shape[1] != reps[b].shape[1])]
+            boots = bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed, **kw)
         for i, a in enumerate(labels):
             for j, b in enumerate(labels):
                 if j < i and info.symmetric:
@@ -117,8 +122,7 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                 row = {"model_a": a, "model_b": b, "role_a": roles[a], "role_b": roles[b], "metric": metric,
                        "estimator": estimator, "kind": info.kind, "value": value, "n": X.shape[0]}
                 if n_boot:
-                    ci = bootstrap_ci(X, Y, metric, n_boot=n_boot, seed=seed, **kw)
-                    row.update(ci_low=ci.low, ci_high=ci.high)
+                    row.update(ci_low=boots[a, b].low, ci_high=boots[a, b].high)
                 if n_permutations:
                     pt = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed, **kw)
                     row.update(p_value=pt.p_value, null_mean=pt.null_mean)

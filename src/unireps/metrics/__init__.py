@@ -20,6 +20,7 @@ from .stats import (
     BootstrapResult,
     PermutationResult,
     bootstrap_ci,
+    bootstrap_pairs,
     bootstrap_rdms,
     null_calibrated,
     permutation_test,
@@ -28,7 +29,8 @@ from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
 __all__ = [
     "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "RSABootstrap", "StreamingCCA",
-    "StreamingCKA", "StreamingPredictability", "UninformativeWarning", "bootstrap_ci", "bootstrap_scores",
+    "StreamingCKA", "StreamingPredictability", "UninformativeWarning", "bootstrap_ci", "bootstrap_pairs",
+    "bootstrap_scores",
     "compare_matrix", "estimator_label", "noise_ceiling", "pool_rdms", "rsa_bootstrap", "rsa_label",
     "bootstrap_rdms", "cca", "ooc",
     "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",

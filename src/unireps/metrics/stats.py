@@ -293,6 +293,60 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
                            len(s), s)
 
 
+def bootstrap_pairs(reps: dict, pairs, metric: str = "linear_cka", n_boot: int = 1000, level: float = 0.95,
+                    seed: int = 0, **metric_kwargs) -> dict:
+    """``bootstrap_ci`` of many pairs of representations of the same stimuli, sharing what the pairs have in
+    common: {(a, b): BootstrapResult} equal to ``bootstrap_ci(reps[a], reps[b], metric, n_boot, level, seed)``.
+
+    Every pair uses the same ``seed``, hence the same resamples; the work that depends on one representation and
+    one resample is done once per representation instead of once per pair: the k-NN lists of each resample for
+    ``mutual_knn`` / ``jaccard_knn`` (then each pair only counts overlaps), the centred Gram of each
+    representation for linear CKA.  Other measures fall back to ``bootstrap_ci`` pair by pair.
+
+    >>> import numpy as np
+    >>> from unireps.metrics import bootstrap_ci, bootstrap_pairs
+    >>> rng = np.random.default_rng(0)
+    >>> reps = {name: rng.normal(size=(40, 5)) for name in ("a", "b", "c")}
+    >>> got = bootstrap_pairs(reps, [("a", "b"), ("a", "c")], "mutual_knn", n_boot=20, k=5)
+    >>> bool(np.allclose(got["a", "c"].samples, bootstrap_ci(reps["a"], reps["c"], "mutual_knn", 20, k=5).samples))
+    True
+    """
+    info = get_metric(metric)
+    info.check_kwargs(metric_kwargs)
+    pairs = [tuple(p) for p in pairs]
+    if info.name not in ("mutual_knn", "jaccard_knn"):
+        return {(a, b): bootstrap_ci(reps[a], reps[b], info.name, n_boot, level, seed, **metric_kwargs)
+                for a, b in pairs}
+    n_boot = _check_count("n_boot", n_boot, 2)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    checked = {(a, b): check_pair(reps[a], reps[b], min_rows=max(info.min_n, 3)) for a, b in pairs}
+    n = next(iter(checked.values()))[0].shape[0] if checked else 0
+    k = check_k(metric_kwargs.get("k", 10), n) if checked else 0
+    units: dict = {}  # (label, dtype) -> unit rows: a pair's common dtype decides, as in bootstrap_ci
+    for (a, b), (x, y) in checked.items():
+        for label, t, name in ((a, x, "X"), (b, y, "Y")):
+            if (label, t.dtype) not in units:
+                units[(label, t.dtype)] = _knn.unit_rows(t, name)
+    g = torch.Generator().manual_seed(int(seed))
+    samples: dict = {pair: np.empty(n_boot) for pair in checked}
+    for r in range(n_boot):
+        idx = torch.randint(n, (n,), generator=g)
+        lists = {key: _knn.knn(u[idx.to(u.device)], k, groups=idx.to(u.device))[0] for key, u in units.items()}
+        for (a, b), (x, y) in checked.items():
+            inter = _knn.overlap_counts(lists[(a, x.dtype)], lists[(b, y.dtype)]).double()
+            samples[(a, b)][r] = float((inter / (2 * k - inter)).mean()) if info.name == "jaccard_knn" \
+                else float(inter.mean() / k)
+    alpha = (1.0 - level) / 2.0
+    out = {}
+    for (a, b), (x, y) in checked.items():
+        s = samples[(a, b)]
+        low, high = np.quantile(s, [alpha, 1.0 - alpha])
+        out[(a, b)] = BootstrapResult(float(info.fn(x, y, **metric_kwargs)), float(low), float(high),
+                                      float(s.std(ddof=1)), float(level), len(s), s)
+    return out
+
+
 def bootstrap_rdms(A, B, compare: str = "spearman", n_boot: int = 1000, level: float = 0.95,
                    seed: int = 0) -> BootstrapResult:
     """Percentile bootstrap CI of ``rsa_rdms(A, B)`` over stimuli, for precomputed RDMs (e.g. brain data).
