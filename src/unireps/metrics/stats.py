@@ -207,7 +207,7 @@ def _weighted_gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
     dk, dl = torch.diagonal(K), torch.diagonal(L)
 
     def block(idx_list):
-        W = torch.stack([torch.bincount(i.cpu(), minlength=n) for i in idx_list], dim=1).to(K)  # (n, B)
+        W = torch.stack([torch.bincount(i.to(K.device), minlength=n) for i in idx_list], dim=1).to(K)  # (n, B)
         Kw, Lw = K @ W, L @ W
         wKw, wLw = (W * Kw).sum(0), (W * Lw).sum(0)
         hxy = (W * (KL @ W)).sum(0) - 2.0 / n * (W * Kw * Lw).sum(0) + wKw * wLw / n**2
@@ -218,7 +218,8 @@ def _weighted_gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
             raw = d @ W  # tr(P K P^T)
             ok &= (raw - wq / n) > 1e-12 * raw  # tr of the resample's centred Gram
         out = hxy / torch.sqrt(hxx * hyy)
-        return torch.where(ok & (hxx * hyy > 0), out, torch.full_like(out, float("nan"))).cpu().numpy()
+        out = torch.where(ok & (hxx * hyy > 0), out, torch.full_like(out, float("nan")))
+        return np.array([float(v) for v in out])  # scalar reads: the tensors stay on their device
 
     def score_all(idx_list):
         return np.concatenate([block(idx_list[s:s + _WEIGHT_BLOCK]) for s in range(0, len(idx_list), _WEIGHT_BLOCK)])
@@ -271,9 +272,13 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
     batched = _batched_scorer(info.name, x, y, metric_kwargs)
     if batched is not None:  # the same draws, scored together
         draws = [torch.randint(n, (n,), generator=g) for _ in range(n_boot)]
-        values = batched(draws)
+        step = max(1, n_boot // 100) if progress is not None else n_boot  # about 100 progress calls
+        parts = []
+        for s in range(0, n_boot, step):
+            parts.append(batched(draws[s:s + step]))
+            _report(progress, min(s + step, n_boot), n_boot)
+        values = np.concatenate(parts)
         samples, failed = list(values[np.isfinite(values)]), int((~np.isfinite(values)).sum())
-        _report(progress, n_boot, n_boot)
     else:
         score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
         for i in range(n_boot):
