@@ -10,13 +10,24 @@ import torch
 @contextlib.contextmanager
 def deterministic(threads: int = 1):
     """One intra-op thread (torch and BLAS) and deterministic algorithms inside; previous settings restored after."""
-    old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        from threadpoolctl import threadpool_limits  # numpy / scikit-learn BLAS threads
+        with _threads(threads):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+
+
+@contextlib.contextmanager
+def _threads(threads: int):
+    """``threads`` intra-op threads for torch and the BLAS libraries (numpy, scikit-learn) inside; torch's
+    previous setting restored after."""
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         threadpool_limits = None
     try:
@@ -24,7 +35,6 @@ def deterministic(threads: int = 1):
             yield
     finally:
         torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
 @contextlib.contextmanager
@@ -46,17 +56,8 @@ def threads_for_small_ops(threads: int = 1):
     >>> torch.get_num_threads() == before
     True
     """
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(int(threads), old_threads)))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        threadpool_limits = None
-    try:
-        with threadpool_limits(threads) if threadpool_limits else contextlib.nullcontext():
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
+    with _threads(max(1, min(int(threads), torch.get_num_threads()))):
+        yield
 
 
 class StepTimes:
