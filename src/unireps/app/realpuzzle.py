@@ -3,7 +3,8 @@ Kriegeskorte et al. (2008), beside their untrained twins and the shuffled-pairin
 
 Every pair of the four networks (two trained, two untrained twins) under linear CKA (Kornblith et al. 2019) and
 mutual k-NN (Huh et al. 2024) gets its value, a percentile bootstrap CI over photos
-(``unireps.metrics.bootstrap_ci``) and the permutation null of the pairing (``unireps.metrics.permutation_test``:
+(``unireps.metrics.bootstrap_pairs``: ``bootstrap_ci`` with the resamples shared by the pairs) and the
+permutation null of the pairing (``unireps.metrics.permutation_test``:
 one network's photos shuffled; its mean and 95th percentile).  At n = 92, linear CKA between unrelated
 representations is far from 0 (about 0.5 for these networks), so the null stands beside every value.
 
@@ -73,15 +74,19 @@ def pair_table(reps: dict[str, np.ndarray], metrics=REAL_METRICS, n_boot: int = 
     >>> bool(t.value[0] > t.null_p95[0]), int(t.n[0]), t.estimator[0]
     (True, 40, 'linear_cka (HSIC, unbiased=False)')
     """
-    from ..metrics import UninformativeWarning, bootstrap_ci, estimator_label, permutation_test
+    from ..metrics import UninformativeWarning, bootstrap_pairs, estimator_label, permutation_test
 
     rows = []
+    pairs = list(combinations(list(reps), 2))
     for metric in metrics:
-        for a, b in combinations(list(reps), 2):
+        with warnings.catch_warnings():  # "CKA is high by chance at this n": the null is reported beside it
+            warnings.simplefilter("ignore", UninformativeWarning)
+            cis = bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed)  # resamples shared by the pairs
+        for a, b in pairs:
             X, Y = reps[a], reps[b]
-            with warnings.catch_warnings():  # "CKA is high by chance at this n": the null is reported beside it
+            ci = cis[a, b]
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UninformativeWarning)
-                ci = bootstrap_ci(X, Y, metric, n_boot=n_boot, seed=seed)
                 null = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed)
             rows.append({"model_a": a, "model_b": b, "metric": metric, "estimator": estimator_label(metric),
                          "n": int(X.shape[0]), "value": ci.value, "ci_low": ci.low, "ci_high": ci.high,
