@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..metrics import compute_rdm, estimator_label, get_metric, layer_similarity, permutation_test, rsa_label
 from ..metrics.ceiling import _compare_prepared, compare_matrix, dual_bootstrap_variance
+from ..metrics.pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
 from .selection import select_layer_cv
 
 SUBJECTS_TARGET = "human_IT (4 subjects)"
@@ -136,16 +137,26 @@ def layer_bootstrap(layer_rdms: Mapping[str, np.ndarray], targets: Mapping[str, 
     spans = list(zip(cols[:-1].tolist(), cols[1:].tolist(), strict=True))
     S = max(len(g) for g in groups.values())
     draws = {k: np.full((n_boot, len(groups), len(M)), np.nan) for k in ("both", "subjects", "stimuli")}
+    resample_subjects = [g for g, (lo, hi) in enumerate(spans) if hi - lo == S >= 2]
+    s_draws, p_draws = [], []
     for b in range(n_boot):
         # the generator is used as rsa_bootstrap uses it (subjects, then stimuli), for the largest subject group
         s_idx, p_idx = rng.integers(0, S, S), rng.integers(0, n, n)
-        resample_subjects = [g for g, (lo, hi) in enumerate(spans) if hi - lo == S >= 2]
+        s_draws.append(s_idx)
+        p_draws.append(p_idx)
         for g in resample_subjects:
             draws["subjects"][b, g] = full[:, slice(*spans[g])][:, s_idx].mean(1)
-        if len(np.unique(p_idx)) < 3:
-            continue
-        flat = _pair_flat(n, p_idx)
-        C = _compare_prepared(_prepare(M[:, flat], compare), _prepare(T[:, flat], compare), compare)
+    ok = [b for b in range(n_boot) if len(np.unique(p_draws[b])) >= 3]
+    if compare in WEIGHTED_METHODS:  # every draw at once by pair weights (unireps.metrics.pairboot)
+        resampled = resampled_compare(M, T, compare, pair_weights(np.stack([p_draws[b] for b in ok]), n)) \
+            if ok else np.empty((0, len(M), len(T)))
+    for i, b in enumerate(ok):
+        s_idx = s_draws[b]
+        if compare in WEIGHTED_METHODS:
+            C = resampled[i]
+        else:
+            flat = _pair_flat(n, p_draws[b])
+            C = _compare_prepared(_prepare(M[:, flat], compare), _prepare(T[:, flat], compare), compare)
         for g, span in enumerate(spans):
             draws["stimuli"][b, g] = C[:, slice(*span)].mean(1)
             if g in resample_subjects:

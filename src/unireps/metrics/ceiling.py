@@ -34,6 +34,7 @@ import torch
 from scipy.stats import norm, rankdata
 
 from ._validate import check_choice
+from .pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
 from .rsa import COMPARE_METHODS, RANK_METHODS, as_condensed, compare_vectors
 
 
@@ -291,7 +292,8 @@ def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000
 
     ``rdms``: {name: RDM}; ``target``: one RDM over the same stimuli.  Stimuli are resampled with replacement and
     the pairs formed by two copies of one stimulus dropped (as ``bootstrap_rdms`` and rsatoolbox).  Columns: name,
-    value, ci_low, ci_high, sd, n_boot.  Vectorised in numpy: ~k+1 rank transforms per draw for spearman.
+    value, ci_low, ci_high, sd, n_boot.  Spearman, Pearson, cosine and rho-a: every draw at once by
+    pair weights (``unireps.metrics.pairboot``: one sort per RDM, no re-ranking per draw); Kendall: draw by draw.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -314,10 +316,13 @@ def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000
     rng = np.random.default_rng(seed)
     n = int(round((1 + np.sqrt(1 + 8 * M.shape[1])) / 2))
     draws = np.full((n_boot, len(M)), np.nan)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        if len(np.unique(idx)) >= 3:
-            draws[b] = score_sample(M, t, compare, None, idx)[0]
+    idx = np.stack([rng.integers(0, n, n) for _ in range(n_boot)])
+    ok = np.flatnonzero([len(np.unique(i)) >= 3 for i in idx])
+    if compare in WEIGHTED_METHODS:  # every draw at once (unireps.metrics.pairboot): equal up to float rounding
+        draws[ok] = resampled_compare(M, t, compare, pair_weights(idx[ok], n))[:, :, 0]
+    else:
+        for b in ok:
+            draws[b] = score_sample(M, t, compare, None, idx[b])[0]
     alpha = (1.0 - level) / 2.0
     return pd.DataFrame({"name": list(rdms), "value": value, "ci_low": np.nanquantile(draws, alpha, axis=0),
                          "ci_high": np.nanquantile(draws, 1 - alpha, axis=0), "sd": np.nanstd(draws, axis=0, ddof=1),

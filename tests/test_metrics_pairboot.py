@@ -1,0 +1,103 @@
+"""unireps.metrics.pairboot: comparisons of stimulus-resampled RDMs by pair weights equal building each resampled
+RDM and comparing it (compare_matrix), with and without ties; the bootstraps that use it equal their draw-by-draw
+path on the same draws."""
+
+import numpy as np
+import pytest
+
+from unireps.metrics import ceiling
+from unireps.metrics.ceiling import compare_matrix
+from unireps.metrics.pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
+
+
+def _flat(n, idx):
+    i, j = np.triu_indices(len(idx), 1)
+    keep = idx[i] != idx[j]
+    lo, hi = np.minimum(idx[i], idx[j])[keep], np.maximum(idx[i], idx[j])[keep]
+    return n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)
+
+
+def _rdms(rng, n, k):
+    m = n * (n - 1) // 2
+    truth = rng.random(m)
+    A = np.stack([truth + rng.random(m) * (i + 1) for i in range(k)] + [np.round(truth * 3)])  # last: many ties
+    B = np.stack([truth + rng.random(m), np.round(truth * 2) + rng.integers(0, 2, m)])
+    return A, B
+
+
+def test_pair_weights_count_the_copies_of_each_pair():
+    rng = np.random.default_rng(0)
+    n = 12
+    draws = rng.integers(0, n, (5, n))
+    W = pair_weights(draws, n)
+    for d, w in zip(draws, W, strict=True):
+        assert np.array_equal(w, np.bincount(_flat(n, d), minlength=n * (n - 1) // 2))
+
+
+@pytest.mark.parametrize("compare", WEIGHTED_METHODS)
+def test_resampled_compare_equals_the_resampled_rdms(compare):
+    rng = np.random.default_rng(1)
+    n = 30
+    A, B = _rdms(rng, n, 4)
+    draws = rng.integers(0, n, (40, n))
+    fast = resampled_compare(A, B, compare, pair_weights(draws, n))
+    slow = np.stack([compare_matrix(A[:, _flat(n, d)], B[:, _flat(n, d)], compare) for d in draws])
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert np.abs(fast - slow).max() < 1e-12 and np.ptp(fast) > 0.1  # not a constant
+
+
+def test_resampled_compare_chunks_draws_without_changing_values(monkeypatch):
+    from unireps.metrics import pairboot
+
+    rng = np.random.default_rng(2)
+    n = 20
+    A, B = _rdms(rng, n, 2)
+    W = pair_weights(rng.integers(0, n, (30, n)), n)
+    whole = resampled_compare(A, B, "spearman", W)
+    monkeypatch.setattr(pairboot, "_CHUNK_ELEMENTS", 1)  # one draw per chunk: numpy's cumsum route
+    np.testing.assert_allclose(resampled_compare(A, B, "spearman", W), whole, rtol=0, atol=1e-12)
+
+
+def test_resampled_compare_refuses_kendall_and_mismatched_pairs():
+    A = np.random.default_rng(0).random((2, 45))
+    W = pair_weights(np.arange(10)[None], 10)
+    with pytest.raises(ValueError, match="compare_matrix"):
+        resampled_compare(A, A, "kendall_tau_a", W)
+    with pytest.raises(ValueError, match="same pairs"):
+        resampled_compare(A, A[:, :44], "spearman", W)
+
+
+def test_resampled_compare_refuses_a_constant_rdm():
+    A = np.ones((1, 45))
+    with pytest.raises(ValueError, match="constant"):
+        resampled_compare(A, np.random.default_rng(0).random((1, 45)), "spearman", pair_weights(np.arange(10)[None],
+                                                                                                 10))
+
+
+@pytest.mark.parametrize("compare", ["spearman", "pearson", "rho_a"])
+def test_bootstrap_scores_equal_the_draw_by_draw_path(monkeypatch, compare):
+    rng = np.random.default_rng(3)
+    n = 25
+    A, B = _rdms(rng, n, 3)
+    rdms = {f"r{i}": a for i, a in enumerate(A)}
+    fast = ceiling.bootstrap_scores(rdms, B[0], compare, n_boot=60, seed=4)
+    monkeypatch.setattr(ceiling, "WEIGHTED_METHODS", ())
+    slow = ceiling.bootstrap_scores(rdms, B[0], compare, n_boot=60, seed=4)
+    cols = ["value", "ci_low", "ci_high", "sd", "n_boot"]
+    np.testing.assert_allclose(fast[cols].to_numpy(float), slow[cols].to_numpy(float), rtol=0, atol=1e-12)
+
+
+def test_layer_bootstrap_equals_the_draw_by_draw_path(monkeypatch):
+    from unireps.analysis import realnets
+
+    rng = np.random.default_rng(5)
+    n = 25
+    A, B = _rdms(rng, n, 3)
+    layers = {f"l{i}": a for i, a in enumerate(A)}
+    targets = {"subjects": [B[0] + rng.random(B.shape[1]) for _ in range(3)], "one": [B[1]]}
+    fast = realnets.layer_bootstrap(layers, targets, "spearman", n_boot=50, seed=6)
+    monkeypatch.setattr(realnets, "WEIGHTED_METHODS", ())
+    slow = realnets.layer_bootstrap(layers, targets, "spearman", n_boot=50, seed=6)
+    num = fast.select_dtypes("number").columns
+    assert fast[num].isna().equals(slow[num].isna())
+    np.testing.assert_allclose(fast[num].to_numpy(float), slow[num].to_numpy(float), rtol=0, atol=1e-12)
