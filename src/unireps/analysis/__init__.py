@@ -22,7 +22,7 @@ from .crossmodal import cross_modal_alignment, retrieval_at_1
 from .explain import occlusion_images, occlusion_map, word_importance, zero_shot
 from .groundtruth import factor_alignment, factor_matrices
 from .invariance import invariance_table
-from .layerwise import Layerwise, identification_ci, identification_rate, layerwise
+from .layerwise import Layerwise, identification_ci, identification_cis, identification_rate, layerwise
 from .neighbours import nearest_neighbours, neighbour_labels, profile_variance, unit_rows
 from .reps import raw_input, representations, untrained_twin
 from .selection import LayerSelection, select_layer_cv
@@ -32,6 +32,7 @@ __all__ = [
     "Audit", "Comparison", "LayerSelection", "Layerwise", "all_pairs_ray", "audit", "brain_layer_selection",
     "brain_rsa", "ceiling_table", "effective_rank",
     "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices", "identification_ci",
+    "identification_cis",
     "identification_rate", "invariance_table", "layerwise", "nearest_neighbours", "neighbour_labels",
     "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance", "raw_input",
     "reference_rows", "representations", "retrieval_at_1", "select_layer_cv", "sweep", "unit_rows",

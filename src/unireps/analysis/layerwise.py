@@ -153,6 +153,38 @@ def identification_ci(layers_a, layers_b, metric: str = "linear_cka", n_boot: in
     >>> r["rate"], r["ci_low"], r["ci_high"]
     (1.0, 1.0, 1.0)
     """
+    if not metric_kwargs:
+        res = identification_cis(layers_a, layers_b, (metric,), n_boot=n_boot, level=level, seed=seed)[metric]
+        if isinstance(res, ValueError):
+            raise res
+        return res
+    return _identification_cis(layers_a, layers_b, (metric,), n_boot, level, seed, metric_kwargs, "raise")[metric]
+
+
+def identification_cis(layers_a, layers_b, metrics=("linear_cka",), n_boot: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> dict:
+    """``identification_ci`` for several measures (default options) on the same bootstrap draws, sharing the work
+    per draw (each resampled layer built, validated and centred once; its SVD basis once for cca and svcca:
+    ``unireps.metrics.layers.layer_similarities``).
+
+    Returns {metric: the dict of ``identification_ci(layers_a, layers_b, metric, n_boot, level, seed)``}, equal
+    to it (the same draws); a measure that is undefined on these layers maps to the ValueError
+    ``identification_ci`` would raise.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> base = [rng.normal(size=(60, 6)) for _ in range(3)]
+    >>> a = [b + 0.1 * rng.normal(size=b.shape) for b in base]
+    >>> r = identification_cis(base, a, ("linear_cka", "cca"), n_boot=30)
+    >>> r["cca"]["rate"], r["cca"]["ci_low"], r["cca"]["n_boot"]
+    (1.0, 1.0, 30)
+    """
+    return _identification_cis(layers_a, layers_b, tuple(metrics), n_boot, level, seed, {}, "keep")
+
+
+def _identification_cis(layers_a, layers_b, metrics: tuple, n_boot, level, seed, metric_kwargs: dict,
+                        errors: str) -> dict:
+    from ..metrics.layers import layer_similarities
     from ..metrics.stats import _check_count
 
     la = list(layers_a.values()) if isinstance(layers_a, dict) else list(layers_a)
@@ -163,24 +195,49 @@ def identification_ci(layers_a, layers_b, metric: str = "linear_cka", n_boot: in
     if len(la) != len(lb) or len(la) < 2:
         raise ValueError(f"the identification test needs two models with equally many layers (>= 2), got "
                          f"{len(la)} and {len(lb)}")
-    distance = get_metric(metric).kind == "distance"
-    kind = "distance" if distance else "similarity"
+    kinds = {m: "distance" if get_metric(m).kind == "distance" else "similarity" for m in metrics}
     la, lb = [np.asarray(x) for x in la], [np.asarray(x) for x in lb]
     n = la[0].shape[0]
-    rate = identification_rate(layer_similarity(la, lb, metric, **metric_kwargs), kind)
+
+    def maps(xa, xb) -> dict:
+        if metric_kwargs:  # options: one measure, through layer_similarity
+            try:
+                return {m: layer_similarity(xa, xb, m, **metric_kwargs) for m in metrics}
+            except ValueError as e:
+                return {m: e for m in metrics}
+        return layer_similarities(xa, xb, metrics, errors="keep")
+
+    out, live = {}, {}
+    for m, M in maps(la, lb).items():
+        try:
+            if isinstance(M, ValueError):
+                raise M
+            live[m] = (identification_rate(M, kinds[m]), [])
+        except ValueError as e:
+            if errors == "raise":
+                raise
+            out[m] = e
     rng = np.random.default_rng(seed)
-    draws = []
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
-        try:
-            M = layer_similarity([x[idx] for x in la], [y[idx] for y in lb], metric, **metric_kwargs)
-            draws.append(identification_rate(M, kind))
-        except ValueError:  # a degenerate resample for this measure
+        if not live:
             continue
-    if len(draws) < 0.9 * n_boot:
-        raise ValueError(f"{n_boot - len(draws)} of {n_boot} bootstrap resamples were degenerate for {metric}; "
-                         "use more stimuli")
+        for m, M in maps([x[idx] for x in la], [y[idx] for y in lb]).items():
+            if m not in live or isinstance(M, ValueError):  # a degenerate resample for this measure
+                continue
+            try:
+                live[m][1].append(identification_rate(M, kinds[m]))
+            except ValueError:
+                continue
     alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(draws, [alpha, 1.0 - alpha])
-    return {"metric": metric, "rate": rate, "ci_low": float(low), "ci_high": float(high), "level": level,
-            "n_layers": len(la), "n_boot": len(draws), "n_stimuli": n}
+    for m, (rate, draws) in live.items():
+        if len(draws) < 0.9 * n_boot:
+            out[m] = ValueError(f"{n_boot - len(draws)} of {n_boot} bootstrap resamples were degenerate for {m}; "
+                                "use more stimuli")
+            if errors == "raise":
+                raise out[m]
+            continue
+        low, high = np.quantile(draws, [alpha, 1.0 - alpha])
+        out[m] = {"metric": m, "rate": rate, "ci_low": float(low), "ci_high": float(high), "level": level,
+                  "n_layers": len(la), "n_boot": len(draws), "n_stimuli": n}
+    return {m: out[m] for m in metrics}

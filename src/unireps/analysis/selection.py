@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..metrics.ceiling import _compare_prepared, compare_matrix
+from ..metrics.ceiling import compare_matrix
 from ..metrics.rsa import COMPARE_METHODS
 
 
@@ -141,24 +141,44 @@ def _scores(C: np.ndarray, T: np.ndarray, compare: str) -> np.ndarray:
 
 
 def _max_null(C: np.ndarray, T: np.ndarray, compare: str, n: int, n_permutations: int, rng) -> np.ndarray:
-    """Max over candidates of the score with the target's stimuli permuted (ranks/normalisation computed once)."""
-    from scipy.spatial.distance import squareform
+    """Max over candidates of the score with the target's stimuli permuted.
+
+    A permutation of the stimuli permutes the target's pairs, so its ranks, mean and norm are those of the
+    unpermuted target: each RDM is ranked and normalised once, and the permuted targets of many permutations are
+    gathers of that vector scored by one matrix product (spearman / pearson / cosine / rho_a; Kendall's tau draw
+    by draw).  The permutations are drawn one by one from ``rng`` as before."""
+    perms = [rng.permutation(n) for _ in range(n_permutations)]
+    if compare not in ("spearman", "pearson", "cosine", "rho_a"):
+        from scipy.spatial.distance import squareform
+
+        squares = [squareform(t, checks=False) for t in T]
+        iu = np.triu_indices(n, 1)
+        return np.array([_scores(C, np.stack([S[np.ix_(p, p)][iu] for S in squares]), compare).max() for p in perms])
+    Cu, Tu = _normalised(C, compare), _normalised(T, compare)
+    i, j = np.triu_indices(n, 1)
+    out = np.empty(n_permutations)
+    step = max(1, (1 << 22) // (len(T) * T.shape[1]))
+    for s in range(0, n_permutations, step):
+        P = np.stack(perms[s:s + step])  # (batch, n)
+        lo, hi = np.minimum(P[:, i], P[:, j]), np.maximum(P[:, i], P[:, j])
+        flat = n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)  # pair (i, j) of the permuted square, condensed
+        scores = (Cu @ Tu[:, flat].reshape(-1, T.shape[1]).T).reshape(len(C), len(T), len(P))
+        out[s:s + step] = scores.mean(1).max(0)
+    return out
+
+
+def _normalised(A: np.ndarray, compare: str) -> np.ndarray:
+    """Rows prepared so that compare(a, b) = a' . b' (``_compare_prepared``'s forms)."""
     from scipy.stats import rankdata
 
-    fast = compare in ("spearman", "pearson", "cosine", "rho_a")
-    if fast:
-        Cp = rankdata(C, axis=1) if compare in ("spearman", "rho_a") else C
-        Tp = rankdata(T, axis=1) if compare in ("spearman", "rho_a") else T
-        squares = [squareform(t, checks=False) for t in Tp]
-    else:
-        squares = [squareform(t, checks=False) for t in T]
-    iu = np.triu_indices(n, 1)
-    out = np.empty(n_permutations)
-    for b in range(n_permutations):
-        p = rng.permutation(n)
-        Tb = np.stack([S[np.ix_(p, p)][iu] for S in squares])
-        out[b] = (_compare_prepared(Cp, Tb, compare).mean(1) if fast else _scores(C, Tb, compare)).max()
-    return out
+    from ..metrics.ceiling import _unit
+
+    A = rankdata(A, axis=1) if compare in ("spearman", "rho_a") else A
+    if compare == "rho_a":
+        m = float(A.shape[1])
+        _unit(A, True)  # constant check
+        return np.sqrt(12.0 / (m ** 3 - m)) * (A - A.mean(1, keepdims=True))
+    return _unit(A, compare != "cosine")
 
 
 def split_halves(n: int, n_splits: int, seed: int = 0, strata=None) -> list[np.ndarray]:

@@ -62,12 +62,34 @@ def _batched_gram_cka(pa: list, pb: list) -> np.ndarray:
     return (tr / torch.sqrt(denom)).cpu().numpy()
 
 
+class _Shared:
+    """Per-layer work that several measures need, done once: the centred matrix and its SVD basis."""
+
+    def __init__(self, layers: list, prefix: str):
+        self.layers, self.prefix = layers, prefix
+        self._centred: dict = {}
+        self._bases: dict = {}
+
+    def name(self, i: int) -> str:
+        return f"{self.prefix}[{i}]"
+
+    def centred(self, i: int) -> torch.Tensor:
+        if i not in self._centred:
+            self._centred[i] = center(self.layers[i], self.name(i))
+        return self._centred[i]
+
+    def basis(self, i: int):
+        if i not in self._bases:
+            self._bases[i] = _basis(self.centred(i), self.name(i))
+        return self._bases[i]
+
+
 class _LinearCKA:
     def __init__(self, debiased: bool, feature_form: bool):
         self.debiased, self.feature = debiased, feature_form
 
-    def prepare(self, x, name):
-        xc = center(x, name)
+    def prepare(self, x, name, xc=None):
+        xc = center(x, name) if xc is None else xc
         if not self.feature:
             g = GramStats(xc @ xc.T, self.debiased, centered=True)
             return g, g.hsic(g)
@@ -127,8 +149,8 @@ class _CCA:
     def __init__(self, keep=None):
         self.keep = keep
 
-    def prepare(self, x, name):
-        U, s, _ = _basis(center(x, name), name)
+    def prepare(self, x, name, basis=None):
+        U, s, _ = _basis(center(x, name), name) if basis is None else basis
         U = _truncate(U, s, self.keep, name)
         _check_not_degenerate(U.shape[1], x.shape[0], name)
         return U
@@ -173,6 +195,70 @@ def _fast_path(metric: str, kwargs: dict, n: int, la, lb):
     if metric in ("mutual_knn", "jaccard_knn"):
         return _KNN(kwargs.get("k", 10), jaccard=metric == "jaccard_knn")
     return None
+
+
+def _prepare_shared(fast, shared: _Shared, i: int):
+    if isinstance(fast, _CCA):
+        return fast.prepare(shared.layers[i], shared.name(i), basis=shared.basis(i))
+    if isinstance(fast, _LinearCKA):
+        return fast.prepare(shared.layers[i], shared.name(i), xc=shared.centred(i))
+    return fast.prepare(shared.layers[i], shared.name(i))
+
+
+def _pairs(fast, pa, pb, same: bool, symmetric: bool) -> np.ndarray:
+    batched = getattr(fast, "batched", None)
+    if batched is not None and (res := batched(pa, pb)) is not None:
+        return res
+    out = np.empty((len(pa), len(pb)))
+    for i in range(len(pa)):
+        for j in range(len(pb)):
+            out[i, j] = out[j, i] if same and j < i and symmetric else fast.pair(pa[i], pb[j])
+    return out
+
+
+def layer_similarities(layers_a, layers_b, metrics, errors: str = "raise") -> dict:
+    """``layer_similarity`` for several measures (default options) on the same layers, sharing the per-layer work:
+    each layer is validated and centred once, and its SVD basis is computed once for cca and svcca.
+
+    Returns {metric: (len(a), len(b)) array}, equal to ``layer_similarity(layers_a, layers_b, metric)`` for each.
+    ``errors="keep"``: a measure that is undefined on these layers (``layer_similarity`` raises ValueError, e.g.
+    CCA with too few stimuli) maps to that ValueError instead of stopping the others.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = [rng.standard_normal((60, 8)) for _ in range(2)], [rng.standard_normal((60, 8)) for _ in range(2)]
+    >>> maps = layer_similarities(a, b, ("linear_cka", "cca", "svcca"))
+    >>> bool(np.allclose(maps["svcca"], layer_similarity(a, b, "svcca")))
+    True
+    """
+    from .registry import get_metric
+
+    if errors not in ("raise", "keep"):
+        raise ValueError(f"errors must be 'raise' or 'keep'; got {errors!r}")
+    la, na = _as_list(layers_a, "layers_a")
+    lb, nb = _as_list(layers_b, "layers_b")
+    if len(na | nb) != 1:
+        raise ValueError(f"all layers must hold the same stimuli, got row counts {sorted(na | nb)}")
+    n = (na | nb).pop()
+    same = layers_b is layers_a
+    sa = _Shared(la, "layers_a")
+    sb = sa if same else _Shared(lb, "layers_b")
+    out: dict = {}
+    for metric in metrics:
+        info = get_metric(metric)
+        fast = _fast_path(info.name, {}, n, la, lb)
+        try:
+            if fast is None:
+                out[metric] = layer_similarity(la, lb, metric)
+                continue
+            pa = [_prepare_shared(fast, sa, i) for i in range(len(la))]
+            pb = pa if same else [_prepare_shared(fast, sb, j) for j in range(len(lb))]
+            out[metric] = _pairs(fast, pa, pb, same, info.symmetric)
+        except ValueError as e:
+            if errors == "raise":
+                raise
+            out[metric] = e
+    return out
 
 
 def layer_similarity(layers_a, layers_b, metric: str = "linear_cka", **metric_kwargs) -> np.ndarray:

@@ -202,10 +202,10 @@ def section_layers(cfg: RunConfig, ds, names: set[str]):
     la = analysis.representations(a, ds, "image", layers="all", cache_dir=cfg.cache_dir)
     lb = analysis.representations(b, ds, "image", layers="all", cache_dir=cfg.cache_dir)
     cis = []
-    for m in ident.index:  # bootstrap over stimuli: how much the rate depends on the particular images
-        try:
-            ci = analysis.identification_ci(la, lb, m, n_boot=cfg.stat_boot, seed=cfg.seed)
-        except ValueError:  # the measure is undefined for some layer (see the table's note)
+    # bootstrap over stimuli: how much the rate depends on the particular images; the measures share the draws
+    shared = analysis.identification_cis(la, lb, tuple(ident.index), n_boot=cfg.stat_boot, seed=cfg.seed)
+    for m, ci in shared.items():
+        if isinstance(ci, ValueError):  # the measure is undefined for some layer (see the table's note)
             continue
         cis.append(ci)
         numbers[f"identification_{m}_ci_low"], numbers[f"identification_{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
