@@ -101,3 +101,44 @@ def test_layer_bootstrap_equals_the_draw_by_draw_path(monkeypatch):
     num = fast.select_dtypes("number").columns
     assert fast[num].isna().equals(slow[num].isna())
     np.testing.assert_allclose(fast[num].to_numpy(float), slow[num].to_numpy(float), rtol=0, atol=1e-12)
+
+
+def test_weighted_ranks_equal_rankdata_of_the_expanded_sample():
+    from scipy.stats import rankdata
+
+    from unireps.metrics.pairboot import weighted_ranks
+
+    rng = np.random.default_rng(7)
+    V = rng.integers(0, 6, (50, 15)).astype(float)  # many ties
+    W = rng.integers(0, 3, (50, 15)).astype(float)
+    R = weighted_ranks(V, W)
+    for v, w, r in zip(V, W, R, strict=True):
+        copies = np.repeat(np.arange(len(v)), w.astype(int))
+        np.testing.assert_array_equal(r[copies], rankdata(v[copies]))
+
+
+@pytest.mark.parametrize("compare", ["spearman", "rho_a"])
+@pytest.mark.parametrize("with_models", [False, True])
+def test_rsa_bootstrap_draws_equal_score_sample_draw_by_draw(compare, with_models):
+    rng = np.random.default_rng(8)
+    n, S, n_boot = 16, 3, 40
+    m = n * (n - 1) // 2
+    truth = rng.random(m)
+    subjects = [truth + rng.random(m) for _ in range(S)]
+    models = {"near": truth + 0.3 * rng.random(m), "tied": np.round(truth * 3)} if with_models else {}
+    res = ceiling.rsa_bootstrap(models, subjects, compare, n_boot=n_boot, seed=9)
+    M = np.stack(list(models.values())) if models else np.empty((0, m))
+    R = np.stack(subjects)
+    ref = {k: np.full((n_boot, len(models) + 2), np.nan) for k in ("both", "subjects", "stimuli")}
+    draw = np.random.default_rng(9)
+    for b in range(n_boot):  # the loop rsa_bootstrap ran before
+        si, pi = draw.integers(0, S, S), draw.integers(0, n, n)
+        for mode, (x, y) in zip(ref, ((si, pi), (si, None), (None, pi)), strict=True):
+            if y is not None and len(np.unique(y)) < 3:
+                continue
+            sc, lo, hi = ceiling.score_sample(M, R, compare, x, y)
+            ref[mode][b] = np.r_[sc, lo, hi]
+    for mode, d in ref.items():
+        assert np.array_equal(np.isnan(res.samples[mode]), np.isnan(d))
+        np.testing.assert_allclose(res.samples[mode], d, rtol=0, atol=1e-12)
+    assert np.isnan(ref["both"][:, -1]).any()  # some draws hold one subject: the ceiling is skipped there

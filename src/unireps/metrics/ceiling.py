@@ -34,7 +34,7 @@ import torch
 from scipy.stats import norm, rankdata
 
 from ._validate import check_choice
-from .pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
+from .pairboot import WEIGHTED_METHODS, _ranks, pair_weights, resampled_compare, weighted_corr, weighted_ranks
 from .rsa import COMPARE_METHODS, RANK_METHODS, as_condensed, compare_vectors
 
 
@@ -264,13 +264,28 @@ def rsa_bootstrap(models: dict, subjects, compare: str = "spearman", n_boot: int
     rng = np.random.default_rng(seed)
     modes = ("both", "subjects", "stimuli")
     draws = {k: np.full((n_boot, len(value)), np.nan) for k in modes}
-    for b in range(n_boot):
-        s_idx, p_idx = rng.integers(0, S, S), rng.integers(0, n, n)
-        for mode, (si, pi) in zip(modes, ((s_idx, p_idx), (s_idx, None), (None, p_idx)), strict=True):
-            if pi is not None and len(np.unique(pi)) < 3:
-                continue
-            sc, lo, hi = score_sample(M, R, compare, si, pi)
-            draws[mode][b] = np.r_[sc, lo, hi]
+    s_draws, p_draws = [], []
+    for _ in range(n_boot):
+        s_draws.append(rng.integers(0, S, S))
+        p_draws.append(rng.integers(0, n, n))
+    stim_ok = np.array([len(np.unique(p)) >= 3 for p in p_draws], dtype=bool)
+    if compare in ("spearman", "rho_a"):  # every draw at once by pair weights (unireps.metrics.pairboot)
+        counts = np.stack([np.bincount(si, minlength=S) for si in s_draws]).astype(np.float64)
+        ones = np.ones((n_boot, S))
+        for mode, cnt, resample in (("both", counts, True), ("subjects", counts, False), ("stimuli", ones, True)):
+            rows = np.flatnonzero(stim_ok) if resample else np.arange(n_boot)
+            for s in range(0, len(rows), 250):
+                b = rows[s:s + 250]
+                W = pair_weights(np.stack([p_draws[i] for i in b]), n) if resample else np.ones((len(b), R.shape[1]))
+                draws[mode][b] = _ranked_draws(M, R, compare, cnt[b], W)
+    else:
+        for b in range(n_boot):
+            s_idx, p_idx = s_draws[b], p_draws[b]
+            for mode, (si, pi) in zip(modes, ((s_idx, p_idx), (s_idx, None), (None, p_idx)), strict=True):
+                if pi is not None and not stim_ok[b]:
+                    continue
+                sc, lo, hi = score_sample(M, R, compare, si, pi)
+                draws[mode][b] = np.r_[sc, lo, hi]
     alpha = (1.0 - level) / 2.0
     var = {k: np.nanvar(d, axis=0, ddof=1) for k, d in draws.items()}
     sd_dual = np.sqrt(dual_bootstrap_variance(var["both"], var["subjects"], var["stimuli"], S, n))
@@ -284,6 +299,44 @@ def rsa_bootstrap(models: dict, subjects, compare: str = "spearman", n_boot: int
         "dual_low": value - z * sd_dual, "dual_high": value + z * sd_dual,
         "n_subjects": S, "n_stimuli": n, "n_boot": np.isfinite(draws["both"]).sum(0), "compare": compare})
     return RSABootstrap(table, draws, compare, n_boot, level)
+
+
+def _keys(T: np.ndarray) -> np.ndarray:
+    """Sums of average ranks (multiples of 1/2) as exact integer sort keys 2 T; 16-bit when they fit (numpy sorts
+    those by radix, several times faster than float64)."""
+    K = np.rint(2.0 * T)
+    small = K.min() >= 0 and K.max() < 2 ** 16
+    return K.astype(np.uint16 if small else np.int64)
+
+
+def _ranked_draws(M: np.ndarray, R: np.ndarray, compare: str, cnt: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``score_sample`` for many draws at once (spearman / rho_a): (B, k + 2) rows of model scores, lower, upper.
+
+    ``cnt`` (B, S): copies of each subject in each draw; ``W`` (B, m): copies of each pair (``pair_weights``; all
+    ones when the stimuli are not resampled).  Subjects are ranked in each weighted sample from one sort each;
+    the pooled RDMs (sums of the drawn copies' ranks, exact in float64: ranks are multiples of 1/2) are ranked
+    row by row (``weighted_ranks``).  Equal to ``score_sample`` up to float rounding (tests)."""
+    S = len(R)
+    ranks = np.stack([_ranks(r, np.ascontiguousarray(W.T)).T for r in R])  # (S, B, m)
+    out = np.full((len(W), len(M) + 2), np.nan)
+    if len(M):
+        C = resampled_compare(M, R, compare, W)  # (B, k, S)
+        out[:, :len(M)] = np.einsum("bks,bs->bk", C, cnt) / cnt.sum(1, keepdims=True)
+    total = np.einsum("bs,sbm->bm", cnt, ranks)  # pool of every drawn copy, times S
+    pooled_all = weighted_ranks(_keys(total), W)
+    present = cnt > 0
+    lower, upper = np.zeros(len(W)), np.zeros(len(W))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for g in range(S):
+            if not present[:, g].any():
+                continue
+            upper += np.where(present[:, g], weighted_corr(pooled_all, ranks[g], W, compare), 0.0)
+            left_out = weighted_ranks(_keys(total - cnt[:, g:g + 1] * ranks[g]), W)  # the pool without g
+            lower += np.where(present[:, g], weighted_corr(left_out, ranks[g], W, compare), 0.0)
+    distinct = present.sum(1)
+    ok = distinct >= 2
+    out[ok, -2], out[ok, -1] = lower[ok] / distinct[ok], upper[ok] / distinct[ok]
+    return out
 
 
 def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000, level: float = 0.95,

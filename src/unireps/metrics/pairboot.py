@@ -137,10 +137,58 @@ def resampled_compare(A: np.ndarray, B: np.ndarray, compare: str, weights: np.nd
     return out
 
 
+def weighted_ranks(V: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Average ranks of each row of V in its weighted sample (row b of W: the copies of each entry): (B, m).
+
+    For a row v with weights w: rank_p = sum of w over entries below v_p + (sum of w over entries equal to v_p + 1)
+    / 2, the average rank that ``scipy.stats.rankdata`` gives entry p in the sample holding w_p copies of it.
+    Entries of weight 0 get a value that no weighted statistic uses.  One sort per row (V differs per row).
+
+    >>> import numpy as np
+    >>> weighted_ranks(np.array([[3., 1., 2., 1.]]), np.array([[1., 2., 0., 1.]]))
+    array([[4. , 2. , 3.5, 2. ]])
+    """
+    V, W = np.atleast_2d(V), np.atleast_2d(np.asarray(W, np.float64))
+    order = np.argsort(V, axis=1, kind="stable")
+    sv = np.take_along_axis(V, order, 1)
+    C = np.cumsum(np.take_along_axis(W, order, 1), axis=1)
+    pos = np.arange(V.shape[1])
+    last = np.ones(V.shape, dtype=bool)
+    last[:, :-1] = sv[:, 1:] != sv[:, :-1]
+    first = np.ones(V.shape, dtype=bool)
+    first[:, 1:] = last[:, :-1]
+    end = np.minimum.accumulate(np.where(last, pos, V.shape[1])[:, ::-1], axis=1)[:, ::-1]
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
+    before = np.where(start > 0, np.take_along_axis(C, np.maximum(start - 1, 0), 1), 0.0)
+    out = np.empty_like(C)
+    np.put_along_axis(out, order, (before + 1.0 + np.take_along_axis(C, end, 1)) / 2.0, 1)
+    return out
+
+
+def weighted_corr(X: np.ndarray, Y: np.ndarray, W: np.ndarray, compare: str = "spearman") -> np.ndarray:
+    """Row-wise weighted Pearson r of X and Y (spearman: X and Y already ranked, e.g. by ``weighted_ranks``), or
+    rho-a = 12 sum_p w_p x_p y_p / (M^3 - M) of the weighted-centred ranks (M = sum_p w_p): (B,).
+
+    >>> import numpy as np
+    >>> x, y, w = np.array([[1., 2, 3]]), np.array([[1., 3, 2]]), np.array([[1., 1, 2]])
+    >>> bool(np.isclose(weighted_corr(x, y, w)[0], np.corrcoef([1, 2, 3, 3], [1, 3, 2, 2])[0, 1]))
+    True
+    """
+    sw = W.sum(1, keepdims=True)
+    xc = X - (W * X).sum(1, keepdims=True) / sw
+    yc = Y - (W * Y).sum(1, keepdims=True) / sw
+    cross = (W * xc * yc).sum(1)
+    if compare == "rho_a":
+        M = sw[:, 0]
+        return 12.0 * cross / (M ** 3 - M)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cross / np.sqrt((W * xc * xc).sum(1) * (W * yc * yc).sum(1))
+
+
 def _check_norms(na: np.ndarray, nb: np.ndarray) -> None:
     if (na == 0).any() or (nb == 0).any():
         raise ValueError("an RDM is constant (all dissimilarities equal) or zero on a resample, so its comparison "
                          "with another RDM is undefined; drop it")
 
 
-__all__ = ["WEIGHTED_METHODS", "pair_weights", "resampled_compare"]
+__all__ = ["WEIGHTED_METHODS", "pair_weights", "resampled_compare", "weighted_corr", "weighted_ranks"]
