@@ -36,7 +36,11 @@ def test_real_puzzle_table_is_cached_on_disk_under_its_own_key(tmp_path, monkeyp
     from unireps.app import realpuzzle as RP
 
     with tiny_zoo_env():
-        first = RP.real_puzzle(engine(tmp_path))
+        e = engine(tmp_path)
+        first = RP.real_puzzle(e)
+        md = RP.real_puzzle_view(e)[0]
+        # tiny zoo stand-ins: the heading follows describe_model and never says "Real networks"
+        assert "Real networks" not in md and md.startswith("**Stand-ins on real photographs")
         t = first["table"]
         labels = {*PAIR, *(f"{m}-untrained" for m in PAIR)}
         assert set(t.model_a) | set(t.model_b) == labels and len(t) == 6 * len(RP.REAL_METRICS)
@@ -52,6 +56,15 @@ def test_real_puzzle_table_is_cached_on_disk_under_its_own_key(tmp_path, monkeyp
         RP.real_puzzle(engine(tmp_path, (TINY["b"], TINY["clip"])))
         assert calls == [sorted([TINY["b"], TINY["clip"], f"{TINY['b']}-untrained", f"{TINY['clip']}-untrained"])]
         assert len(puzzle_files(tmp_path)) == 2
+
+
+def test_heading_follows_what_the_models_are():
+    from unireps.app.realpuzzle import heading
+
+    assert heading(("efficientnet-lite0", "efficientnet-lite2")) == "Real networks on real photographs"
+    assert heading(PAIR).startswith("Stand-ins on real photographs")
+    mixed = heading(("efficientnet-lite0", TINY["clip"]))
+    assert "Real networks" not in mixed and f"{TINY['clip']} is a stand-in" in mixed
 
 
 def test_cache_key_names_models_data_and_counts():

@@ -180,6 +180,26 @@ def _outside_ci(t: pd.DataFrame) -> str:
             "intervals against each other (every row shares this shift).")
 
 
+def heading(models) -> str:
+    """The page heading, following :func:`unireps.models.describe_model`: "Real networks" only when every trained
+    network of the pair has real pretrained weights; stand-ins (e.g. tiny zoo models in tests) are called stand-ins.
+
+    >>> heading(("efficientnet-lite0", "efficientnet-lite1"))
+    'Real networks on real photographs'
+    >>> heading(("zoo:clip-s0", "efficientnet-lite0"))
+    'Networks on real photographs (zoo:clip-s0 is a stand-in, not a real pretrained network)'
+    """
+    from ..models import model_kind  # the label describe_model starts with
+
+    stand_ins = [m for m in models if not any(w in model_kind(m) for w in ("real weights", "real pretrained"))]
+    if not stand_ins:
+        return "Real networks on real photographs"
+    if len(stand_ins) == len(models):
+        return "Stand-ins on real photographs (not real pretrained networks)"
+    return (f"Networks on real photographs ({', '.join(stand_ins)} "
+            f"{'is a stand-in' if len(stand_ins) == 1 else 'are stand-ins'}, not a real pretrained network)")
+
+
 def _view(engine: Engine):
     from ..models import describe_model, model_kind
     from ..viz import ci_strings
@@ -193,7 +213,7 @@ def _view(engine: Engine):
     t = p["table"]
     (a, b), (ta, tb) = p["models"], p["twins"]
     n, boots, perms = int(t.n.iloc[0]), int(t.n_boot.iloc[0]), int(t.n_permutations.iloc[0])
-    lines = [f"**Real networks on real photographs** — n = {n} object photographs (Kriegeskorte et al. 2008); "
+    lines = [f"**{heading((a, b))}** — n = {n} object photographs (Kriegeskorte et al. 2008); "
              f"{boots} bootstrap resamples over photos for the 95% CIs; the shuffled-pairing null pairs one "
              f"network's photos at random ({perms} permutations).", ""]
     for m in (a, b, ta, tb):
