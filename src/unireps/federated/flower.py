@@ -26,8 +26,11 @@ then ``flower-superlink --insecure`` on the server, ``flower-supernode --insecur
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import warnings
 
 from .aggregate import aligned_average, moved_units
@@ -205,6 +208,25 @@ def _check_grid(configs: list[FedConfig]) -> None:
                          f"{sizes}; run one grid per number of clients")
 
 
+@contextlib.contextmanager
+def _own_sigterm():
+    """Ray's ``init`` replaces the process's SIGTERM handler with one that raises ``SystemExit`` wherever the main
+    thread is, and ``ray.shutdown()`` leaves it there: a later SIGTERM (e.g. stopping `unireps demo` while the app
+    warms up) then unwinds whatever runs with a traceback.  Shut Ray down if Flower left it running and put the
+    previous handler back."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def run_flower_grid(configs: list[FedConfig], *, num_cpus: int = 2, cpus_per_client: float = 1.0,
                     verbose: bool = False) -> list[Trajectory]:
     """Run every config of ``configs`` in ONE Flower Simulation Runtime (Ray backend: ``num_cpus`` for Ray,
@@ -230,7 +252,7 @@ def run_flower_grid(configs: list[FedConfig], *, num_cpus: int = 2, cpus_per_cli
     if not verbose:
         flwr_logger.setLevel(logging.ERROR)  # Flower's deprecation notice for run_simulation and its round log
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _own_sigterm():
             warnings.simplefilter("ignore", DeprecationWarning)
             run_simulation(server_app=make_server_app(configs, recorders), client_app=make_client_app(),
                            num_supernodes=configs[0].n_clients, backend_name="ray", backend_config=backend,

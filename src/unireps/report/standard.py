@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, viz
+from ..childproc import ChildSection
 from ..data import load_dataset
 from ..runtime import StepTimes, threads_for_small_ops
 from .depth import section_brain_depth, section_depth, stitch_diagram
@@ -40,6 +41,7 @@ class RunConfig:
     quick_applications: bool = False  # smaller application runs (tests)
     federated_engine: str = "flower"  # Flower's simulation (Ray); "inprocess": the reference loop, no Ray
     federated_seeds: int = 3  # seeds seed, seed + 1, ... of the federated grid (mean ± SD over them)
+    federated_background: bool = True  # the federated section in a child process, beside the others (Ray stays there)
     cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
 
 
@@ -500,12 +502,35 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
              ("brain", lambda: section_brain(cfg, names))]
     steps += [("depth", lambda: section_depth(cfg, ds, names)),
               ("brain_depth", lambda: section_brain_depth(cfg, names))]
+    background = None
     if cfg.applications:
         steps.append(("applications", lambda: section_applications(cfg)))
-        steps.append(("federated", lambda: section_federated(cfg)))
-    with threads_for_small_ops():  # n = 500 and 92 stimuli: many small products (see threads_for_small_ops)
-        for name, fn in steps:
-            say(f"analysis: {name}...")
-            with times.step(name):
-                out.add(*fn())
+        if cfg.federated_background:
+            say("analysis: federated (in a child process, beside the other sections)...")
+            background = ChildSection(_federated_in_child, cfg)
+        else:
+            steps.append(("federated", lambda: section_federated(cfg)))
+    try:
+        with threads_for_small_ops():  # n = 500 and 92 stimuli: many small products (see threads_for_small_ops)
+            for name, fn in steps:
+                say(f"analysis: {name}...")
+                with times.step(name):
+                    out.add(*fn())
+        if background is not None:
+            say("analysis: federated (waiting for the child process)...")
+            with times.step("federated: wait"):
+                section, wall, cpu = background.result()
+            background = None
+            out.add(*section)
+            times.wall["federated"], times.cpu["federated"] = wall, cpu
+    finally:
+        if background is not None:  # a section failed: end the child too
+            background.stop()
     return out
+
+
+def _federated_in_child(cfg: RunConfig):
+    """:func:`section_federated` as the child process of :func:`run_standard` runs it (one thread for small
+    products, as in the parent)."""
+    with threads_for_small_ops():
+        return section_federated(cfg)
