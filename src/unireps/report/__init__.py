@@ -66,6 +66,8 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
         with times.step("screenshots"):
             screens = capture_app(out / "blog" / "assets" / "img" / f"{date}-{slug}")
     run_time = time.perf_counter() - t0
+    if progress:
+        progress("writing tables and figures...")
     with times.step("write tables and figures"):
         for name, df in results.tables.items():
             write_table(df, out / "tables" / f"{name}.csv")
@@ -86,6 +88,8 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     write_json(out / "provenance.json", prov)
     write_json(out / "snippets.json", snippets)
     write_json(out / "app_screens.json", screens)
+    if progress:
+        progress("writing the post, its standalone rendering and checking it...")
     with times.step("post, standalone and check"):
         post = write_post(results, out / "blog", date=date, slug=slug, provenance=prov, authors=authors,
                           snippets=snippets, app_screens=screens)
