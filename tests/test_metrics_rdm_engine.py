@@ -136,6 +136,40 @@ def test_exact_ranks_equal_scipy_on_continuous_values_with_default_knobs(dtype):
     np.testing.assert_allclose(_engine_spearman_rho_a(a, b), _dense_spearman_rho_a(a, b), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_sums_of_squared_ranks_from_the_tie_correction_equal_the_direct_sums(tied, tiny_knobs):
+    """ss = (m^3 - m)/3 - sum over tie runs (t^3 - t)/3 equals sum (2 r - m - 1)^2 of scipy's average ranks, with
+    runs cut by sub-chunk and group edges (tied) and on the no-tie shortcut (continuous values)."""
+    m = 5050
+    a, b = _tied_vectors(7, m, np.float64) if tied else np.random.default_rng(7).normal(size=(2, m))
+    A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
+    _, ss_a, ss_b = stream.rank_terms(A, B)
+    for got, v in ((ss_a, a), (ss_b, b)):
+        c = 2.0 * rankdata(v) - (m + 1)
+        np.testing.assert_allclose(got, float(c @ c), rtol=1e-13)
+    assert (ss_a < (m**3 - m) / 3.0) == tied
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ranking_both_rdms_side_by_side_equals_one_after_the_other(dtype, monkeypatch):
+    a, b = _tied_vectors(11, 20_001, dtype)
+    A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
+    monkeypatch.setattr(stream, "_SUB", 997)  # tie runs cut by sub-chunk edges
+    side = stream.rank_terms(A, B)
+    monkeypatch.setattr(stream, "_SIDE_BY_SIDE", False)
+    assert stream.rank_terms(A, B) == pytest.approx(side, rel=1e-14)
+    np.testing.assert_allclose(side[0] / np.sqrt(side[1] * side[2]), _dense_spearman_rho_a(a, b)[0], rtol=0,
+                               atol=1e-12)
+
+
+def test_more_pairs_than_32_bit_ranks_hold_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(stream, "_MAX_PAIRS", 100)
+    X, Y = _pair(0, 20)  # 190 pairs
+    with pytest.raises(ValueError, match="32-bit.*compare='pearson'"):
+        rsa(X, Y)
+    assert np.isfinite(rsa(X, Y, compare="pearson"))
+
+
 def test_a_single_value_run_larger_than_a_group_is_ranked_exactly(tiny_knobs):
     """A tie run longer than the group budget cannot be split (its values share a key bin): it forms one group."""
     rng = np.random.default_rng(4)

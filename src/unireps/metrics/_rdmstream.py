@@ -17,7 +17,8 @@ Comparisons stream over the blocks:
   ranks are kept as one uint32 per pair (4 bytes × m); A's groups carry those ranks as the sort payload, so
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
   buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
-  O(m log m).
+  O(m log m).  When both RDMs' sort buffers fit the budget together (m <= 16 M by default), the two are ranked to
+  pair order side by side in two threads and correlated in one streaming pass (24 bytes per pair).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import tempfile
 
 import numpy as np
@@ -37,6 +39,9 @@ _BUDGET_BYTES = 256 << 20  # group buffer of the exact ranking (float32: 32 M va
 _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
 _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
 _MIN_CAP = 1 << 16  # smallest group of the exact ranking (values)
+_LO, _HI = (0, 1) if sys.byteorder == "little" else (1, 0)  # uint32 halves of a uint64: payload, key
+_SIDE_BY_SIDE = True  # rank both RDMs in two threads when their sort buffers fit the budget together
+_MAX_PAIRS = (1 << 31) - 2  # doubled ranks (at most 2 m) and pair indices are held as uint32
 # (the knobs above are read when a computation starts, so tests can shrink them to drive every code path)
 
 
@@ -263,10 +268,14 @@ class _Ranker:
         return np.arange(k.shape[0]) if mask is None else np.flatnonzero(mask)
 
     def gather(self, group, payload_of):
-        """The group's keys with their payloads, sorted by key: (sorted keys or values, payloads)."""
+        """The group's keys with their uint32 payloads, sorted by key: (sorted keys, payloads or None).
+
+        32-bit keys travel as one uint64 (key in the high half, payload in the low half) written through a uint32
+        view, so one sort of plain integers orders both; 64-bit keys are argsorted with their payload beside."""
         count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
+        halves = None if self.wide else keys.view(np.uint32)
         cur = 0
         for o, k in self.chunks():
             idx = self.select(k, group)
@@ -277,8 +286,8 @@ class _Ranker:
             if self.wide:
                 keys[cur:cur + n_in], pay[cur:cur + n_in] = k, payload_of(o, idx, L)
             else:
-                keys[cur:cur + n_in] = k.astype(np.uint64) << np.uint64(32)
-                keys[cur:cur + n_in] |= payload_of(o, idx, L)
+                halves[2 * cur + _HI:2 * (cur + n_in):2] = k
+                halves[2 * cur + _LO:2 * (cur + n_in):2] = payload_of(o, idx, L)
             cur += n_in
         if self.wide:
             order = np.argsort(keys)
@@ -287,38 +296,53 @@ class _Ranker:
         return keys, None
 
     def ranks(self, group, sorted_keys, pay):
-        """Yield (doubled average ranks as int64, payloads) over the sorted group, in sub-chunks.
+        """Yield (doubled average ranks as int64, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
+        group, in sub-chunks; t is the length of an element's tie run, so the last term sums t^3 - t over runs.
 
-        A tie run occupying sorted positions [start, end) has the doubled mean rank 2 below + start + end + 1; each
-        element finds its run's start and end by running max / min accumulations, and the runs cut by a sub-chunk's
-        edges by a binary search in the whole sorted group."""
+        A run of equal values occupying sorted positions [s, e) has the doubled mean rank 2 below + s + e + 1: the
+        run starts are where a value differs from its predecessor, each run's rank is repeated over its members,
+        and the runs cut by a sub-chunk's edges are measured by a binary search in the whole sorted group."""
         below2 = 2 * group[3]
         count = sorted_keys.shape[0]
+        halves = None if self.wide else sorted_keys.view(np.uint32)
         for c0 in range(0, count, _SUB):
             c1 = min(count, c0 + _SUB)
             L = c1 - c0
             if self.wide:
                 ids, p = sorted_keys[c0:c1], pay[c0:c1]
-                first_lo = np.searchsorted(sorted_keys, ids[0], "left")
-                last_hi = np.searchsorted(sorted_keys, ids[-1], "right")
             else:
-                chunk = sorted_keys[c0:c1]
-                ids, p = chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF)
-                first_lo = np.searchsorted(sorted_keys, ids[0] << np.uint64(32), "left")
-                last_hi = np.searchsorted(sorted_keys, (ids[-1] << np.uint64(32)) | np.uint64(0xFFFFFFFF), "right")
-            new = np.empty(L + 1, dtype=bool)
-            new[0] = new[L] = True
-            np.not_equal(ids[1:], ids[:-1], out=new[1:L])
-            pos = np.arange(L + 1, dtype=np.int64)
-            start = np.where(new[:L], pos[:L], 0)
-            np.maximum.accumulate(start, out=start)
-            end = np.where(new[1:], pos[1:], L)[::-1]
-            end = np.minimum.accumulate(end)[::-1]
-            start[start == 0] = first_lo - c0  # the first run may have begun in an earlier sub-chunk
-            end[end == L] = last_hi - c0  # and the last may go on in the next
-            start += end
-            start += below2 + 2 * c0 + 1
-            yield start, p
+                ids, p = halves[2 * c0 + _HI:2 * c1:2], halves[2 * c0 + _LO:2 * c1:2]
+            change = np.empty(L, dtype=bool)
+            change[0] = True
+            np.not_equal(ids[1:], ids[:-1], out=change[1:])
+            s = np.flatnonzero(change)  # local run starts
+            e = np.empty_like(s)  # local run ends (exclusive)
+            e[:-1], e[-1] = s[1:], L
+            lens = e - s
+            s[0] = np.searchsorted(sorted_keys, self._run_floor(ids[0]), "left") - c0  # the first run may begin earlier
+            e[-1] = np.searchsorted(sorted_keys, self._run_ceiling(ids[-1]), "right") - c0  # the last may go on
+            ties = 0.0
+            if s.size < L or s[0] < 0 or e[-1] > L:
+                t = (e - s).astype(np.float64)
+                ties = float(lens.astype(np.float64) @ (t * t - 1.0))
+            yield np.repeat(below2 + 2 * c0 + 1 + s + e, lens), p, ties
+
+    def one_run(self, group, sorted_keys) -> bool:
+        """Whether the group holds all m values and they are equal (a constant RDM)."""
+        if group[2] != self.m or self.m == 0:
+            return False
+        return self._run_ceiling(self._key_of(sorted_keys[0])) >= sorted_keys[-1]
+
+    def _key_of(self, value):
+        return value if self.wide else value >> np.uint64(32)
+
+    def _run_floor(self, key):
+        """The smallest sorted value whose key is ``key`` (32-bit keys: that key with payload 0)."""
+        return key if self.wide else np.uint64(key) << np.uint64(32)
+
+    def _run_ceiling(self, key):
+        """The largest sorted value whose key is ``key``."""
+        return key if self.wide else (np.uint64(key) << np.uint64(32)) | np.uint64(0xFFFFFFFF)
 
 
 def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
@@ -346,50 +370,91 @@ def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
 def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, float]:
     """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank.
 
-    When one group cannot hold all pairs, the keys are spilled once to a temporary folder (removed on return)."""
-    ra, rb = _Ranker(A, budget_bytes or _BUDGET_BYTES), _Ranker(B, budget_bytes or _BUDGET_BYTES)
-    if A.m <= min(ra.cap, rb.cap):
+    When both RDMs' sort buffers fit the budget at once they are ranked side by side in two threads (the sorts and
+    products release the GIL); when one group holds each, one after the other; otherwise the keys are spilled once
+    to a temporary folder (removed on return).
+
+    The sums of squares need no pass of their own: doubled centred ranks of m values sum in square to (m^3 - m)/3
+    without ties, and each tie run of length t takes away (t^3 - t)/3 (Kendall's tie correction)."""
+    budget = budget_bytes or _BUDGET_BYTES
+    ra, rb = _Ranker(A, budget), _Ranker(B, budget)
+    m = ra.m
+    if m > _MAX_PAIRS:
+        raise ValueError(f"exact Spearman ranks hold pair indices and ranks as 32-bit integers: {m:,} pairs are more "
+                         f"than {_MAX_PAIRS:,} (about 65,500 stimuli); compare a random subset of stimuli or use "
+                         "compare='pearson' (streaming, any n)")
+    if 2 * m <= min(ra.cap, rb.cap) and _SIDE_BY_SIDE and (os.cpu_count() or 1) > 1:
+        return _rank_terms_side_by_side(ra, rb)
+    if m <= min(ra.cap, rb.cap):
         return _rank_terms(ra, rb, None, None)
     with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder:
         hist_a, hist_b = _spill(A, B, ra, rb, folder)
         return _rank_terms(ra, rb, hist_a, hist_b)
 
 
+def _pair_index(o, idx, L):
+    return np.arange(o, o + L, dtype=np.uint32) if idx is None else (idx + o).astype(np.uint32)
+
+
+def _ranks_by_pair(r: _Ranker, hist) -> tuple[np.ndarray, float, bool]:
+    """(doubled average ranks in pair order as uint32, sum of t^3 - t over tie runs, whether all values are equal)."""
+    rank = np.empty(r.m, dtype=np.uint32)
+    ties, constant = 0.0, False
+    for group in r.groups(hist):
+        keys, pay = r.gather(group, _pair_index)
+        constant |= r.one_run(group, keys)
+        for r2, p, t in r.ranks(group, keys, pay):
+            rank[p.astype(np.intp)] = r2
+            ties += t
+        del keys, pay
+    return rank, ties, constant
+
+
+def _sums_of_squares(m: int, ties_a: float, ties_b: float, constant) -> tuple[float, float]:
+    full = (float(m) ** 3 - m) / 3.0
+    ss_a, ss_b = full - ties_a / 3.0, full - ties_b / 3.0
+    if constant[0] or constant[1] or not (ss_a > 0 and ss_b > 0):
+        name = "A" if constant[0] or not ss_a > 0 else "B"
+        raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation with "
+                         "another RDM is undefined")
+    return ss_a, ss_b
+
+
 def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b) -> tuple[float, float, float]:
+    """B's doubled ranks are scattered to pair order (one uint32 per pair); A's groups carry them as payload, so
+    the cross sum needs no random access."""
     m = ra.m
     mid = m + 1  # doubled mean rank
-    rank_b = np.empty(m, dtype=np.uint32)  # doubled ranks of B, by pair
-    ss_b = 0.0
-
-    def pair_index(o, idx, L):
-        return (np.arange(o, o + L, dtype=np.uint64) if idx is None else idx.astype(np.uint64) + np.uint64(o))
-
-    for group in rb.groups(hist_b):
-        keys, pay = rb.gather(group, pair_index)
-        for r2, p in rb.ranks(group, keys, pay):
-            rank_b[p.astype(np.int64)] = r2
-            c = (r2 - mid).astype(np.float64)
-            ss_b += float(c @ c)
-        del keys, pay
+    rank_b, ties_b, const_b = _ranks_by_pair(rb, hist_b)
 
     def b_rank(o, idx, L):
         seg = rank_b[o:o + L]
-        return (seg if idx is None else seg[idx]).astype(np.uint64)
+        return seg if idx is None else seg[idx]
 
-    ss_a = cross = 0.0
+    cross, ties_a, const_a = 0.0, 0.0, False
     for group in ra.groups(hist_a):
         keys, pay = ra.gather(group, b_rank)
-        for r2, p in ra.ranks(group, keys, pay):
-            ca = (r2 - mid).astype(np.float64)
-            cb = p.astype(np.float64) - mid
-            ss_a += float(ca @ ca)
-            cross += float(ca @ cb)
+        const_a |= ra.one_run(group, keys)
+        for r2, p, ties in ra.ranks(group, keys, pay):
+            cross += float(np.subtract(r2, mid, dtype=np.float64) @ np.subtract(p, mid, dtype=np.float64))
+            ties_a += ties
         del keys, pay
-    if not (ss_a > 0 and ss_b > 0):
-        name = "A" if not ss_a > 0 else "B"
-        raise ValueError(f"RDM {name} is constant (all dissimilarities equal), so its rank or correlation with "
-                         "another RDM is undefined")
-    return cross, ss_a, ss_b
+    return (cross, *_sums_of_squares(m, ties_a, ties_b, (const_a, const_b)))
+
+
+def _rank_terms_side_by_side(ra: _Ranker, rb: _Ranker) -> tuple[float, float, float]:
+    """Both RDMs ranked to pair order at once in two threads, then one streaming pass for the cross sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
+        (rank_a, ties_a, const_a), (rank_b, ties_b, const_b) = pool.map(lambda r: _ranks_by_pair(r, None), (ra, rb))
+    m = ra.m
+    mid = m + 1
+    cross = 0.0
+    for o in range(0, m, _SUB):
+        cross += float(np.subtract(rank_a[o:o + _SUB], mid, dtype=np.float64)
+                       @ np.subtract(rank_b[o:o + _SUB], mid, dtype=np.float64))
+    return (cross, *_sums_of_squares(m, ties_a, ties_b, (const_a, const_b)))
 
 
 def spearman(A, B, budget_bytes: int | None = None) -> float:
