@@ -155,8 +155,9 @@ def test_ranking_both_rdms_side_by_side_equals_one_after_the_other(dtype, monkey
     a, b = _tied_vectors(11, 20_001, dtype)
     A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
     monkeypatch.setattr(stream, "_SUB", 997)  # tie runs cut by sub-chunk edges
+    monkeypatch.setattr(stream, "_SIDE_BY_SIDE_MIN", 0)
     side = stream.rank_terms(A, B)
-    monkeypatch.setattr(stream, "_SIDE_BY_SIDE", False)
+    monkeypatch.setattr(stream, "_SIDE_BY_SIDE_MIN", 1 << 40)
     assert stream.rank_terms(A, B) == pytest.approx(side, rel=1e-14)
     np.testing.assert_allclose(side[0] / np.sqrt(side[1] * side[2]), _dense_spearman_rho_a(a, b)[0], rtol=0,
                                atol=1e-12)

@@ -17,8 +17,9 @@ Comparisons stream over the blocks:
   ranks are kept as one uint32 per pair (4 bytes × m); A's groups carry those ranks as the sort payload, so
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
   buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
-  O(m log m).  When both RDMs' sort buffers fit the budget together (m <= 16 M by default), the two are ranked to
-  pair order side by side in two threads and correlated in one streaming pass (24 bytes per pair).
+  O(m log m).  From 1 M pairs up to where both RDMs' sort buffers fit the budget together (16 M pairs from float32
+  inputs by default), the two are ranked to pair order side by side in two threads and correlated in one
+  streaming pass (24 bytes per pair).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
 _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
 _MIN_CAP = 1 << 16  # smallest group of the exact ranking (values)
 _LO, _HI = (0, 1) if sys.byteorder == "little" else (1, 0)  # uint32 halves of a uint64: payload, key
-_SIDE_BY_SIDE = True  # rank both RDMs in two threads when their sort buffers fit the budget together
+_SIDE_BY_SIDE_MIN = 1 << 20  # pairs from which both RDMs are ranked in two threads (if their buffers fit together)
 _MAX_PAIRS = (1 << 31) - 2  # doubled ranks (at most 2 m) and pair indices are held as uint32
 # (the knobs above are read when a computation starts, so tests can shrink them to drive every code path)
 
@@ -370,8 +371,9 @@ def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
 def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, float]:
     """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank.
 
-    When both RDMs' sort buffers fit the budget at once they are ranked side by side in two threads (the sorts and
-    products release the GIL); when one group holds each, one after the other; otherwise the keys are spilled once
+    When both RDMs' sort buffers fit the budget at once (and m is at least ``_SIDE_BY_SIDE_MIN``, about 1 M, below
+    which threads cost more than they save) they are ranked side by side in two threads (the sorts and products
+    release the GIL); when one group holds each, one after the other; otherwise the keys are spilled once
     to a temporary folder (removed on return).
 
     The sums of squares need no pass of their own: doubled centred ranks of m values sum in square to (m^3 - m)/3
@@ -383,7 +385,7 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
         raise ValueError(f"exact Spearman ranks hold pair indices and ranks as 32-bit integers: {m:,} pairs are more "
                          f"than {_MAX_PAIRS:,} (about 65,500 stimuli); compare a random subset of stimuli or use "
                          "compare='pearson' (streaming, any n)")
-    if 2 * m <= min(ra.cap, rb.cap) and _SIDE_BY_SIDE and (os.cpu_count() or 1) > 1:
+    if _SIDE_BY_SIDE_MIN <= m and 2 * m <= min(ra.cap, rb.cap) and (os.cpu_count() or 1) > 1:
         return _rank_terms_side_by_side(ra, rb)
     if m <= min(ra.cap, rb.cap):
         return _rank_terms(ra, rb, None, None)
