@@ -109,3 +109,21 @@ def test_max_null_batched_equals_the_permutation_loop(compare):
         ref.append(_scores(C, np.stack([S[np.ix_(p, p)][iu] for S in squares]), compare).max())
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
     assert np.ptp(got) > 0.01
+
+
+@pytest.mark.parametrize("strata", [None, [0] * 9 + [1] * 8 + [2] * 7])
+def test_select_layer_cv_splits_scored_at_once_equal_the_split_by_split_path(monkeypatch, strata):
+    """Scoring every split's halves at once (0/1 pair weights) equals rebuilding and ranking each half's RDMs."""
+    from unireps.analysis import selection
+
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=(24, 6))
+    layers = {f"l{k}": truth + k * rng.normal(size=truth.shape) for k in (0.5, 1.0, 1.5, 3.0)}
+    subjects = [compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(3)]
+    fast = select_layer_cv(layers, subjects, n_splits=15, n_permutations=10, seed=4, strata=strata)
+    monkeypatch.setattr(selection, "WEIGHTED_METHODS", ())
+    slow = select_layer_cv(layers, subjects, n_splits=15, n_permutations=10, seed=4, strata=strata)
+    assert list(fast.splits.picked) == list(slow.splits.picked)
+    for col in ("score_selection", "score_heldout", "ceiling_lower", "ceiling_upper"):
+        np.testing.assert_allclose(fast.splits[col], slow.splits[col], rtol=0, atol=1e-12)
+    assert fast.splits.score_heldout.std() > 0

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.ceiling import compare_matrix
+from ..metrics.pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
 from ..metrics.rsa import COMPARE_METHODS
 
 
@@ -257,11 +258,16 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
     rng = np.random.default_rng(seed)
     full = _scores(C, T, compare)
     rows = []
-    for s, (first, second) in enumerate(_halves(n, n_splits, rng, seed, strata)):
+    halves = list(_halves(n, n_splits, rng, seed, strata))
+    if compare in WEIGHTED_METHODS:  # every split at once: the pairs within a half are a 0/1-weighted sample
+        sel_all = resampled_compare(C, T, compare, pair_weights([f for f, _ in halves], n)).mean(2)
+        held_all = resampled_compare(C, T, compare, pair_weights([h for _, h in halves], n)).mean(2)
+    for s, (first, second) in enumerate(halves):
         a, b = _pair_index(n, first), _pair_index(n, second)
-        sel = _scores(C[:, a], T[:, a], compare)
+        sel = sel_all[s] if compare in WEIGHTED_METHODS else _scores(C[:, a], T[:, a], compare)
         k = int(np.argmax(sel))
-        held = float(_scores(C[k:k + 1, b], T[:, b], compare)[0])
+        held = float(held_all[s, k]) if compare in WEIGHTED_METHODS else \
+            float(_scores(C[k:k + 1, b], T[:, b], compare)[0])
         lower, upper = _heldout_ceiling(T, b, compare)
         rows.append({"split": s, "picked": names[k], "score_selection": float(sel[k]), "score_heldout": held,
                      "ceiling_lower": lower, "ceiling_upper": upper})

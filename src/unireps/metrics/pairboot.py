@@ -29,14 +29,16 @@ _CHUNK_ELEMENTS = 1 << 24  # draws per chunk: at most 128 MB of float64 in (pair
 def pair_weights(draws: np.ndarray, n: int) -> np.ndarray:
     """Multiplicity of every original pair in each resampled RDM: (n_draws, n(n-1)/2) float64, w_ab = c_a c_b.
 
-    ``draws``: (n_draws, n) stimulus indices drawn with replacement; pairs in condensed (``squareform``) order.
+    ``draws``: (n_draws, n) stimulus indices drawn with replacement, or a list of index arrays of any lengths
+    (e.g. the halves of a split: weight 1 for the pairs within a half, 0 otherwise); pairs in condensed
+    (``squareform``) order.
 
     >>> import numpy as np
     >>> pair_weights(np.array([[0, 0, 2]]), 3)  # pairs (0,1), (0,2), (1,2)
     array([[0., 2., 0.]])
     """
-    draws = np.atleast_2d(np.asarray(draws))
-    counts = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(np.float64)
+    draws = draws if isinstance(draws, list) else np.atleast_2d(np.asarray(draws))
+    counts = np.stack([np.bincount(np.asarray(d), minlength=n) for d in draws]).astype(np.float64)
     i, j = np.triu_indices(n, 1)
     return counts[:, i] * counts[:, j]
 
