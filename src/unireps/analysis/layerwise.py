@@ -175,8 +175,8 @@ def identification_cis(layers_a, layers_b, metrics=("linear_cka",), n_boot: int 
     >>> rng = np.random.default_rng(0)
     >>> base = [rng.normal(size=(60, 6)) for _ in range(3)]
     >>> a = [b + 0.1 * rng.normal(size=b.shape) for b in base]
-    >>> r = identification_cis(base, a, ("linear_cka", "cca"), n_boot=30)
-    >>> r["cca"]["rate"], r["cca"]["ci_low"], r["cca"]["n_boot"]
+    >>> cca = identification_cis(base, a, ("linear_cka", "cca"), n_boot=30)["cca"]
+    >>> cca["rate"], cca["ci_low"], cca["n_boot"]
     (1.0, 1.0, 30)
     """
     return _identification_cis(layers_a, layers_b, tuple(metrics), n_boot, level, seed, {}, "keep")
