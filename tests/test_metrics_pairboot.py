@@ -142,3 +142,19 @@ def test_rsa_bootstrap_draws_equal_score_sample_draw_by_draw(compare, with_model
         assert np.array_equal(np.isnan(res.samples[mode]), np.isnan(d))
         np.testing.assert_allclose(res.samples[mode], d, rtol=0, atol=1e-12)
     assert np.isnan(ref["both"][:, -1]).any()  # some draws hold one subject: the ceiling is skipped there
+
+
+def test_compare_resamples_builds_weights_in_chunks_without_changing_values(monkeypatch):
+    from unireps.metrics import pairboot
+    from unireps.metrics.pairboot import compare_resamples
+
+    rng = np.random.default_rng(10)
+    n = 20
+    A, B = _rdms(rng, n, 2)
+    draws = rng.integers(0, n, (12, n))
+    whole = resampled_compare(A, B, "spearman", pair_weights(draws, n))
+    monkeypatch.setattr(pairboot, "_WEIGHT_ELEMENTS", 2 * A.shape[1])  # two draws per chunk
+    np.testing.assert_allclose(compare_resamples(A, B, "spearman", draws, n), whole, rtol=0, atol=1e-12)
+    halves = [rng.permutation(n)[:k] for k in (10, 11, 9)]  # ragged: halves of odd strata
+    np.testing.assert_allclose(compare_resamples(A, B, "pearson", halves, n),
+                               resampled_compare(A, B, "pearson", pair_weights(halves, n)), rtol=0, atol=1e-12)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..metrics import compute_rdm, estimator_label, get_metric, layer_similarity, permutation_test, rsa_label
 from ..metrics.ceiling import _compare_prepared, compare_matrix, dual_bootstrap_variance
-from ..metrics.pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
+from ..metrics.pairboot import WEIGHTED_METHODS, compare_resamples
 from .selection import select_layer_cv
 
 SUBJECTS_TARGET = "human_IT (4 subjects)"
@@ -148,8 +148,7 @@ def layer_bootstrap(layer_rdms: Mapping[str, np.ndarray], targets: Mapping[str, 
             draws["subjects"][b, g] = full[:, slice(*spans[g])][:, s_idx].mean(1)
     ok = [b for b in range(n_boot) if len(np.unique(p_draws[b])) >= 3]
     if compare in WEIGHTED_METHODS:  # every draw at once by pair weights (unireps.metrics.pairboot)
-        resampled = resampled_compare(M, T, compare, pair_weights(np.stack([p_draws[b] for b in ok]), n)) \
-            if ok else np.empty((0, len(M), len(T)))
+        resampled = compare_resamples(M, T, compare, [p_draws[b] for b in ok], n)
     for i, b in enumerate(ok):
         s_idx = s_draws[b]
         if compare in WEIGHTED_METHODS:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.ceiling import compare_matrix
-from ..metrics.pairboot import WEIGHTED_METHODS, pair_weights, resampled_compare
+from ..metrics.pairboot import WEIGHTED_METHODS, compare_resamples
 from ..metrics.rsa import COMPARE_METHODS
 
 
@@ -260,8 +260,8 @@ def select_layer_cv(layers: dict, target, compare: str = "spearman", rdm: str = 
     rows = []
     halves = list(_halves(n, n_splits, rng, seed, strata))
     if compare in WEIGHTED_METHODS:  # every split at once: the pairs within a half are a 0/1-weighted sample
-        sel_all = resampled_compare(C, T, compare, pair_weights([f for f, _ in halves], n)).mean(2)
-        held_all = resampled_compare(C, T, compare, pair_weights([h for _, h in halves], n)).mean(2)
+        sel_all = compare_resamples(C, T, compare, [f for f, _ in halves], n).mean(2)
+        held_all = compare_resamples(C, T, compare, [h for _, h in halves], n).mean(2)
     for s, (first, second) in enumerate(halves):
         a, b = _pair_index(n, first), _pair_index(n, second)
         sel = sel_all[s] if compare in WEIGHTED_METHODS else _scores(C[:, a], T[:, a], compare)

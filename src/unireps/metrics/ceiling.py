@@ -34,7 +34,15 @@ import torch
 from scipy.stats import norm, rankdata
 
 from ._validate import check_choice
-from .pairboot import WEIGHTED_METHODS, _ranks, pair_weights, resampled_compare, weighted_corr, weighted_ranks
+from .pairboot import (
+    WEIGHTED_METHODS,
+    _ranks,
+    compare_resamples,
+    pair_weights,
+    resampled_compare,
+    weighted_corr,
+    weighted_ranks,
+)
 from .rsa import COMPARE_METHODS, RANK_METHODS, as_condensed, compare_vectors
 
 
@@ -274,8 +282,9 @@ def rsa_bootstrap(models: dict, subjects, compare: str = "spearman", n_boot: int
         ones = np.ones((n_boot, S))
         for mode, cnt, resample in (("both", counts, True), ("subjects", counts, False), ("stimuli", ones, True)):
             rows = np.flatnonzero(stim_ok) if resample else np.arange(n_boot)
-            for s in range(0, len(rows), 250):
-                b = rows[s:s + 250]
+            step = max(1, min(250, (1 << 22) // R.shape[1]))  # at most about 2**22 pair weights at once
+            for s in range(0, len(rows), step):
+                b = rows[s:s + step]
                 W = pair_weights(np.stack([p_draws[i] for i in b]), n) if resample else np.ones((len(b), R.shape[1]))
                 draws[mode][b] = _ranked_draws(M, R, compare, cnt[b], W)
     else:
@@ -372,7 +381,7 @@ def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000
     idx = np.stack([rng.integers(0, n, n) for _ in range(n_boot)])
     ok = np.flatnonzero([len(np.unique(i)) >= 3 for i in idx])
     if compare in WEIGHTED_METHODS:  # every draw at once (unireps.metrics.pairboot): equal up to float rounding
-        draws[ok] = resampled_compare(M, t, compare, pair_weights(idx[ok], n))[:, :, 0]
+        draws[ok] = compare_resamples(M, t, compare, idx[ok], n)[:, :, 0]
     else:
         for b in ok:
             draws[b] = score_sample(M, t, compare, None, idx[b])[0]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 WEIGHTED_METHODS = ("spearman", "pearson", "cosine", "rho_a")
+_WEIGHT_ELEMENTS = 1 << 22  # pair weights built at once by compare_resamples (32 MB of float64)
 _CHUNK_ELEMENTS = 1 << 24  # draws per chunk: at most 128 MB of float64 in (pairs x draws) arrays
 
 
@@ -187,10 +188,30 @@ def weighted_corr(X: np.ndarray, Y: np.ndarray, W: np.ndarray, compare: str = "s
         return cross / np.sqrt((W * xc * xc).sum(1) * (W * yc * yc).sum(1))
 
 
+def compare_resamples(A: np.ndarray, B: np.ndarray, compare: str, draws, n: int) -> np.ndarray:
+    """``resampled_compare`` for the stimulus draws ``draws`` (rows of indices, or a list of index arrays), with the
+    pair weights built a chunk of draws at a time (at most about 2**22 weights held at once, whatever n).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.random((2, 45))
+    >>> compare_resamples(A, A, "spearman", rng.integers(0, 10, (3, 10)), 10).shape
+    (3, 2, 2)
+    """
+    draws = list(draws)
+    m = n * (n - 1) // 2
+    step = max(1, min(len(draws), _WEIGHT_ELEMENTS // max(m, 1)))
+    parts = [resampled_compare(A, B, compare, pair_weights(draws[s:s + step], n))
+             for s in range(0, len(draws), step)]
+    return np.concatenate(parts) if parts else np.empty((0, len(np.atleast_2d(A)), len(np.atleast_2d(B))))
+
+
 def _check_norms(na: np.ndarray, nb: np.ndarray) -> None:
     if (na == 0).any() or (nb == 0).any():
         raise ValueError("an RDM is constant (all dissimilarities equal) or zero on a resample, so its comparison "
                          "with another RDM is undefined; drop it")
 
 
-__all__ = ["WEIGHTED_METHODS", "pair_weights", "resampled_compare", "weighted_corr", "weighted_ranks"]
+__all__ = [
+    "WEIGHTED_METHODS", "compare_resamples", "pair_weights", "resampled_compare", "weighted_corr", "weighted_ranks",
+]
