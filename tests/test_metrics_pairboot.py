@@ -158,3 +158,17 @@ def test_compare_resamples_builds_weights_in_chunks_without_changing_values(monk
     halves = [rng.permutation(n)[:k] for k in (10, 11, 9)]  # ragged: halves of odd strata
     np.testing.assert_allclose(compare_resamples(A, B, "pearson", halves, n),
                                resampled_compare(A, B, "pearson", pair_weights(halves, n)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("compare", ["spearman", "kendall_tau_a"])
+def test_bootstrap_scores_of_several_targets_equal_one_call_per_target(compare):
+    rng = np.random.default_rng(11)
+    n = 14
+    A, B = _rdms(rng, n, 2)
+    rdms = {f"r{i}": a for i, a in enumerate(A)}
+    both = ceiling._bootstrap_scores_targets(rdms, {"b0": B[0], "b1": B[1]}, compare, n_boot=25, seed=12)
+    for j, name in enumerate(("b0", "b1")):
+        one = ceiling.bootstrap_scores(rdms, B[j], compare, n_boot=25, seed=12)
+        cols = ["value", "ci_low", "ci_high", "sd", "n_boot"]
+        np.testing.assert_allclose(both[name][cols].to_numpy(float), one[cols].to_numpy(float), rtol=0, atol=1e-12)
+    assert not np.allclose(both["b0"].ci_low, both["b1"].ci_low)

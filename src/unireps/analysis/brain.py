@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..data import load_dataset
 from ..metrics import compute_rdm, rsa_rdms
-from ..metrics.ceiling import bootstrap_scores, noise_ceiling, rsa_bootstrap
+from ..metrics.ceiling import _bootstrap_scores_targets, noise_ceiling, rsa_bootstrap
 from ._checks import check_same_rows
 from .reps import model_label, representations
 
@@ -67,10 +67,11 @@ def reference_rows(dataset: str = "kriegeskorte92", compare: str = "spearman", n
 
 def _score_rows(rdms: dict, ds, subjects, compare, n_boot, seed, model: str, kind: str) -> pd.DataFrame:
     rows = []
-    for target in ("human_IT", "monkey_IT"):
-        target_rdm = ds.condensed(target)
-        cis = bootstrap_scores(rdms, target_rdm, compare, n_boot=n_boot, seed=seed).set_index("name") \
-            if n_boot and rdms else None
+    targets = {t: ds.condensed(t) for t in ("human_IT", "monkey_IT")}
+    # both targets from the same draws (the same seed as one call per target): each RDM ranked once per draw
+    all_cis = _bootstrap_scores_targets(rdms, targets, compare, n_boot=n_boot, seed=seed) if n_boot and rdms else {}
+    for target, target_rdm in targets.items():
+        cis = all_cis[target].set_index("name") if all_cis else None
         for layer, rdm in rdms.items():
             row = {"model": model, "layer": layer, "kind": kind, "target": target,
                    "value": rsa_rdms(rdm, target_rdm, compare)}

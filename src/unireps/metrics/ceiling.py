@@ -363,6 +363,13 @@ def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000
     >>> bootstrap_scores({"near": t + 0.1 * rng.random(190), "far": rng.random(190)}, t, n_boot=100).name.tolist()
     ['near', 'far']
     """
+    return _bootstrap_scores_targets(rdms, {"target": target}, compare, n_boot, level, seed)["target"]
+
+
+def _bootstrap_scores_targets(rdms, targets: dict, compare: str = "spearman", n_boot: int = 1000,
+                              level: float = 0.95, seed: int = 0) -> dict:
+    """{target name: ``bootstrap_scores(rdms, target, compare, n_boot, level, seed)``} for several targets from the
+    same draws: each RDM is ranked for every draw once, not once per target."""
     from .stats import _check_count
 
     check_choice("compare", compare, COMPARE_METHODS)
@@ -370,22 +377,26 @@ def bootstrap_scores(rdms, target, compare: str = "spearman", n_boot: int = 1000
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     M = _stack(list(rdms.values()), "RDMs", 1)
-    t = _stack([target], "target", 1)
-    if M.shape[1] != t.shape[1]:
-        raise ValueError(f"the RDMs cover {M.shape[1]} pairs and the target {t.shape[1]}; both must be over the "
+    T = np.concatenate([_stack([t], "target", 1) for t in targets.values()])
+    if M.shape[1] != T.shape[1]:
+        raise ValueError(f"the RDMs cover {M.shape[1]} pairs and the target {T.shape[1]}; both must be over the "
                          "same stimuli in the same order")
-    value = compare_matrix(M, t, compare)[:, 0]
+    value = compare_matrix(M, T, compare)
     rng = np.random.default_rng(seed)
     n = int(round((1 + np.sqrt(1 + 8 * M.shape[1])) / 2))
-    draws = np.full((n_boot, len(M)), np.nan)
+    draws = np.full((n_boot, len(M), len(T)), np.nan)
     idx = np.stack([rng.integers(0, n, n) for _ in range(n_boot)])
     ok = np.flatnonzero([len(np.unique(i)) >= 3 for i in idx])
     if compare in WEIGHTED_METHODS:  # every draw at once (unireps.metrics.pairboot): equal up to float rounding
-        draws[ok] = compare_resamples(M, t, compare, idx[ok], n)[:, :, 0]
+        draws[ok] = compare_resamples(M, T, compare, idx[ok], n)
     else:
         for b in ok:
-            draws[b] = score_sample(M, t, compare, None, idx[b])[0]
+            for j in range(len(T)):
+                draws[b, :, j] = score_sample(M, T[j:j + 1], compare, None, idx[b])[0]
     alpha = (1.0 - level) / 2.0
-    return pd.DataFrame({"name": list(rdms), "value": value, "ci_low": np.nanquantile(draws, alpha, axis=0),
-                         "ci_high": np.nanquantile(draws, 1 - alpha, axis=0), "sd": np.nanstd(draws, axis=0, ddof=1),
-                         "n_boot": np.isfinite(draws).sum(0)})
+    return {name: pd.DataFrame({"name": list(rdms), "value": value[:, j],
+                                "ci_low": np.nanquantile(draws[:, :, j], alpha, axis=0),
+                                "ci_high": np.nanquantile(draws[:, :, j], 1 - alpha, axis=0),
+                                "sd": np.nanstd(draws[:, :, j], axis=0, ddof=1),
+                                "n_boot": np.isfinite(draws[:, :, j]).sum(0)})
+            for j, name in enumerate(targets)}
