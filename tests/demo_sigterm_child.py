@@ -1,5 +1,6 @@
 """Run by tests/test_demo_sigterm.py (not a test module): `unireps demo` whose report runs only the federated section
 (quick grid, Flower's Ray simulation, in run_standard's child process) and then serves the app on the tiny zoo.
+The federated child is started by `unireps demo` itself, before the (skipped) real networks, as in a real run.
 Before serving it prints whether Ray is loaded in this process and which SIGTERM handler is installed."""
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ def _empty(*args, **kwargs):
     return {}, {}, {}
 
 
-def _report(args):
+def _config(args):
+    return standard.RunConfig(quick_applications=True, federated_seeds=1)
+
+
+def _report(args, federated=None):
     for name in dir(standard):  # every section but the federated one: nothing (the full run takes minutes)
         if name.startswith("section_") and name != "section_federated":
             setattr(standard, name, _empty)
@@ -26,8 +31,7 @@ def _report(args):
     import unireps.zoo
 
     unireps.zoo.build = lambda **kw: None
-    cfg = standard.RunConfig(quick_applications=True, federated_seeds=1)
-    results = standard.run_standard(cfg, progress=print)
+    results = standard.run_standard(_config(args), progress=print, federated=federated)
     n = results.numbers
     print(f"federated section: engine {n['federated_engine']}, {n['federated_clients']} clients; "
           f"ray loaded in the demo process: {'ray' in sys.modules}; SIGTERM handler: "
@@ -38,6 +42,6 @@ def _report(args):
 
 
 if __name__ == "__main__":
-    cmd_report._report = _report
+    cmd_report._report, cmd_report._config = _report, _config
     out, port = sys.argv[1], sys.argv[2]
     raise SystemExit(main(["demo", "--no-realnets", "--no-screenshots", "--out", out, "--port", port]))

@@ -107,7 +107,7 @@ def _authors(args):
     return load_authors(args.author, args.affiliation, args.url, config=args.config)
 
 
-def _report(args) -> dict:
+def _report(args, federated=None) -> dict:
     from ..report import generate_report
 
     _check(args)
@@ -115,7 +115,7 @@ def _report(args) -> dict:
     if not args.no_screenshots:
         from ..app.screens import capture_app as capture
     res = generate_report(args.out, _config(args), date=args.date, progress=None if args.json else print,
-                          authors=_authors(args), capture_app=capture)
+                          authors=_authors(args), capture_app=capture, federated=federated)
     if res["problems"]:
         raise ValueError("the generated post breaks the blog's rules: " + "; ".join(res["problems"]))
     return res
@@ -298,8 +298,17 @@ def print_realnets(real: dict) -> None:
 
 
 def run_demo(args) -> int:
-    real = _realnets(args)
-    res = _report(args)
+    from ..report import start_federated
+
+    _check(args)
+    federated = start_federated(_config(args), progress=None if args.json else print)  # beside the real networks
+    try:
+        real = _realnets(args)
+        res = _report(args, federated)
+    except BaseException:
+        if federated is not None:
+            federated.stop()
+        raise
     n = res["results"].numbers
     if args.json:
         emit(_summary(res) | ({"realnets": real["numbers"]} if real else {}), True)

@@ -23,16 +23,17 @@ from .post import SLUG, Author, load_authors, write_post
 from .realnets import load_figures
 from .snippets import run_snippets
 from .standalone import render_standalone
-from .standard import RunConfig, RunResults, run_standard
+from .standard import RunConfig, RunResults, run_standard, start_federated
 
 
 def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = None, slug: str = SLUG,
-                    progress=print, authors: list[Author] | None = None, capture_app=None) -> dict:
+                    progress=print, authors: list[Author] | None = None, capture_app=None, federated=None) -> dict:
     """Run the standard analyses and the post's snippets, then write tables, figures, numbers, provenance, the
     submission tree, its standalone rendering, and check the post.
 
     ``capture_app(folder) -> {"files": [...], "reason": str}`` takes the screenshots of the interactive module
     (the CLI passes :func:`unireps.app.screens.capture_app`; the report package does not import the app).
+    ``federated``: the federated section's child process, if :func:`start_federated` started it earlier.
     """
     import datetime
 
@@ -44,7 +45,7 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     out = Path(out_dir)
     t0 = time.perf_counter()
     load_start = _load_average()
-    results = run_standard(cfg, progress=progress)
+    results = run_standard(cfg, progress=progress, federated=federated)
     times = StepTimes()
     times.wall, times.cpu = results.timings, results.cpu_times
     real = out / "realnets" / "realnets_numbers.json"  # written just before by `unireps demo` (the real networks)
@@ -120,4 +121,5 @@ def _add_realnets_times(times: StepTimes, path: Path) -> None:
 
 
 __all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_numbers", "check_post", "check_run",
-           "generate_report", "load_authors", "render_standalone", "run_snippets", "run_standard", "write_post"]
+           "generate_report", "load_authors", "render_standalone", "run_snippets", "run_standard", "start_federated",
+           "write_post"]

@@ -472,8 +472,27 @@ def section_federated(cfg: RunConfig):
 SECTIONS: list[tuple[str, Callable]] = []
 
 
-def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] | None = print) -> RunResults:
-    """Build the zoo (cached), then every section; a section that fails raises (no silent gaps)."""
+def start_federated(cfg: RunConfig, progress: Callable[[str], None] | None = print) -> ChildSection | None:
+    """Start the federated section in its child process now (None when ``cfg`` runs it in-process or not at all);
+    pass the result to :func:`run_standard` as ``federated``.  `unireps demo` starts it before the real networks,
+    so that it overlaps them too.
+
+    >>> start_federated(RunConfig(applications=False)) is None
+    True
+    """
+    if not (cfg.applications and cfg.federated_background):
+        return None
+    if progress is not None:
+        progress("analysis: federated (in a child process, beside the other sections)...")
+    return ChildSection(_federated_in_child, cfg)
+
+
+def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] | None = print,
+                 federated: ChildSection | None = None) -> RunResults:
+    """Build the zoo (cached), then every section; a section that fails raises (no silent gaps).
+
+    ``federated``: the federated section's child process if :func:`start_federated` started it already (it is
+    collected here, or stopped if a section fails); otherwise it is started here when ``cfg`` asks for it."""
     from ..zoo import build
 
     cfg = cfg or RunConfig()
@@ -502,15 +521,14 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
              ("brain", lambda: section_brain(cfg, names))]
     steps += [("depth", lambda: section_depth(cfg, ds, names)),
               ("brain_depth", lambda: section_brain_depth(cfg, names))]
-    background = None
-    if cfg.applications:
-        steps.append(("applications", lambda: section_applications(cfg)))
-        if cfg.federated_background:
-            say("analysis: federated (in a child process, beside the other sections)...")
-            background = ChildSection(_federated_in_child, cfg)
-        else:
-            steps.append(("federated", lambda: section_federated(cfg)))
+    background = federated
     try:
+        if cfg.applications:
+            steps.append(("applications", lambda: section_applications(cfg)))
+            if not cfg.federated_background:
+                steps.append(("federated", lambda: section_federated(cfg)))
+            elif background is None:
+                background = start_federated(cfg, progress)
         with threads_for_small_ops():  # n = 500 and 92 stimuli: many small products (see threads_for_small_ops)
             for name, fn in steps:
                 say(f"analysis: {name}...")

@@ -1,0 +1,59 @@
+"""run_standard collects a federated child started earlier (as `unireps demo` does, before the real networks)
+instead of starting a second one, and stops it when a section fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from unireps.report import standard
+
+
+class FakeChild:
+    def __init__(self):
+        self.stopped = False
+
+    def result(self):
+        return ({}, {}, {"federated_marker": 7}), 12.5, 3.25
+
+    def stop(self):
+        self.stopped = True
+
+
+@pytest.fixture
+def stubbed(monkeypatch):
+    for name in dir(standard):
+        if name.startswith("section_"):
+            monkeypatch.setattr(standard, name, lambda *a, **k: ({}, {}, {}))
+    monkeypatch.setattr(standard, "eval_set", lambda n: list(range(n)))
+    monkeypatch.setattr(standard, "_available", lambda preset: set())
+    import unireps.zoo
+
+    monkeypatch.setattr(unireps.zoo, "build", lambda **kw: None)
+
+    def no_second_child(*a, **k):
+        raise AssertionError("run_standard started a second federated child")
+
+    monkeypatch.setattr(standard, "ChildSection", no_second_child)
+
+
+def test_an_early_federated_child_is_collected_not_restarted(stubbed):
+    child = FakeChild()
+    out = standard.run_standard(standard.RunConfig(), progress=None, federated=child)
+    assert out.numbers["federated_marker"] == 7
+    assert (out.timings["federated"], out.cpu_times["federated"]) == (12.5, 3.25)
+
+
+def test_a_failing_section_stops_the_early_child(stubbed, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("section failed")
+
+    monkeypatch.setattr(standard, "section_brain", boom)
+    child = FakeChild()
+    with pytest.raises(RuntimeError, match="section failed"):
+        standard.run_standard(standard.RunConfig(), progress=None, federated=child)
+    assert child.stopped
+
+
+def test_start_federated_is_none_when_the_section_runs_in_process_or_not_at_all():
+    assert standard.start_federated(standard.RunConfig(federated_background=False), progress=None) is None
+    assert standard.start_federated(standard.RunConfig(applications=False), progress=None) is None
