@@ -197,15 +197,70 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 @functools.lru_cache(maxsize=64)
 def _trained_state(arch: str, width: int, seed: int, epochs: int, lr: float, depth: int, split_seed: int) -> dict:
-    split = digits_split(split_seed)
-    model = make_digits_model(arch, width=width, seed=seed, depth=depth)
-    train_classifier(model, split.x_train, split.y_train, epochs=epochs, lr=lr, seed=seed)
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    path = _state_path(arch, width, seed, epochs, lr, depth, split_seed)
+    state = _read_state(path)
+    if state is None:
+        split = digits_split(split_seed)
+        model = make_digits_model(arch, width=width, seed=seed, depth=depth)
+        train_classifier(model, split.x_train, split.y_train, epochs=epochs, lr=lr, seed=seed)
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        _write_state(path, state)
+    return state
+
+
+@functools.cache
+def _recipe_source() -> str:
+    """The code that decides a trained digits model's weights: a change to any of it gives new cache keys."""
+    import inspect
+
+    parts = (digits_split, _digits_split, make_digits_model, digits_mlp, digits_cnn, _seeded, train_classifier)
+    return "".join(inspect.getsource(f) for f in parts)
+
+
+def _state_path(arch: str, width: int, seed: int, epochs: int, lr: float, depth: int, split_seed: int):
+    """``<zoo cache>/../digits/<name>-<key>.safetensors``, the key a hash of the recipe's arguments, its code and the
+    versions of torch, numpy and scikit-learn (weights trained by other code are never reused)."""
+    import hashlib
+    import json
+
+    import sklearn
+
+    from .store import zoo_dir
+
+    recipe = json.dumps([arch, width, seed, epochs, repr(float(lr)), depth, split_seed, torch.__version__,
+                         np.__version__, sklearn.__version__])
+    key = hashlib.sha256((recipe + _recipe_source()).encode("utf-8")).hexdigest()[:32]
+    return zoo_dir().parent / "digits" / f"{arch}-w{width}-d{depth}-s{seed}-{key}.safetensors"
+
+
+def _read_state(path) -> dict | None:
+    """The cached weights (safetensors: no code runs on load), or None when absent or unreadable (then retrained
+    and rewritten)."""
+    if not path.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception:  # a truncated or foreign file: train again and replace it
+        return None
+
+
+def _write_state(path, state: dict) -> None:
+    from safetensors.torch import save
+
+    from ..io import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, save({k: v.contiguous() for k, v in state.items()}))
+    except OSError:  # a read-only or full cache: the weights are still used, only not kept
+        pass
 
 
 def trained_digits_model(arch: str = "mlp", width: int = 64, seed: int = 0, *, epochs: int = 30, lr: float = 1e-3,
                          depth: int = 2, split_seed: int = 0) -> nn.Sequential:
-    """A digits classifier trained on the train split (memoised per process; a fresh module on every call)."""
+    """A digits classifier trained on the train split (memoised per process and cached on disk beside the zoo, as
+    safetensors keyed by the recipe and its code; a fresh module on every call)."""
     state = _trained_state(arch, int(width), int(seed), int(epochs), float(lr), int(depth), int(split_seed))
     model = make_digits_model(arch, width=width, seed=None, depth=depth)
     model.load_state_dict(copy.deepcopy(state))
