@@ -53,3 +53,17 @@ def test_html_is_offline(tmp_path):
 def test_png_export(tmp_path):
     viz.save(viz.bar_plot(pd.DataFrame({"x": ["a", "b"], "y": [1, 2]}), "x", "y"), png_path=tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_warm_up_is_false_without_a_browser_and_exports_still_work_after_it(tmp_path, monkeypatch):
+    import unireps.viz.png as png
+
+    with monkeypatch.context() as m:
+        m.setattr(png, "find_browser", lambda: None)
+        assert png.warm_up() is False
+    if find_browser() is None:
+        pytest.skip("no Chromium for kaleido")
+    assert png.warm_up() is True
+    fig = viz.bar_plot(pd.DataFrame({"x": ["a", "b"], "y": [1, 2]}), "x", "y")
+    path = png.write_png(fig, tmp_path / "after_warm_up.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

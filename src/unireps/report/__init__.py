@@ -45,6 +45,9 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     out = Path(out_dir)
     t0 = time.perf_counter()
     load_start = _load_average()
+    from ..viz.png import warm_up
+
+    warm_up()  # the figures' PNG browser starts beside the analyses
     results = run_standard(cfg, progress=progress, federated=federated)
     times = StepTimes()
     times.wall, times.cpu = results.timings, results.cpu_times

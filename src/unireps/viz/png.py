@@ -38,6 +38,40 @@ def _start_server() -> None:
         _SERVER = True
 
 
+def warm_up() -> bool:
+    """Start the export browser now, in the background, if kaleido and a browser are there (False if not): the
+    report calls it first, so the browser's start-up (2-4 s) overlaps the analyses instead of the first export.
+
+    >>> isinstance(warm_up(), bool)
+    True
+    """
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return False
+    browser = find_browser()
+    if browser is None:
+        return False
+    os.environ.setdefault("BROWSER_PATH", browser)
+    _start_server()
+    import threading
+
+    threading.Thread(target=_render_blank, name="unireps-png-warm-up", daemon=True).start()
+    return True
+
+
+def _render_blank() -> None:
+    """One tiny export: kaleido starts its browser on the first render, not with the server."""
+    import plotly.graph_objects as go
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            go.Figure().to_image(format="png", width=10, height=10)
+    except Exception:  # the real exports report any problem with the browser
+        pass
+
+
 def write_png(fig, path, width: int = 900, height: int | None = None, scale: float = 2.0) -> Path:
     """Write ``fig`` as PNG atomically."""
     from ..io import atomic_write_bytes
