@@ -57,3 +57,24 @@ def test_a_failing_section_stops_the_early_child(stubbed, monkeypatch):
 def test_start_federated_is_none_when_the_section_runs_in_process_or_not_at_all():
     assert standard.start_federated(standard.RunConfig(federated_background=False), progress=None) is None
     assert standard.start_federated(standard.RunConfig(applications=False), progress=None) is None
+
+
+def test_the_child_can_be_left_running_and_collected_after_other_work(stubbed):
+    child = FakeChild()
+    out = standard.run_standard(standard.RunConfig(), progress=None, federated=child, collect_federated=False)
+    assert out.pending_federated is child and "federated_marker" not in out.numbers and not child.stopped
+    standard.finish_federated(out, progress=None)
+    assert out.pending_federated is None and out.numbers["federated_marker"] == 7
+    assert out.timings["federated"] == 12.5 and out.timings["federated: wait"] >= 0
+
+
+def test_a_child_that_fails_while_collected_is_stopped_and_its_error_raised():
+    class Broken(FakeChild):
+        def result(self):
+            raise ValueError("the federated grid failed")
+
+    child = Broken()
+    out = standard.RunResults(pending_federated=child)
+    with pytest.raises(ValueError, match="grid failed"):
+        standard.finish_federated(out, progress=None)
+    assert child.stopped and out.pending_federated is None

@@ -23,7 +23,7 @@ from .post import SLUG, Author, load_authors, write_post
 from .realnets import load_figures
 from .snippets import run_snippets
 from .standalone import render_standalone
-from .standard import RunConfig, RunResults, run_standard, start_federated
+from .standard import RunConfig, RunResults, finish_federated, run_standard, start_federated
 
 
 def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = None, slug: str = SLUG,
@@ -33,22 +33,34 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
 
     ``capture_app(folder) -> {"files": [...], "reason": str}`` takes the screenshots of the interactive module
     (the CLI passes :func:`unireps.app.screens.capture_app`; the report package does not import the app).
-    ``federated``: the federated section's child process, if :func:`start_federated` started it earlier.
+    ``federated``: the federated section's child process, if :func:`start_federated` started it earlier; it is
+    collected after the snippets and screenshots, which run beside it.
     """
+    from ..viz.png import warm_up
+
+    cfg = cfg or RunConfig()
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    load_start = _load_average()
+    warm_up()  # the figures' PNG browser starts beside the analyses
+    results = run_standard(cfg, progress=progress, federated=federated, collect_federated=False)
+    try:
+        return _finish_report(out, cfg, results, t0, load_start, date, slug, progress, authors, capture_app)
+    finally:
+        if results.pending_federated is not None:  # a later step failed: end the child too
+            results.pending_federated.stop()
+
+
+def _finish_report(out: Path, cfg: RunConfig, results: RunResults, t0: float, load_start: str, date, slug: str,
+                   progress, authors, capture_app) -> dict:
+    """The report's steps after the analyses: snippets and screenshots (while the federated child may still run),
+    then the federated section's results, tables, figures, numbers, provenance and the post."""
     import datetime
 
     from ..io import write_json, write_table
     from ..provenance import provenance
     from ..viz import save, write_plotlyjs
 
-    cfg = cfg or RunConfig()
-    out = Path(out_dir)
-    t0 = time.perf_counter()
-    load_start = _load_average()
-    from ..viz.png import warm_up
-
-    warm_up()  # the figures' PNG browser starts beside the analyses
-    results = run_standard(cfg, progress=progress, federated=federated)
     times = StepTimes()
     times.wall, times.cpu = results.timings, results.cpu_times
     real = out / "realnets" / "realnets_numbers.json"  # written just before by `unireps demo` (the real networks)
@@ -69,6 +81,7 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
             progress("screenshots of the interactive module in headless Chromium...")
         with times.step("screenshots"):
             screens = capture_app(out / "blog" / "assets" / "img" / f"{date}-{slug}")
+    finish_federated(results, progress)
     run_time = time.perf_counter() - t0
     if progress:
         progress("writing tables and figures...")
@@ -124,5 +137,5 @@ def _add_realnets_times(times: StepTimes, path: Path) -> None:
 
 
 __all__ = ["SLUG", "Author", "RunConfig", "RunResults", "check_numbers", "check_post", "check_run",
-           "generate_report", "load_authors", "render_standalone", "run_snippets", "run_standard", "start_federated",
-           "write_post"]
+           "finish_federated", "generate_report", "load_authors", "render_standalone", "run_snippets", "run_standard",
+           "start_federated", "write_post"]

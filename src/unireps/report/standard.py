@@ -10,6 +10,7 @@ brain (92 objects), applications (stitching, merging, transfer).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class RunResults:
     timings: dict = field(default_factory=dict)  # wall-clock seconds per step
     cpu_times: dict = field(default_factory=dict)  # process CPU seconds per step (all threads)
     config: RunConfig = field(default_factory=RunConfig)
+    pending_federated: ChildSection | None = None  # the federated child, when run_standard left it running
 
     def add(self, tables=None, figures=None, numbers=None):
         self.tables.update(tables or {})
@@ -488,11 +490,13 @@ def start_federated(cfg: RunConfig, progress: Callable[[str], None] | None = pri
 
 
 def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] | None = print,
-                 federated: ChildSection | None = None) -> RunResults:
+                 federated: ChildSection | None = None, collect_federated: bool = True) -> RunResults:
     """Build the zoo (cached), then every section; a section that fails raises (no silent gaps).
 
     ``federated``: the federated section's child process if :func:`start_federated` started it already (it is
-    collected here, or stopped if a section fails); otherwise it is started here when ``cfg`` asks for it."""
+    collected here, or stopped if a section fails); otherwise it is started here when ``cfg`` asks for it.
+    ``collect_federated=False`` leaves it running in ``RunResults.pending_federated`` for the caller to collect
+    with :func:`finish_federated` after other work (the report takes its screenshots first)."""
     from ..zoo import build
 
     cfg = cfg or RunConfig()
@@ -534,17 +538,38 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
                 say(f"analysis: {name}...")
                 with times.step(name):
                     out.add(*fn())
-        if background is not None:
-            say("analysis: federated (waiting for the child process)...")
-            with times.step("federated: wait"):
-                section, wall, cpu = background.result()
-            background = None
-            out.add(*section)
-            times.wall["federated"], times.cpu["federated"] = wall, cpu
+        out.pending_federated, background = background, None
+        if collect_federated:
+            finish_federated(out, progress)
     finally:
-        if background is not None:  # a section failed: end the child too
+        if background is not None:  # a step failed: end the child too
             background.stop()
     return out
+
+
+def finish_federated(out: RunResults, progress: Callable[[str], None] | None = print) -> None:
+    """Wait for the federated child left in ``out.pending_federated`` and add its tables, numbers and times
+    (``federated``: the child's wall and CPU seconds; ``federated: wait``: how long the caller waited).  Stops the
+    child if collecting fails.
+
+    >>> finish_federated(RunResults(), progress=None)  # nothing pending: nothing to do
+    """
+    child, out.pending_federated = out.pending_federated, None
+    if child is None:
+        return
+    if progress is not None:
+        progress("analysis: federated (waiting for the child process)...")
+    t0 = time.perf_counter()
+    try:
+        section, wall, cpu = child.result()
+    except BaseException:
+        child.stop()
+        raise
+    out.timings["federated: wait"], out.cpu_times["federated: wait"] = time.perf_counter() - t0, 0.0
+    out.add(*section)
+    out.timings["federated"], out.cpu_times["federated"] = wall, cpu
+
+
 
 
 def _federated_in_child(cfg: RunConfig):
