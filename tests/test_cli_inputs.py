@@ -301,7 +301,10 @@ def test_demo_json_keeps_stdout_pure(tmp_path, capsys, monkeypatch):
 
     res = {"post": "p", "standalone": "s", "out": tmp_path, "run_time_s": 1.0,
            "results": types.SimpleNamespace(numbers={"x": float("nan")})}
-    monkeypatch.setattr(cr, "_report", lambda args: res)
+    import unireps.report
+
+    monkeypatch.setattr(cr, "_report", lambda args, federated=None: res)
+    monkeypatch.setattr(unireps.report, "start_federated", lambda *a, **k: None)  # no Flower grid in a fast test
     monkeypatch.setattr(unireps.app, "launch", lambda **kw: print("unireps app: http://127.0.0.1:7860/"))
     assert main(["demo", "--json", "--out", str(tmp_path / "d")]) == 0
     captured = capsys.readouterr()
