@@ -109,3 +109,17 @@ def test_mutual_knn_refuses_parallel_rows_and_zero_rows():
     zero_row[7] = 0.0
     with pytest.raises(ValueError, match="all-zero rows"):
         mutual_knn(zero_row, Y, k=3)
+
+
+@pytest.mark.parametrize("mask_max", [1 << 22, 0])  # the membership-mask path and the (n, k, k) comparison path
+def test_overlap_counts_equals_a_set_count_per_row(mask_max, monkeypatch):
+    """For each entry of ia[i], whether it occurs in ib[i], summed over the row (repeats in ia or ib included)."""
+    monkeypatch.setattr(knn_module, "_MASK_MAX", mask_max)
+    rng = np.random.default_rng(3)
+    ia = torch.as_tensor(rng.integers(0, 30, size=(57, 6)))  # small id range: repeats and overlaps are common
+    ib = torch.as_tensor(rng.integers(0, 30, size=(57, 6)))
+    expected = [sum(int(a in set(rb)) for a in ra) for ra, rb in zip(ia.tolist(), ib.tolist())]
+    got = knn_module.overlap_counts(ia, ib, chunk=10)
+    assert got.dtype == torch.int64
+    assert got.tolist() == expected
+    assert max(expected) > 1 and min(expected) == 0  # the data exercise both ends

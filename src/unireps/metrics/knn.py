@@ -106,9 +106,30 @@ def knn(x: torch.Tensor, k: int, groups: torch.Tensor | None = None, chunk: int 
     return best_i, best_v
 
 
+_MASK_MAX = 1 << 22  # entries of the (rows, ids) membership mask of overlap_counts: 4 MB of bools
+
+
 def overlap_counts(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """|N_a(i) ∩ N_b(i)| per row, for neighbour index sets ia, ib of shape (n, k)."""
+    """|N_a(i) ∩ N_b(i)| per row, for neighbour index sets ia, ib of shape (n, k): for each entry of ia[i], whether
+    it occurs in ib[i], summed over the row.
+
+    Small index ranges (rows × ids at most ``_MASK_MAX``, e.g. n = 500 stimuli in a bootstrap loop): a membership
+    mask M[i, j] = (j in ib[i]) is scattered once and read at ia, O(n k) after an n × ids fill; otherwise an
+    (n, k, k) comparison in row chunks.  Both count the same integers.
+
+    >>> import torch
+    >>> from unireps.metrics.knn import overlap_counts
+    >>> overlap_counts(torch.tensor([[0, 1, 2], [3, 4, 5]]), torch.tensor([[2, 1, 7], [6, 7, 8]]))
+    tensor([2, 0])
+    """
     out = torch.empty(ia.shape[0], dtype=torch.int64, device=ia.device)
+    if ia.numel() and ib.numel():
+        low = int(torch.minimum(ia.min(), ib.min()))
+        ids = int(torch.maximum(ia.max(), ib.max())) + 1
+        if low >= 0 and ia.shape[0] * ids <= _MASK_MAX:
+            mask = torch.zeros((ia.shape[0], ids), dtype=torch.bool, device=ia.device)
+            mask.scatter_(1, ib, True)
+            return torch.sum(mask.gather(1, ia), dim=1, dtype=torch.int64)
     for s in range(0, ia.shape[0], chunk):
         a, b = ia[s:s + chunk], ib[s:s + chunk]
         out[s:s + chunk] = (a[:, :, None] == b[:, None, :]).any(dim=2).sum(dim=1)
