@@ -405,11 +405,27 @@ def _ranks_by_pair(r: _Ranker, hist) -> tuple[np.ndarray, float, bool]:
     for group in r.groups(hist):
         keys, pay = r.gather(group, _pair_index)
         constant |= r.one_run(group, keys)
-        for r2, p, t in r.ranks(group, keys, pay):
-            rank[p.astype(np.intp)] = r2
-            ties += t
-        del keys, pay
+        ties += _scatter_ranks(r.ranks(group, keys, pay), rank)
+        del keys, pay  # (the payloads are views of the keys: nothing of this group outlives the call above)
     return rank, ties, constant
+
+
+def _scatter_ranks(ranked, rank: np.ndarray) -> float:
+    """rank[pair] = doubled rank over one sorted group; returns its tie term."""
+    ties = 0.0
+    for r2, p, t in ranked:
+        rank[p.astype(np.intp)] = r2
+        ties += t
+    return ties
+
+
+def _cross_terms(ranked, mid: int) -> tuple[float, float]:
+    """(sum (r_a - mid)(r_b - mid), tie term) over one sorted group of A whose payloads are B's doubled ranks."""
+    cross = ties = 0.0
+    for r2, p, t in ranked:
+        cross += float(np.subtract(r2, mid, dtype=np.float64) @ np.subtract(p, mid, dtype=np.float64))
+        ties += t
+    return cross, ties
 
 
 def _sums_of_squares(m: int, ties_a: float, ties_b: float, constant) -> tuple[float, float]:
@@ -437,9 +453,8 @@ def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b) -> tuple[float, float,
     for group in ra.groups(hist_a):
         keys, pay = ra.gather(group, b_rank)
         const_a |= ra.one_run(group, keys)
-        for r2, p, ties in ra.ranks(group, keys, pay):
-            cross += float(np.subtract(r2, mid, dtype=np.float64) @ np.subtract(p, mid, dtype=np.float64))
-            ties_a += ties
+        c, t = _cross_terms(ra.ranks(group, keys, pay), mid)
+        cross, ties_a = cross + c, ties_a + t
         del keys, pay
     return (cross, *_sums_of_squares(m, ties_a, ties_b, (const_a, const_b)))
 
