@@ -186,23 +186,24 @@ def _check_not_constant(lo, hi):
 
 
 def _keys32(v: np.ndarray) -> np.ndarray:
-    """Order-preserving uint32 keys of float32 values (-0.0 and +0.0 equal)."""
-    v = v + np.float32(0.0)  # -0.0 -> +0.0 (and a copy we may modify)
-    bits = v.view(np.uint32)
-    neg = bits >> np.uint32(31) == 1
-    np.invert(bits, out=bits, where=neg)
-    np.bitwise_or(bits, np.uint32(1 << 31), out=bits, where=~neg)
-    return bits
+    """Order-preserving uint32 keys of float32 values (-0.0 and +0.0 equal): the sign bit flipped for values >= 0,
+    every bit flipped for negative ones (x ^ (sign-extended sign | top bit))."""
+    b = (v + np.float32(0.0)).view(np.int32)  # -0.0 -> +0.0 (and a copy we may modify)
+    mask = (b >> 31).view(np.uint32)
+    mask |= np.uint32(1 << 31)
+    keys = b.view(np.uint32)
+    keys ^= mask
+    return keys
 
 
 def _keys64(v: np.ndarray) -> np.ndarray:
-    """Order-preserving uint64 keys of float64 values (-0.0 and +0.0 equal)."""
-    v = v + 0.0
-    bits = v.view(np.uint64)
-    neg = bits >> np.uint64(63) == 1
-    np.invert(bits, out=bits, where=neg)
-    np.bitwise_or(bits, np.uint64(1 << 63), out=bits, where=~neg)
-    return bits
+    """Order-preserving uint64 keys of float64 values (-0.0 and +0.0 equal), as :func:`_keys32`."""
+    b = (v + 0.0).view(np.int64)
+    mask = (b >> 63).view(np.uint64)
+    mask |= np.uint64(1 << 63)
+    keys = b.view(np.uint64)
+    keys ^= mask
+    return keys
 
 
 class _Ranker:
