@@ -464,7 +464,10 @@ def _rank_terms_side_by_side(ra: _Ranker, rb: _Ranker) -> tuple[float, float, fl
     """Both RDMs ranked to pair order at once in two threads, then one streaming pass for the cross sum."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
+    from ..runtime import threads_for_small_ops
+
+    # one intra-op thread each: two threads' products with two threads apiece would oversubscribe the cores
+    with threads_for_small_ops(), ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
         (rank_a, ties_a, const_a), (rank_b, ties_b, const_b) = pool.map(lambda r: _ranks_by_pair(r, None), (ra, rb))
     m = ra.m
     mid = m + 1
