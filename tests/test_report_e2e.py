@@ -16,8 +16,9 @@ from unireps.viz.png import find_browser
 @pytest.mark.skipif(find_browser() is None, reason="no Chromium for the PNG figures")
 def test_standard_run_writes_a_post_that_passes_the_checker(tmp_path):
     cfg = RunConfig(n=120, n_boot=5, n_permutations=5, quick_applications=True, stat_boot=20, stat_permutations=20,
-                    n_splits=5)
+                    n_splits=5, result_cache=str(tmp_path / "results"))
     res = generate_report(tmp_path, cfg, date="2026-11-29", progress=None)
+    _rerun_reuses_every_section(tmp_path, cfg, res)
     assert res["problems"] == []
     numbers = json.loads((tmp_path / "numbers.json").read_text())
     assert numbers["n_stimuli"] == 120
@@ -32,3 +33,24 @@ def test_standard_run_writes_a_post_that_passes_the_checker(tmp_path):
     html = (tmp_path / "standalone" / "index.html").read_text()
     body = html.split("<body>", 1)[1].split("<!--")[0]
     assert "References" in body and not re.search(r"\bnan\b", body, flags=re.I)
+
+
+def _rerun_reuses_every_section(first_dir, cfg, first):
+    """A second run with the same settings reuses every section from the result cache and writes the same
+    numbers, tables and post (only the run-time sentence differs)."""
+    second_dir = first_dir / "second"
+    again = generate_report(second_dir, cfg, date="2026-11-29", progress=None)
+    assert again["problems"] == []
+    steps = {"zoo", "federated: wait", "snippets", "screenshots", "write tables and figures",
+             "post, standalone and check"}
+    assert set(again["results"].reused) == set(first["results"].timings) - steps
+    assert {"convergence", "layers", "brain", "applications", "federated"} <= set(again["results"].reused)
+    assert json.loads((second_dir / "numbers.json").read_text()) == json.loads((first_dir / "numbers.json")
+                                                                                .read_text())
+    for table in (first_dir / "tables").glob("*.csv"):
+        assert (second_dir / "tables" / table.name).read_text() == table.read_text(), table.name
+    post_a, post_b = (sorted((d / "blog" / "_posts").glob("*.md"))[0].read_text().split("Run time:")
+                      for d in (first_dir, second_dir))
+    assert post_a[0] == post_b[0] and "reusing" in post_b[1] and "reusing" not in post_a[1]
+    prov = json.loads((second_dir / "provenance.json").read_text())
+    assert set(prov["result_cache"]["reused"]) == set(again["results"].reused)

@@ -30,6 +30,10 @@ def _add_run_options(p, out_default: str) -> None:
                    help="an author's web page: once for all, or once per --author (default: none)")
     p.add_argument("--no-screenshots", action="store_true",
                    help="skip the screenshots of the app in headless Chromium (the post then says they were skipped)")
+    p.add_argument("--recompute", action="store_true",
+                   help="compute every section again instead of reusing the result cache (sections whose code, "
+                   "package versions, settings and inputs are unchanged since an earlier run are reused from "
+                   "$UNIREPS_CACHE/report-results; provenance.json lists them); the cache is rewritten")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="YAML file with 'authors: [{name, affiliation, url}, ...]' (the options above win)")
 
@@ -96,9 +100,11 @@ def _check(args) -> None:
 
 def _config(args):
     from ..report import RunConfig
+    from ..report.cache import default_root
 
     return RunConfig(preset=args.preset, n=args.n, n_boot=args.n_boot, n_permutations=args.permutations,
-                     seed=args.seed, applications=not args.no_applications)
+                     seed=args.seed, applications=not args.no_applications,
+                     result_cache=str(default_root()), recompute=args.recompute)
 
 
 def _authors(args):
@@ -168,11 +174,13 @@ def _realnets(args) -> dict | None:
         return None
     from pathlib import Path
 
+    from ..report import result_cache
     from ..report.realnets import run_realnets
 
     _check(args)
     return run_realnets(Path(args.out) / "realnets", n_permutations=max(int(args.permutations), 1), seed=args.seed,
-                        n_boot=args.n_boot, progress=None if args.json else print)
+                        n_boot=args.n_boot, progress=None if args.json else print,
+                        result_cache=result_cache(_config(args)))
 
 
 REAL_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")

@@ -287,9 +287,44 @@ def bridge_numbers(n_splits: int = 5, seed: int = 0, cache_dir=None, study=None)
     return {k: float(v) for k, v in n.items()}
 
 
+TABLES = ("brain_profiles", "brain_selection", "scale_by_layer", "scale_summary", "language_alignment")
+
+
 def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200, seed: int = 0, cache_dir=None,
-                 progress=print, n_boot: int = 200) -> dict:
-    """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``."""
+                 progress=print, n_boot: int = 200, result_cache=None) -> dict:
+    """Run every real-network analysis on the 92 photos; write tables, ``realnets.md`` and numbers into ``out``.
+
+    ``result_cache`` (a :class:`unireps.report.cache.ResultCache`): the folder of an earlier run with the same key
+    and settings is copied into ``out`` instead (the returned ``meta`` then has ``reused``: when it was computed);
+    a computed folder is stored there."""
+    key = f"realnets-s{n_splits}-p{n_permutations}-b{n_boot}-seed{seed}"
+    if result_cache is not None and result_cache.load_folder(key, out):
+        if progress:
+            progress(f"real networks: reused from the result cache ({result_cache.folder(key)}; --recompute "
+                     "computes them again)")
+        reused = result_cache.meta(key)
+        atomic_write_text(Path(out) / "realnets_reused.json", json.dumps(reused, indent=1))
+        atomic_write_text(Path(out) / "realnets_timings.json", json.dumps(
+            {"wall_s": {"reused": 0.0}, "cpu_s": {"reused": 0.0}, "computed_wall_s": reused["wall_s"],
+             "computed_cpu_s": reused["cpu_s"], "computed": reused["computed"]}, indent=1))
+        return _read_run(Path(out)) | {"reused": reused}
+    (Path(out) / "realnets_reused.json").unlink(missing_ok=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = _compute_realnets(out, n_splits, n_permutations, seed, cache_dir, progress, n_boot)
+    if result_cache is not None:
+        result_cache.store_copy(key, out, time.perf_counter() - t0, time.process_time() - c0)
+    return res
+
+
+def _read_run(out: Path) -> dict:
+    """What :func:`run_realnets` returns, read back from the folder it wrote."""
+    numbers = json.loads((out / "realnets_numbers.json").read_text(encoding="utf-8"))
+    return {"numbers": numbers, "markdown": out / "realnets.md",
+            "tables": {t: pd.read_csv(out / "tables" / f"realnets_{t}.csv") for t in TABLES},
+            "meta": json.loads((out / "realnets_meta.json").read_text(encoding="utf-8"))}
+
+
+def _compute_realnets(out, n_splits, n_permutations, seed, cache_dir, progress, n_boot) -> dict:
     from ..analysis import realnets as R
     from ..analysis.reps import embedding
     from ..data import load_dataset
@@ -335,6 +370,7 @@ def run_realnets(out: str | Path, n_splits: int = 40, n_permutations: int = 200,
         write_figures(out / "figures", realnet_figures(prof, sel, maps, {m: list(r) for m, r in reps.items()},
                                                        summ))
         atomic_write_text(out / "realnets_numbers.json", json.dumps(numbers, indent=1, sort_keys=True))
+        atomic_write_text(out / "realnets_meta.json", json.dumps(meta, indent=1, sort_keys=True))
     atomic_write_text(out / "realnets_timings.json", json.dumps(times.as_dict(), indent=1))
     return {"numbers": numbers, "markdown": md, "tables": {"brain_profiles": prof, "brain_selection": sel,
             "scale_by_layer": by_layer, "scale_summary": summ, "language_alignment": lang}, "meta": meta}

@@ -10,6 +10,7 @@ brain (92 objects), applications (stitching, merging, transfer).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from .. import analysis, viz
 from ..childproc import ChildSection
 from ..data import load_dataset
 from ..runtime import StepTimes, threads_for_small_ops
+from .cache import ResultCache, fingerprint, folder_digest
 from .depth import section_brain_depth, section_depth, stitch_diagram
 
 HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
@@ -44,6 +46,33 @@ class RunConfig:
     federated_seeds: int = 3  # seeds seed, seed + 1, ... of the federated grid (mean ± SD over them)
     federated_background: bool = True  # the federated section in a child process, beside the others (Ray stays there)
     cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
+    result_cache: str | None = None  # folder of the result cache (unireps.report.cache); None: compute everything
+    recompute: bool = False  # with result_cache: compute every section again and rewrite its cached copy
+
+
+# RunConfig fields that choose where and how a run computes, not what it computes (left out of the cache key)
+_NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background")
+
+
+def result_cache(cfg: RunConfig) -> ResultCache:
+    """The result cache of runs with ``cfg``'s settings (disabled when ``cfg.result_cache`` is None)."""
+    if cfg.result_cache is None:
+        return ResultCache(None, "")
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_KEY}
+    return ResultCache(cfg.result_cache, fingerprint(settings), refresh=cfg.recompute)
+
+
+def cached_section(cache: ResultCache, name: str, fn: Callable, out: RunResults):
+    """``fn()`` (a section's ``(tables, figures, numbers)``), or its copy from ``cache`` when one is stored under
+    the same key (recorded in ``out.reused`` with when and in how many seconds it was computed)."""
+    hit = cache.load(name)
+    if hit is not None:
+        out.reused[name] = cache.meta(name)
+        return hit
+    t, c = time.perf_counter(), time.process_time()
+    result = fn()
+    cache.store(name, result, time.perf_counter() - t, time.process_time() - c)
+    return result
 
 
 @dataclass
@@ -55,6 +84,8 @@ class RunResults:
     cpu_times: dict = field(default_factory=dict)  # process CPU seconds per step (all threads)
     config: RunConfig = field(default_factory=RunConfig)
     pending_federated: ChildSection | None = None  # the federated child, when run_standard left it running
+    reused: dict = field(default_factory=dict)  # section -> meta.json of its copy in the result cache
+    cache: ResultCache = field(default_factory=lambda: ResultCache(None, ""))  # the sections' (zoo variant)
 
     def add(self, tables=None, figures=None, numbers=None):
         self.tables.update(tables or {})
@@ -484,6 +515,9 @@ def start_federated(cfg: RunConfig, progress: Callable[[str], None] | None = pri
     """
     if not (cfg.applications and cfg.federated_background):
         return None
+    cache = result_cache(cfg)
+    if cache.load("federated") is not None:
+        return _CachedSection(cache)
     if progress is not None:
         progress("analysis: federated (in a child process, beside the other sections)...")
     return ChildSection(_federated_in_child, cfg)
@@ -512,6 +546,12 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     with times.step("zoo"):
         build(preset=cfg.preset, progress=progress is not None)  # where load_model("zoo:...") looks
     names = _available(cfg.preset)
+    cache = result_cache(cfg)
+    if cache.enabled:  # the sections load the zoo: its files are part of their key
+        from ..zoo import zoo_dir
+
+        cache = cache.with_variant(folder_digest(zoo_dir()))
+    out.cache = cache
     ds = eval_set(cfg.n)
     out.numbers["n_stimuli"] = len(ds)
     steps = [("models", lambda: section_models(cfg, names)),
@@ -537,7 +577,7 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
             for name, fn in steps:
                 say(f"analysis: {name}...")
                 with times.step(name):
-                    out.add(*fn())
+                    out.add(*cached_section(cache, name, fn, out))
         out.pending_federated, background = background, None
         if collect_federated:
             finish_federated(out, progress)
@@ -568,6 +608,28 @@ def finish_federated(out: RunResults, progress: Callable[[str], None] | None = p
     out.timings["federated: wait"], out.cpu_times["federated: wait"] = time.perf_counter() - t0, 0.0
     out.add(*section)
     out.timings["federated"], out.cpu_times["federated"] = wall, cpu
+    if isinstance(child, _CachedSection):
+        out.reused["federated"] = child.cache.meta("federated")
+    else:
+        result_cache(out.config).store("federated", section, wall, cpu)
+
+
+class _CachedSection:
+    """The federated section's copy from the result cache, in place of its child process."""
+
+    def __init__(self, cache: ResultCache):
+        self.cache = cache
+
+    def result(self):
+        t, c = time.perf_counter(), time.process_time()
+        section = self.cache.load("federated")
+        if section is None:
+            raise RuntimeError(f"the result cache's federated section in {self.cache.folder('federated')} was "
+                               "removed during the run; run again (or with --recompute)")
+        return section, time.perf_counter() - t, time.process_time() - c
+
+    def stop(self) -> None:
+        pass
 
 
 
