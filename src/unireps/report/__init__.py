@@ -141,7 +141,7 @@ def run_time_text(run_time: float, reused: dict) -> str:
     '1.5 minutes on this machine'
     >>> text = run_time_text(30.0, {"seeds": {"wall_s": 60.0, "computed": "2026-12-07T10:00:00+00:00"}})
     >>> text.startswith("0.5 minutes on this machine, reusing 1 section (seeds) from an earlier run"), text[-30:]
-    (True, '(2026-12-07; computing it took 1.0 minutes)')
+    (True, '(2026-12-07; computing it took 1.0 minutes of step time)')
     """
     text = f"{run_time / 60:.1f} minutes on this machine"
     if not reused:
@@ -151,7 +151,7 @@ def run_time_text(run_time: float, reused: dict) -> str:
     many = len(reused) > 1
     return (f"{text}, reusing {len(reused)} section{'s' if many else ''} ({', '.join(reused)}) from an earlier run "
             f"with the same code, settings and inputs ({', '.join(days)}; computing {'them' if many else 'it'} took "
-            f"{took:.1f} minutes)")
+            f"{took:.1f} minutes of step time{', some side by side' if many else ''})")
 
 
 def _write_run(out: Path, results: RunResults, times: StepTimes, prov: dict, snippets: dict, screens: dict,

@@ -38,7 +38,6 @@ import platform
 import shutil
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 FORMAT = 1  # layout of a stored section; a folder of another format is computed again
@@ -66,10 +65,15 @@ def package_digest() -> str:
 
 @functools.cache
 def environment_digest() -> str:
-    """SHA-256 over every installed distribution's name and version, the Python version and the machine type."""
-    dists = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions()
-                    if d.metadata["Name"]})
-    text = "\n".join([sys.version, platform.machine(), *dists])
+    """SHA-256 over every installed distribution's name and version (the names of the ``*.dist-info`` and
+    ``*.egg-info`` folders on ``sys.path``, which carry both), the Python version and the machine type."""
+    dists = set()
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if folder.is_dir():
+            dists.update(p.name for p in folder.glob("*.dist-info"))
+            dists.update(p.name for p in folder.glob("*.egg-info"))
+    text = "\n".join([sys.version, platform.machine(), *sorted(dists)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
