@@ -55,7 +55,18 @@ _NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background")
 
 
 def result_cache(cfg: RunConfig) -> ResultCache:
-    """The result cache of runs with ``cfg``'s settings (disabled when ``cfg.result_cache`` is None)."""
+    """The result cache of runs with ``cfg``'s settings (disabled when ``cfg.result_cache`` is None; the CLI sets
+    it to :func:`unireps.report.cache.default_root`).
+
+    >>> import tempfile
+    >>> result_cache(RunConfig()).enabled
+    False
+    >>> root = tempfile.mkdtemp()
+    >>> result_cache(RunConfig(result_cache=root)).key == result_cache(RunConfig(result_cache=root, seed=0)).key
+    True
+    >>> result_cache(RunConfig(result_cache=root)).key == result_cache(RunConfig(result_cache=root, seed=1)).key
+    False
+    """
     if cfg.result_cache is None:
         return ResultCache(None, "")
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_KEY}
@@ -64,7 +75,15 @@ def result_cache(cfg: RunConfig) -> ResultCache:
 
 def cached_section(cache: ResultCache, name: str, fn: Callable, out: RunResults):
     """``fn()`` (a section's ``(tables, figures, numbers)``), or its copy from ``cache`` when one is stored under
-    the same key (recorded in ``out.reused`` with when and in how many seconds it was computed)."""
+    the same key (recorded in ``out.reused`` with when and in how many seconds it was computed).
+
+    >>> import tempfile
+    >>> cache, out = ResultCache(tempfile.mkdtemp(), "key"), RunResults()
+    >>> cached_section(cache, "s", lambda: ({}, {}, {"x": 1.0}), out)[2], out.reused
+    ({'x': 1.0}, {})
+    >>> cached_section(cache, "s", lambda: 1 / 0, out)[2], list(out.reused)
+    ({'x': 1.0}, ['s'])
+    """
     hit = cache.load(name)
     if hit is not None:
         out.reused[name] = cache.meta(name)
