@@ -10,11 +10,14 @@ PYTEST_ARGS ?=
 
 .PHONY: venv demo test test-slow lint docs bench clean
 
+# torch through pip (it honours the machine's pip configuration and local wheels); the rest through uv, which
+# resolves and installs the package's ~200 dependencies in under half a minute (pip: about 3 minutes), falling
+# back to pip where uv cannot be installed.  Bytecode is compiled on first import (pip --no-compile, uv's default).
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-compile $(TORCH_SPEC)
+	($(PY) -m pip install -q uv && $(VENV)/bin/uv pip install --python $(PY) -q -e ".[dev]") \
+	  || $(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 venv: $(VENV)/.stamp
