@@ -47,7 +47,9 @@ class AppConfig:
     """Settings of one app process (see ``unireps.app.launch``).
 
     models: restrict the catalogue to these registry names (None: every model available offline).
-    cache_dir: on-disk cache for activations and precomputed results (None: ``$UNIREPS_CACHE/app``).
+    cache_dir: on-disk cache for activations and precomputed results (None: results in ``$UNIREPS_CACHE/app``,
+    activations in the library's own cache, ``$UNIREPS_CACHE``, shared with the CLI: its entries are keyed by
+    content and checksummed, so what `unireps demo` extracted is read, not computed again).
     analytics_db: SQLite file of the opt-in engagement metrics (None: ``analytics.default_db_path()``).
     dashboard: serve the owner's dashboard of those metrics at ``/dashboard`` (off unless set, or
     ``UNIREPS_DASHBOARD=1``); dashboard_password: put it behind a login (user ``owner``).
@@ -211,7 +213,7 @@ class Engine:
         self.config = config or AppConfig()
         root = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir() / "app"
         self.cache_dir = root
-        self.activation_cache = root / "activations"
+        self.activation_cache = root / "activations" if self.config.cache_dir else default_cache_dir()
         self._meta = threading.Lock()
         self._memo: OrderedDict[Any, Any] = OrderedDict()
         self._memo_locks: dict[Any, threading.Lock] = {}
