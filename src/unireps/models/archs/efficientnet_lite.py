@@ -88,12 +88,22 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 class SameConv2d(nn.Conv2d):
-    """A bias-free ``Conv2d`` that pads its input like TensorFlow's ``"SAME"`` (from the input's size)."""
+    """A bias-free ``Conv2d`` that pads its input like TensorFlow's ``"SAME"`` (from the input's size).
+
+    At stride 1 with an odd kernel that is (k - 1) / 2 zeros on every side whatever the size: the convolution pads
+    by itself (no padded copy of the input); at stride 2 the padding depends on the size and may be one larger
+    after than before, so the input is padded first.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__(cin, cout, kernel, stride=stride, padding=0, groups=groups, bias=False)
+        symmetric = stride == 1 and kernel % 2 == 1
+        super().__init__(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2 if symmetric else 0,
+                         groups=groups, bias=False)
+        self.symmetric = symmetric
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.symmetric:
+            return super().forward(x)
         k, s = self.kernel_size[0], self.stride[0]
         top, bottom = same_padding(x.shape[-2], k, s)
         left, right = same_padding(x.shape[-1], k, s)
@@ -124,9 +134,9 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
-        if hasattr(self, "_expand_conv"):
-            h = F.relu6(self._bn0(self._expand_conv(h)))
-        h = F.relu6(self._bn1(self._depthwise_conv(h)))
+        if hasattr(self, "_expand_conv"):  # the ReLU6s act in place on the fresh batch-norm outputs
+            h = F.relu6(self._bn0(self._expand_conv(h)), inplace=True)
+        h = F.relu6(self._bn1(self._depthwise_conv(h)), inplace=True)
         h = self._bn2(self._project_conv(h))
         return h + x if self.residual else h
 
