@@ -181,3 +181,21 @@ def test_a_failed_capture_is_not_cached(tmp_path):
     for _ in range(2):
         assert _screenshots(res, no_browser, tmp_path / "shots", None)["reason"] == "no Chromium"
     assert len(calls) == 2 and res.reused == {}
+
+
+def test_a_section_stored_meanwhile_by_another_run_is_kept(tmp_path, monkeypatch):
+    cache = C.ResultCache(tmp_path, "k")
+    cache.store("s", ({}, {}, {"who": "other run"}), 1, 1)
+    other = C.ResultCache(tmp_path / "elsewhere", "k")
+    other.store("s", ({}, {}, {"who": "other run"}), 1, 1)
+    real_replace = os.replace
+
+    def racing_replace(src, dst):  # the other run's folder appears between our removal and our rename
+        if not os.path.exists(dst):
+            real_replace(other.folder("s"), dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(C.os, "replace", racing_replace)
+    cache.store("s", ({}, {}, {"who": "this run"}), 1, 1)
+    assert cache.load("s")[2] == {"who": "other run"}
+    assert not [p for p in (tmp_path / "k").iterdir() if p.name.startswith(".")]

@@ -161,9 +161,9 @@ class ResultCache:
         try:
             if self.meta(section).get("format") != FORMAT:
                 return False
-        except (OSError, ValueError):
+            shutil.copytree(folder / "files", dest, dirs_exist_ok=True)
+        except (OSError, ValueError, shutil.Error):  # damaged, or replaced by another run while copying
             return False
-        shutil.copytree(folder / "files", dest, dirs_exist_ok=True)
         return True
 
     def store_json(self, section: str, obj, src: str | Path, wall_s: float, cpu_s: float) -> None:
@@ -183,7 +183,10 @@ class ResultCache:
         """The object :meth:`store_json` stored, its folder copied into ``dest``; None when there is none."""
         if not self.load_folder(section, dest):
             return None
-        return json.loads((self.folder(section) / "value.json").read_text(encoding="utf-8"))
+        try:
+            return json.loads((self.folder(section) / "value.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def _meta(self, section: str, wall_s: float, cpu_s: float, **extra) -> dict:
         return {"format": FORMAT, "section": section, "key": self.key, "variant": self.variant,
@@ -198,8 +201,12 @@ class ResultCache:
         try:
             write(tmp)
             if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
+                shutil.rmtree(target, ignore_errors=True)
+            try:
+                os.replace(tmp, target)
+            except OSError:  # another run stored the same section meanwhile: keep its copy
+                if not (target / "meta.json").is_file():
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self._prune()
