@@ -68,8 +68,19 @@ def representations(model: Any, dataset: Any, modality: str = "image", layers: A
         ex = extract_ray(model, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
                          **(engine_kwargs or {}))
         return dict(ex)
+    by_name = isinstance(model, str) and not engine_kwargs
+    if by_name:  # what an earlier run extracted for this name, read without loading the model
+        from ..models.named_cache import lookup
+
+        hit = lookup(model, dataset, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
+        if hit is not None:
+            return {k: np.asarray(v) for k, v in hit.items()}
     ex = extract(load(model), dataset, modality=modality, layers=layers, pooling=pooling, cache_dir=cache_dir,
                  progress=progress, **(engine_kwargs or {}))
+    if by_name:
+        from ..models.named_cache import remember
+
+        remember(model, dataset, ex, modality, layers=layers, pooling=pooling, cache_dir=cache_dir)
     return {k: np.asarray(v) for k, v in ex.items()}
 
 

@@ -24,8 +24,8 @@ from .inputs import check_images, check_texts, hash_images, hash_texts, n_items
 
 class Extraction(dict):
     """``{layer: array}`` plus ``from_cache`` ({layer: bool}), ``entry_dir``, ``content_hash``,
-    ``modality``, ``pooling`` ({layer: method}), ``model`` (the encoder's metadata) and ``timings``
-    (seconds by stage; the Ray engine fills it)."""
+    ``modality``, ``pooling`` ({layer: method}), ``model`` (the encoder's metadata), ``entry_fields`` (what
+    the cache entry's key hashes) and ``timings`` (seconds by stage; the Ray engine fills it)."""
 
     from_cache: dict[str, bool]
     entry_dir: Path | None
@@ -33,6 +33,7 @@ class Extraction(dict):
     modality: str
     pooling: dict[str, str]
     model: dict[str, Any]
+    entry_fields: dict[str, Any]
     timings: dict[str, float]
 
     def __init__(self, *args, **kwargs):
@@ -123,6 +124,7 @@ def extract(
     }
     result = Extraction()
     result.from_cache, result.content_hash, result.modality = {}, content_hash, modality
+    result.entry_fields = entry_fields
     result.pooling = {name: layer_pool(name) for name in names}
     result.model = encoder.metadata()
 

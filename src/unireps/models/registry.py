@@ -77,12 +77,15 @@ class ModelSource:
 
     ``load(target, *, name, device, allow_download, **kw)`` returns an :class:`Encoder` or a model folder path.
     ``list_models()`` (optional) returns the :class:`ModelInfo` of the names worth listing.
+    ``stamp(target)`` (optional) returns a cheap fingerprint of the files the name loads, or None (see
+    :func:`source_stamp`).
     """
 
     prefix: str
     load: Callable[..., Any]
     list_models: Callable[[], Iterable[ModelInfo]] | None = None
     description: str = ""
+    stamp: Callable[[str], str | None] | None = None
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -150,9 +153,11 @@ def register_source(
     list_models: Callable[[], Iterable[ModelInfo]] | None = None,
     description: str = "",
     overwrite: bool = False,
+    stamp: Callable[[str], str | None] | None = None,
 ) -> None:
     """The plug-in hook: names ``<prefix>:<target>`` load through ``load(target, name=..., device=...,
-    allow_download=..., **kw)``; ``list_models()`` adds the source's names to :func:`list_models`.
+    allow_download=..., **kw)``; ``list_models()`` adds the source's names to :func:`list_models`; ``stamp(target)``
+    fingerprints the files a name loads without loading them (:func:`source_stamp`).
 
     >>> import torch
     >>> from unireps.models import from_module, load_model, register_source, unregister_source
@@ -165,7 +170,24 @@ def register_source(
         raise ValueError(f"a source prefix is a word such as 'zoo' (no colon); got {prefix!r}")
     if prefix in _SOURCES and not overwrite:
         raise ValueError(f"source prefix {prefix!r}: is already registered (pass overwrite=True to replace it)")
-    _SOURCES[prefix] = ModelSource(prefix, load, list_models, description)
+    _SOURCES[prefix] = ModelSource(prefix, load, list_models, description, stamp)
+
+
+def source_stamp(name: str) -> str | None:
+    """A cheap fingerprint of the files model ``name`` loads, from its source's ``stamp`` (the zoo's: the model
+    folder's file sizes and modification times and its recipe), or None when the source gives none.  Two equal
+    stamps promise the same weights, so what was extracted from the model can be found without loading it
+    (:mod:`unireps.models.named_cache`).
+
+    >>> source_stamp("efficientnet-lite0") is None  # a registered name: its source gives no stamp
+    True
+    """
+    try:
+        parsed = parse_name(name)
+    except (ValueError, KeyError):
+        return None
+    source = _SOURCES.get(parsed.source) if parsed.kind == "source" else None
+    return None if source is None or source.stamp is None else source.stamp(parsed.target)
 
 
 def unregister_source(prefix: str) -> None:

@@ -40,6 +40,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..provenance import package_digest
+
 FORMAT = 1  # layout of a stored section; a folder of another format is computed again
 KEEP = 6  # result folders (fingerprints) kept; older ones are removed when a new one is written
 
@@ -49,18 +51,6 @@ def default_root() -> Path:
     from ..models.cache import default_cache_dir
 
     return default_cache_dir() / "report-results"
-
-
-@functools.cache
-def package_digest() -> str:
-    """SHA-256 over the relative path and content of every file of the installed ``unireps`` package (compiled
-    bytecode left out)."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(str(path.relative_to(root)).encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
 
 
 @functools.cache

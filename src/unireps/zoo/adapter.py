@@ -155,6 +155,23 @@ def _load_source(target: str, *, name: str, device=None, allow_download: bool = 
     return load_zoo_model(target, device=device, **kw)
 
 
+def _stamp(target: str) -> str | None:
+    """The ``zoo:`` source's stamp: its recipe's hash and every file of the built model's folder (path, size,
+    modification time); None when it is not built (or not a zoo name)."""
+    import hashlib
+
+    try:
+        e = entry(target)
+    except (KeyError, ValueError):
+        return None
+    folder, recipe = zoo_dir() / e.name, e.recipe.hash()
+    if not is_built(folder, recipe):
+        return None
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    lines = [recipe, *(f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def _available(name: str, cache_dir=None) -> bool:
     e = entry(name)
     return is_built(zoo_dir(cache_dir) / e.name, e.recipe.hash())
@@ -171,7 +188,7 @@ def zoo_model_infos() -> list[ModelInfo]:
 
 def register_zoo_source() -> list[str]:
     """Register the ``zoo:`` source with :func:`unireps.models.register_source` (idempotent); returns the names."""
-    register_source("zoo", _load_source, list_models=zoo_model_infos, overwrite=True,
+    register_source("zoo", _load_source, list_models=zoo_model_infos, overwrite=True, stamp=_stamp,
                     description="small models trained here on the shapes world (unireps.zoo)")
     return [f"zoo:{name}" for name in catalogue()]
 
