@@ -151,13 +151,16 @@ def test_sums_of_squared_ranks_from_the_tie_correction_equal_the_direct_sums(tie
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_ranking_both_rdms_side_by_side_equals_one_after_the_other(dtype, monkeypatch):
-    a, b = _tied_vectors(11, 20_001, dtype)
+@pytest.mark.parametrize("m", [3, 4, 1001, 20_001])
+def test_ranking_in_two_threads_equals_one_thread_and_scipy(dtype, m, monkeypatch):
+    """The two-thread route (A's keys held in memory, sorts split at the median by a partition, rank passes by
+    halves) on heavily tied values: tie runs straddle the halves' edge and sub-chunk edges."""
+    a, b = _tied_vectors(11, m, dtype)
     A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
     monkeypatch.setattr(stream, "_SUB", 997)  # tie runs cut by sub-chunk edges
-    monkeypatch.setattr(stream, "_SIDE_BY_SIDE_MIN", 0)
+    monkeypatch.setattr(stream, "_THREADS_MIN", 0)
     side = stream.rank_terms(A, B)
-    monkeypatch.setattr(stream, "_SIDE_BY_SIDE_MIN", 1 << 40)
+    monkeypatch.setattr(stream, "_THREADS_MIN", 1 << 40)
     assert stream.rank_terms(A, B) == pytest.approx(side, rel=1e-14)
     np.testing.assert_allclose(side[0] / np.sqrt(side[1] * side[2]), _dense_spearman_rho_a(a, b)[0], rtol=0,
                                atol=1e-12)

@@ -18,8 +18,9 @@ Comparisons stream over the blocks:
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
   buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
   O(m log m).  From 1 M pairs up to where both RDMs' sort buffers fit the budget together (16 M pairs from float32
-  inputs by default), the two are ranked to pair order side by side in two threads and correlated in one
-  streaming pass (24 bytes per pair).
+  inputs by default), the same method runs in two threads (16 bytes per pair from float32 inputs): A's keys are
+  computed into memory (pair order) while B is ranked, every sort of 32-bit keys is split at its median by one
+  partition and its halves sorted at once, and the rank passes (B's scatter, A's cross sum) run by halves.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
 _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
 _MIN_CAP = 1 << 16  # smallest group of the exact ranking (values)
 _LO, _HI = (0, 1) if sys.byteorder == "little" else (1, 0)  # uint32 halves of a uint64: payload, key
-_SIDE_BY_SIDE_MIN = 1 << 20  # pairs from which both RDMs are ranked in two threads (if their buffers fit together)
+_THREADS_MIN = 1 << 20  # pairs from which the ranking runs in two threads (if both RDMs' buffers fit together)
 _MAX_PAIRS = (1 << 31) - 2  # doubled ranks (at most 2 m) and pair indices are held as uint32
 # (the knobs above are read when a computation starts, so tests can shrink them to drive every code path)
 
@@ -217,14 +218,27 @@ class _Ranker:
         per = 32 if self.wide else 8  # bytes per value while a group is gathered and sorted
         self.cap = max(_MIN_CAP, budget_bytes // per)
         self.path: str | None = None  # the keys' spill file, once written
+        self.held: np.ndarray | None = None  # or all keys in memory, in pair order, once computed
+
+    def hold(self):
+        """Compute every key once into memory (pair order), for later passes to read."""
+        held = np.empty(self.m, dtype=self.key_dtype)
+        for o, v in self.src:
+            k = self.keys(v)
+            held[o:o + k.shape[0]] = k
+        self.held = held
 
     def keys(self, v: torch.Tensor) -> np.ndarray:
         a = _np(v)
         return _keys64(a.astype(np.float64, copy=False)) if self.wide else _keys32(a.astype(np.float32, copy=False))
 
     def chunks(self):
-        """(offset, keys) over all pairs: read back from the spill file when there is one (so the RDM's products
-        are computed once however many groups there are), else computed from the source."""
+        """(offset, keys) over all pairs: from memory or read back from the spill file when there is one (so the
+        RDM's products are computed once however many groups there are), else computed from the source."""
+        if self.held is not None:
+            for o in range(0, self.m, _BLOCK_ELEMS):
+                yield o, self.held[o:o + _BLOCK_ELEMS]
+            return
         if self.path is None:
             for o, v in self.src:
                 yield o, self.keys(v)
@@ -269,11 +283,12 @@ class _Ranker:
             mask = upper if mask is None else mask & upper
         return np.arange(k.shape[0]) if mask is None else np.flatnonzero(mask)
 
-    def gather(self, group, payload_of):
+    def gather(self, group, payload_of, pool=None):
         """The group's keys with their uint32 payloads, sorted by key: (sorted keys, payloads or None).
 
         32-bit keys travel as one uint64 (key in the high half, payload in the low half) written through a uint32
-        view, so one sort of plain integers orders both; 64-bit keys are argsorted with their payload beside."""
+        view, so one sort of plain integers orders both (in two threads with a ``pool``: see :func:`_sort`);
+        64-bit keys are argsorted with their payload beside."""
         count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
@@ -294,21 +309,22 @@ class _Ranker:
         if self.wide:
             order = np.argsort(keys)
             return keys[order], pay[order]
-        keys.sort()
+        _sort(keys, pool)
         return keys, None
 
-    def ranks(self, group, sorted_keys, pay):
+    def ranks(self, group, sorted_keys, pay, span=None):
         """Yield (doubled average ranks as int64, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
-        group, in sub-chunks; t is the length of an element's tie run, so the last term sums t^3 - t over runs.
+        group's positions ``span`` (start, stop; default all), in sub-chunks; t is the length of an element's tie run,
+        so the last term sums t^3 - t over runs.
 
         A run of equal values occupying sorted positions [s, e) has the doubled mean rank 2 below + s + e + 1: the
         run starts are where a value differs from its predecessor, each run's rank is repeated over its members,
         and the runs cut by a sub-chunk's edges are measured by a binary search in the whole sorted group."""
         below2 = 2 * group[3]
-        count = sorted_keys.shape[0]
+        start, stop = span or (0, sorted_keys.shape[0])
         halves = None if self.wide else sorted_keys.view(np.uint32)
-        for c0 in range(0, count, _SUB):
-            c1 = min(count, c0 + _SUB)
+        for c0 in range(start, stop, _SUB):
+            c1 = min(stop, c0 + _SUB)
             L = c1 - c0
             if self.wide:
                 ids, p = sorted_keys[c0:c1], pay[c0:c1]
@@ -372,10 +388,10 @@ def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
 def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, float]:
     """(sum c_a c_b, sum c_a^2, sum c_b^2) over pairs, c = 2 r - (m + 1) the doubled centred average rank.
 
-    When both RDMs' sort buffers fit the budget at once (and m is at least ``_SIDE_BY_SIDE_MIN``, about 1 M, below
-    which threads cost more than they save) they are ranked side by side in two threads (the sorts and products
-    release the GIL); when one group holds each, one after the other; otherwise the keys are spilled once
-    to a temporary folder (removed on return).
+    When both RDMs' sort buffers fit the budget at once (and m is at least ``_THREADS_MIN``, about 1 M, below
+    which threads cost more than they save) the ranking runs in two threads (the sorts and products release the
+    GIL); when one group holds each, in this thread; otherwise the keys are spilled once to a temporary folder
+    (removed on return).
 
     The sums of squares need no pass of their own: doubled centred ranks of m values sum in square to (m^3 - m)/3
     without ties, and each tie run of length t takes away (t^3 - t)/3 (Kendall's tie correction)."""
@@ -386,8 +402,8 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
         raise ValueError(f"exact Spearman ranks hold pair indices and ranks as 32-bit integers: {m:,} pairs are more "
                          f"than {_MAX_PAIRS:,} (about 65,500 stimuli); compare a random subset of stimuli or use "
                          "compare='pearson' (streaming, any n)")
-    if _SIDE_BY_SIDE_MIN <= m and 2 * m <= min(ra.cap, rb.cap) and (os.cpu_count() or 1) > 1:
-        return _rank_terms_side_by_side(ra, rb)
+    if _THREADS_MIN <= m and 2 * m <= min(ra.cap, rb.cap) and (os.cpu_count() or 1) > 1:
+        return _rank_terms_in_two_threads(ra, rb)
     if m <= min(ra.cap, rb.cap):
         return _rank_terms(ra, rb, None, None)
     with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder:
@@ -395,35 +411,62 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
         return _rank_terms(ra, rb, hist_a, hist_b)
 
 
+def _both(pool, f, g):
+    """(f(), g()): f in the pool while g runs in this thread."""
+    later = pool.submit(f)
+    here = g()
+    return later.result(), here
+
+
+def _halves(pool, count: int, work, *args) -> list:
+    """[work(*args, (0, h)), work(*args, (h, count))] at once (one half in the pool), or [work(*args, (0, count))]
+    without a pool."""
+    if pool is None:
+        return [work(*args, (0, count))]
+    h = count // 2
+    return list(_both(pool, lambda: work(*args, (0, h)), lambda: work(*args, (h, count))))
+
+
+def _sort(values: np.ndarray, pool) -> None:
+    """Sort in place; with a pool, in two threads: one partition at the median, then both halves at once."""
+    h = values.shape[0] // 2
+    if pool is None or h == 0:
+        values.sort()
+        return
+    values.partition(h)
+    _both(pool, values[:h].sort, values[h:].sort)
+
+
 def _pair_index(o, idx, L):
     return np.arange(o, o + L, dtype=np.uint32) if idx is None else (idx + o).astype(np.uint32)
 
 
-def _ranks_by_pair(r: _Ranker, hist) -> tuple[np.ndarray, float, bool]:
+def _ranks_by_pair(r: _Ranker, hist, pool=None) -> tuple[np.ndarray, float, bool]:
     """(doubled average ranks in pair order as uint32, sum of t^3 - t over tie runs, whether all values are equal)."""
     rank = np.empty(r.m, dtype=np.uint32)
     ties, constant = 0.0, False
     for group in r.groups(hist):
-        keys, pay = r.gather(group, _pair_index)
+        keys, pay = r.gather(group, _pair_index, pool)
         constant |= r.one_run(group, keys)
-        ties += _scatter_ranks(r.ranks(group, keys, pay), rank)
+        ties += sum(_halves(pool, group[2], _scatter_ranks, r, group, keys, pay, rank))
         del keys, pay  # (the payloads are views of the keys: nothing of this group outlives the call above)
     return rank, ties, constant
 
 
-def _scatter_ranks(ranked, rank: np.ndarray) -> float:
-    """rank[pair] = doubled rank over one sorted group; returns its tie term."""
+def _scatter_ranks(r: _Ranker, group, keys, pay, rank: np.ndarray, span) -> float:
+    """rank[pair] = doubled rank over the positions ``span`` of one sorted group; returns their tie term."""
     ties = 0.0
-    for r2, p, t in ranked:
+    for r2, p, t in r.ranks(group, keys, pay, span):
         rank[p.astype(np.intp)] = r2
         ties += t
     return ties
 
 
-def _cross_terms(ranked, mid: int) -> tuple[float, float]:
-    """(sum (r_a - mid)(r_b - mid), tie term) over one sorted group of A whose payloads are B's doubled ranks."""
+def _cross_terms(ra: _Ranker, group, keys, pay, mid: int, span) -> tuple[float, float]:
+    """(sum (r_a - mid)(r_b - mid), tie term) over the positions ``span`` of one sorted group of A whose payloads
+    are B's doubled ranks."""
     cross = ties = 0.0
-    for r2, p, t in ranked:
+    for r2, p, t in ra.ranks(group, keys, pay, span):
         cross += float(np.subtract(r2, mid, dtype=np.float64) @ np.subtract(p, mid, dtype=np.float64))
         ties += t
     return cross, ties
@@ -439,12 +482,15 @@ def _sums_of_squares(m: int, ties_a: float, ties_b: float, constant) -> tuple[fl
     return ss_a, ss_b
 
 
-def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b) -> tuple[float, float, float]:
+def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b, pool=None, a_keys=None) -> tuple[float, float, float]:
     """B's doubled ranks are scattered to pair order (one uint32 per pair); A's groups carry them as payload, so
-    the cross sum needs no random access."""
+    the cross sum needs no random access.  With a pool, every sort and rank pass runs in two threads, and
+    ``a_keys`` (a future) computes A's keys into memory meanwhile."""
     m = ra.m
     mid = m + 1  # doubled mean rank
-    rank_b, ties_b, const_b = _ranks_by_pair(rb, hist_b)
+    rank_b, ties_b, const_b = _ranks_by_pair(rb, hist_b, pool)
+    if a_keys is not None:
+        a_keys.result()
 
     def b_rank(o, idx, L):
         seg = rank_b[o:o + L]
@@ -452,30 +498,24 @@ def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b) -> tuple[float, float,
 
     cross, ties_a, const_a = 0.0, 0.0, False
     for group in ra.groups(hist_a):
-        keys, pay = ra.gather(group, b_rank)
+        keys, pay = ra.gather(group, b_rank, pool)
         const_a |= ra.one_run(group, keys)
-        c, t = _cross_terms(ra.ranks(group, keys, pay), mid)
-        cross, ties_a = cross + c, ties_a + t
+        for c, t in _halves(pool, group[2], _cross_terms, ra, group, keys, pay, mid):
+            cross, ties_a = cross + c, ties_a + t
         del keys, pay
     return (cross, *_sums_of_squares(m, ties_a, ties_b, (const_a, const_b)))
 
 
-def _rank_terms_side_by_side(ra: _Ranker, rb: _Ranker) -> tuple[float, float, float]:
-    """Both RDMs ranked to pair order at once in two threads, then one streaming pass for the cross sum."""
+def _rank_terms_in_two_threads(ra: _Ranker, rb: _Ranker) -> tuple[float, float, float]:
+    """:func:`_rank_terms` with one group each, in two threads: A's keys are computed (its products) while B is
+    ranked, and then every stage is split in halves."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..runtime import threads_for_small_ops
 
     # one intra-op thread each: two threads' products with two threads apiece would oversubscribe the cores
     with threads_for_small_ops(), ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
-        (rank_a, ties_a, const_a), (rank_b, ties_b, const_b) = pool.map(lambda r: _ranks_by_pair(r, None), (ra, rb))
-    m = ra.m
-    mid = m + 1
-    cross = 0.0
-    for o in range(0, m, _SUB):
-        cross += float(np.subtract(rank_a[o:o + _SUB], mid, dtype=np.float64)
-                       @ np.subtract(rank_b[o:o + _SUB], mid, dtype=np.float64))
-    return (cross, *_sums_of_squares(m, ties_a, ties_b, (const_a, const_b)))
+        return _rank_terms(ra, rb, None, None, pool, pool.submit(ra.hold))
 
 
 def spearman(A, B, budget_bytes: int | None = None) -> float:
