@@ -150,16 +150,32 @@ def test_sums_of_squared_ranks_from_the_tie_correction_equal_the_direct_sums(tie
     assert (ss_a < (m**3 - m) / 3.0) == tied
 
 
+def _in_one_octave(v: np.ndarray) -> np.ndarray:
+    """v moved into [1, 1.5] by an increasing map (equal values stay equal): float32 keys spanning at most 2^22."""
+    w = v.astype(np.float64)
+    return (1.0 + 0.5 * (w - w.min()) / (w.max() - w.min())).astype(v.dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m", [3, 4, 1001, 20_001])
-def test_ranking_in_two_threads_equals_one_thread_and_scipy(dtype, m, monkeypatch):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_ranking_in_two_threads_equals_one_thread_and_scipy(dtype, m, narrow, monkeypatch):
     """The two-thread route (A's keys held in memory, sorts split at the median by a partition, rank passes by
-    halves) on heavily tied values: tie runs straddle the halves' edge and sub-chunk edges."""
+    halves) on heavily tied values: tie runs straddle the halves' edge and sub-chunk edges.  B is ranked through
+    a key table when its float32 keys span a narrow range (values in one octave), else by key+payload sort."""
     a, b = _tied_vectors(11, m, dtype)
+    if narrow:
+        a, b = _in_one_octave(a), _in_one_octave(b)
+        assert len(np.unique(b)) < 0.8 * m or m < 10  # still tied (B is the one ranked through the table)
     A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
     monkeypatch.setattr(stream, "_SUB", 997)  # tie runs cut by sub-chunk edges
     monkeypatch.setattr(stream, "_THREADS_MIN", 0)
+    monkeypatch.setattr(stream, "_TABLE_SPAN", 1 << 40 if narrow else 2)  # (the wide spans would need a 2^31 table)
+    tables = []
+    by_table = stream._ranks_by_table
+    monkeypatch.setattr(stream, "_ranks_by_table", lambda r, pool: tables.append(by_table(r, pool)) or tables[-1])
     side = stream.rank_terms(A, B)
+    assert [t is not None for t in tables] == [narrow and dtype == np.float32]
     monkeypatch.setattr(stream, "_THREADS_MIN", 1 << 40)
     assert stream.rank_terms(A, B) == pytest.approx(side, rel=1e-14)
     np.testing.assert_allclose(side[0] / np.sqrt(side[1] * side[2]), _dense_spearman_rho_a(a, b)[0], rtol=0,

@@ -18,9 +18,12 @@ Comparisons stream over the blocks:
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
   buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
   O(m log m).  From 1 M pairs up to where both RDMs' sort buffers fit the budget together (16 M pairs from float32
-  inputs by default), the same method runs in two threads (16 bytes per pair from float32 inputs): A's keys are
-  computed into memory (pair order) while B is ranked, every sort of 32-bit keys is split at its median by one
-  partition and its halves sorted at once, and the rank passes (B's scatter, A's cross sum) run by halves.
+  inputs by default), the same method runs in two threads (about 20 bytes per pair from float32 inputs): both
+  RDMs' keys are computed into memory (pair order) at once, every sort of 32-bit keys is split at its median by
+  one partition and its halves sorted at once, and the rank passes (B's scatter, A's cross sum) run by halves.
+  There, when B's 32-bit keys span fewer than 2 m key values (as a float32 RDM of millions of pairs in a few
+  octaves does), B's ranks need no key+payload sort and no scatter: its keys alone are sorted, each tie run's
+  doubled rank goes to a table indexed by key, and the table is read in pair order.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
 _MIN_CAP = 1 << 16  # smallest group of the exact ranking (values)
 _LO, _HI = (0, 1) if sys.byteorder == "little" else (1, 0)  # uint32 halves of a uint64: payload, key
 _THREADS_MIN = 1 << 20  # pairs from which the ranking runs in two threads (if both RDMs' buffers fit together)
+_TABLE_SPAN = 2  # there, 32-bit keys spanning fewer than this many key values per pair are ranked through a table
 _MAX_PAIRS = (1 << 31) - 2  # doubled ranks (at most 2 m) and pair indices are held as uint32
 # (the knobs above are read when a computation starts, so tests can shrink them to drive every code path)
 
@@ -224,8 +228,7 @@ class _Ranker:
         """Compute every key once into memory (pair order), for later passes to read."""
         held = np.empty(self.m, dtype=self.key_dtype)
         for o, v in self.src:
-            k = self.keys(v)
-            held[o:o + k.shape[0]] = k
+            held[o:o + v.numel()] = self.keys(v)
         self.held = held
 
     def keys(self, v: torch.Tensor) -> np.ndarray:
@@ -313,7 +316,7 @@ class _Ranker:
         return keys, None
 
     def ranks(self, group, sorted_keys, pay, span=None):
-        """Yield (doubled average ranks as int64, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
+        """Yield (doubled average ranks as uint32, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
         group's positions ``span`` (start, stop; default all), in sub-chunks; t is the length of an element's tie run,
         so the last term sums t^3 - t over runs.
 
@@ -325,25 +328,14 @@ class _Ranker:
         halves = None if self.wide else sorted_keys.view(np.uint32)
         for c0 in range(start, stop, _SUB):
             c1 = min(stop, c0 + _SUB)
-            L = c1 - c0
             if self.wide:
                 ids, p = sorted_keys[c0:c1], pay[c0:c1]
             else:
                 ids, p = halves[2 * c0 + _HI:2 * c1:2], halves[2 * c0 + _LO:2 * c1:2]
-            change = np.empty(L, dtype=bool)
-            change[0] = True
-            np.not_equal(ids[1:], ids[:-1], out=change[1:])
-            s = np.flatnonzero(change)  # local run starts
-            e = np.empty_like(s)  # local run ends (exclusive)
-            e[:-1], e[-1] = s[1:], L
-            lens = e - s
-            s[0] = np.searchsorted(sorted_keys, self._run_floor(ids[0]), "left") - c0  # the first run may begin earlier
-            e[-1] = np.searchsorted(sorted_keys, self._run_ceiling(ids[-1]), "right") - c0  # the last may go on
-            ties = 0.0
-            if s.size < L or s[0] < 0 or e[-1] > L:
-                t = (e - s).astype(np.float64)
-                ties = float(lens.astype(np.float64) @ (t * t - 1.0))
-            yield np.repeat(below2 + 2 * c0 + 1 + s + e, lens), p, ties
+            s, e, lens, ties = _runs(sorted_keys, ids, c0, self._run_floor(ids[0]), self._run_ceiling(ids[-1]))
+            s += e
+            s += below2 + 2 * c0 + 1
+            yield np.repeat(s.astype(np.uint32), lens), p, ties
 
     def one_run(self, group, sorted_keys) -> bool:
         """Whether the group holds all m values and they are equal (a constant RDM)."""
@@ -361,6 +353,36 @@ class _Ranker:
     def _run_ceiling(self, key):
         """The largest sorted value whose key is ``key``."""
         return key if self.wide else (np.uint64(key) << np.uint64(32)) | np.uint64(0xFFFFFFFF)
+
+
+def _runs(sorted_all: np.ndarray, ids: np.ndarray, c0: int, first, last):
+    """The tie runs of ids, the keys at sorted positions c0.. of ``sorted_all``: (s, e, lens, tie term) with s, e
+    the whole runs' starts and ends (exclusive) relative to c0 (the first run may begin before ids and the last go
+    on after them: a binary search in ``sorted_all`` for ``first`` / ``last``, the smallest / largest stored value
+    with ids' first / last key), lens the runs' lengths within ids, and the sum of lens (t^2 - 1), t = e - s."""
+    L = ids.shape[0]
+    change = np.empty(L, dtype=bool)
+    change[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=change[1:])
+    s = np.flatnonzero(change)  # local run starts
+    e = np.empty_like(s)  # local run ends (exclusive)
+    e[:-1], e[-1] = s[1:], L
+    lens = e - s
+    s[0] = np.searchsorted(sorted_all, first, "left") - c0
+    e[-1] = np.searchsorted(sorted_all, last, "right") - c0
+    ties = _tie_term(s, e, lens, L) if s.size < L or s[0] < 0 or e[-1] > L else 0.0
+    return s, e, lens, ties
+
+
+def _tie_term(s: np.ndarray, e: np.ndarray, lens: np.ndarray, L: int) -> float:
+    """Sum over a sub-chunk's runs of lens (t^2 - 1), t = e - s the whole run's length: t = lens inside the
+    sub-chunk, so sum lens^3 - L (int64: at most L^3, below 2^63 for sub-chunks of up to 2^21 values) corrected at
+    the first and last run."""
+    ties = float(int((lens * lens) @ lens) - L)
+    for j in {0, s.size - 1}:
+        t, k = float(e[j] - s[j]), float(lens[j])
+        ties += k * (t * t - k * k)
+    return ties
 
 
 def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
@@ -405,10 +427,10 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
     if _THREADS_MIN <= m and 2 * m <= min(ra.cap, rb.cap) and (os.cpu_count() or 1) > 1:
         return _rank_terms_in_two_threads(ra, rb)
     if m <= min(ra.cap, rb.cap):
-        return _rank_terms(ra, rb, None, None)
+        return _rank_terms(ra, None, _ranks_by_pair(rb, None))
     with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder:
         hist_a, hist_b = _spill(A, B, ra, rb, folder)
-        return _rank_terms(ra, rb, hist_a, hist_b)
+        return _rank_terms(ra, hist_a, _ranks_by_pair(rb, hist_b))
 
 
 def _both(pool, f, g):
@@ -453,6 +475,37 @@ def _ranks_by_pair(r: _Ranker, hist, pool=None) -> tuple[np.ndarray, float, bool
     return rank, ties, constant
 
 
+def _ranks_by_table(r: _Ranker, pool) -> tuple[np.ndarray, float, bool] | None:
+    """(as :func:`_ranks_by_pair`) for 32-bit keys held in memory that span fewer than ``_TABLE_SPAN`` m key
+    values, else None: the keys alone are sorted (a copy, no payload: half the bytes of a key+payload sort), each
+    tie run's doubled rank is written to a table indexed by key - lowest key (4 bytes per key value of the span),
+    and the table is read in pair order (no scatter)."""
+    held = r.held
+    lo, hi = held.min(), held.max()
+    if r.wide or int(hi) - int(lo) >= _TABLE_SPAN * r.m:
+        return None
+    table = np.empty(int(hi - lo) + 1, dtype=np.uint32)
+    ranked = held.copy()
+    _sort(ranked, pool)
+    ties = 0.0
+    for c0 in range(0, r.m, _SUB):
+        ids = ranked[c0:c0 + _SUB]
+        s, e, _, t = _runs(ranked, ids, c0, ids[0], ids[-1])
+        table[ids[s.clip(0)] - lo] = s + e + (2 * c0 + 1)  # runs cut by the sub-chunk's edges: the same value
+        ties += t
+    del ranked
+    rank = np.empty(r.m, dtype=np.uint32)
+    _halves(pool, r.m, _look_up, table, held, lo, rank)
+    return rank, ties, bool(lo == hi)
+
+
+def _look_up(table: np.ndarray, keys: np.ndarray, lo, out: np.ndarray, span) -> None:
+    """out = table[keys - lo] over the positions ``span``, block by block."""
+    for o in range(span[0], span[1], _BLOCK_ELEMS):
+        e = min(span[1], o + _BLOCK_ELEMS)
+        np.take(table, keys[o:e] - lo, out=out[o:e])
+
+
 def _scatter_ranks(r: _Ranker, group, keys, pay, rank: np.ndarray, span) -> float:
     """rank[pair] = doubled rank over the positions ``span`` of one sorted group; returns their tie term."""
     ties = 0.0
@@ -482,13 +535,13 @@ def _sums_of_squares(m: int, ties_a: float, ties_b: float, constant) -> tuple[fl
     return ss_a, ss_b
 
 
-def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b, pool=None, a_keys=None) -> tuple[float, float, float]:
-    """B's doubled ranks are scattered to pair order (one uint32 per pair); A's groups carry them as payload, so
-    the cross sum needs no random access.  With a pool, every sort and rank pass runs in two threads, and
-    ``a_keys`` (a future) computes A's keys into memory meanwhile."""
+def _rank_terms(ra: _Ranker, hist_a, b_ranks, pool=None, a_keys=None) -> tuple[float, float, float]:
+    """``b_ranks``: B's doubled ranks in pair order (one uint32 per pair), its tie term and whether it is constant;
+    A's groups carry those ranks as payload, so the cross sum needs no random access.  With a pool, every sort
+    and rank pass runs in two threads, and ``a_keys`` (a future) computes A's keys into memory meanwhile."""
     m = ra.m
     mid = m + 1  # doubled mean rank
-    rank_b, ties_b, const_b = _ranks_by_pair(rb, hist_b, pool)
+    rank_b, ties_b, const_b = b_ranks
     if a_keys is not None:
         a_keys.result()
 
@@ -508,14 +561,19 @@ def _rank_terms(ra: _Ranker, rb: _Ranker, hist_a, hist_b, pool=None, a_keys=None
 
 def _rank_terms_in_two_threads(ra: _Ranker, rb: _Ranker) -> tuple[float, float, float]:
     """:func:`_rank_terms` with one group each, in two threads: A's keys are computed (its products) while B is
-    ranked, and then every stage is split in halves."""
+    ranked (through a table when its keys span a narrow range: :func:`_ranks_by_table`), and every later stage is
+    split in halves."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..runtime import threads_for_small_ops
 
     # one intra-op thread each: two threads' products with two threads apiece would oversubscribe the cores
     with threads_for_small_ops(), ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
-        return _rank_terms(ra, rb, None, None, pool, pool.submit(ra.hold))
+        a_keys = pool.submit(ra.hold)
+        rb.hold()
+        b_ranks = _ranks_by_table(rb, pool) or _ranks_by_pair(rb, None, pool)
+        rb.held = None
+        return _rank_terms(ra, None, b_ranks, pool, a_keys)
 
 
 def spearman(A, B, budget_bytes: int | None = None) -> float:

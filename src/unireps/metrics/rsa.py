@@ -281,7 +281,7 @@ def rsa(X, Y, rdm: RDMKind = "correlation", compare: CompareMethod = "spearman")
     Default: correlation-distance RDMs (1 - Pearson r) compared by Spearman's rho. Similarity in [-1, 1].
     Bounded memory at any n: the RDMs are computed in blocks and compared in a streaming pass (Pearson, cosine)
     or by exact bucketed ranking (Spearman, rho-a): from 1 M to 16 M pairs (about 1,450 to 5,700 stimuli) the
-    ranking runs in two threads, about 16 bytes per pair from float32; otherwise about 4 bytes per pair in
+    ranking runs in two threads, about 20 bytes per pair from float32; otherwise about 4 bytes per pair in
     memory, and beyond one sort group (about 32 M pairs from float32 or 8 M from float64) also 4 or 8 bytes per
     pair and RDM in a temporary folder, removed on return (``TMPDIR`` chooses where); only the Kendall taus hold both
     RDMs, up to ``KENDALL_MAX_PAIRS`` pairs (a clear error beyond, naming the alternatives).
