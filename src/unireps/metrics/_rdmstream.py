@@ -316,7 +316,7 @@ class _Ranker:
         return keys, None
 
     def ranks(self, group, sorted_keys, pay, span=None):
-        """Yield (doubled average ranks as uint32, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
+        """Yield (doubled average ranks as int64, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
         group's positions ``span`` (start, stop; default all), in sub-chunks; t is the length of an element's tie run,
         so the last term sums t^3 - t over runs.
 
@@ -335,7 +335,7 @@ class _Ranker:
             s, e, lens, ties = _runs(sorted_keys, ids, c0, self._run_floor(ids[0]), self._run_ceiling(ids[-1]))
             s += e
             s += below2 + 2 * c0 + 1
-            yield np.repeat(s.astype(np.uint32), lens), p, ties
+            yield np.repeat(s, lens), p, ties
 
     def one_run(self, group, sorted_keys) -> bool:
         """Whether the group holds all m values and they are equal (a constant RDM)."""
