@@ -480,9 +480,11 @@ def _ranks_by_table(r: _Ranker, pool) -> tuple[np.ndarray, float, bool] | None:
     values, else None: the keys alone are sorted (a copy, no payload: half the bytes of a key+payload sort), each
     tie run's doubled rank is written to a table indexed by key - lowest key (4 bytes per key value of the span),
     and the table is read in pair order (no scatter)."""
+    if r.wide:
+        return None
     held = r.held
     lo, hi = held.min(), held.max()
-    if r.wide or int(hi) - int(lo) >= _TABLE_SPAN * r.m:
+    if int(hi) - int(lo) >= _TABLE_SPAN * r.m:
         return None
     table = np.empty(int(hi - lo) + 1, dtype=np.uint32)
     ranked = held.copy()
