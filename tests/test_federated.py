@@ -367,3 +367,23 @@ def test_a_saved_run_loads_back_as_its_trajectory(tmp_path):
     assert written == ["clients.safetensors", "config.json", "global.safetensors"]  # atomic: no temp files left
     with pytest.raises(FileNotFoundError, match="global.safetensors"):
         load_trajectory(tmp_path / "missing")
+
+
+def test_a_flower_client_imports_neither_the_analysis_nor_scipy_nor_pandas():
+    """Ray's client actors import ``unireps.federated.flower`` to unpickle the ClientApp: the analysis (scipy,
+    pandas, the metrics) stays out of that import, and the package's analysis names still load on first use."""
+    pytest.importorskip("flwr")
+    import subprocess
+    import sys
+
+    code = ("import sys, unireps.federated.flower as f; "
+            "heavy = [m for m in ('unireps.federated.analysis', 'unireps.merge', 'unireps.metrics', 'scipy.stats', "
+            "'pandas') if m in sys.modules]; "
+            "import unireps.federated as fed; lazy = fed.analyse.__module__; "
+            "print(heavy, lazy, 'analyse' in dir(fed))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "unireps.federated.analysis", "True"]
+    import unireps.federated as fed
+
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        fed.nonexistent  # noqa: B018

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..merge import apply_permutation, spec_from_module, weight_matching
-
 
 def _check(state_dicts: Sequence[dict], weights: Sequence[float]) -> np.ndarray:
     if len(state_dicts) == 0:
@@ -69,6 +67,8 @@ def aligned_average(reference: dict, state_dicts: Sequence[dict], weights: Seque
     """
     if not isinstance(refine, int) or refine < 0:
         raise ValueError(f"refine must be an integer >= 0, got {refine!r}")
+    from ..merge import apply_permutation, spec_from_module, weight_matching  # scipy and pandas: only here
+
     _check(state_dicts, weights)
     spec = spec_from_module(template)
     ref = reference

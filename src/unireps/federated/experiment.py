@@ -47,13 +47,16 @@ def grid_configs(config: FedConfig, alphas: Sequence[float], strategies: Sequenc
 
 def run_experiment(config: FedConfig | None = None, *, alphas: Sequence[float] = (0.1, 10.0),
                    strategies: Sequence[str] = STRATEGIES, seeds: Sequence[int] | None = None,
-                   engine: str = "flower", with_barrier: bool = True, progress=None) -> dict[str, pd.DataFrame]:
+                   engine: str = "flower", with_barrier: bool = True, progress=None,
+                   flower_options: dict | None = None) -> dict[str, pd.DataFrame]:
     """Every (seed, α, strategy) of the grid from ``config`` (its other settings shared), analysed every round.
 
     ``seeds`` (default: ``config.seed`` only) each change the partition, the initialisation and the batch order.
     ``engine="flower"`` (default) runs the whole grid in one Flower Simulation Runtime
     (:func:`unireps.federated.flower.run_flower_grid`); ``engine="inprocess"`` runs the reference loop
-    (:func:`run_inprocess`) that Flower is tested against, without Ray.  ``progress(message)`` reports each step.
+    (:func:`run_inprocess`) that Flower is tested against, without Ray; ``flower_options`` are keyword arguments
+    of :func:`~unireps.federated.flower.run_flower_grid` (e.g. ``{"num_cpus": 1}``: Ray on one core, one client
+    actor).  ``progress(message)`` reports each step.
 
     Returns tables ``rounds`` (long summary, :func:`analyse`), ``per_client``, ``baselines`` (per seed and α) and
     ``partitions`` (label counts per client, seed and α); each has a ``seed`` column.
@@ -76,7 +79,7 @@ def run_experiment(config: FedConfig | None = None, *, alphas: Sequence[float] =
                                          "pip install 'unireps[flower]', or run the reference loop with "
                                          "engine='inprocess' (CLI: --engine inprocess)") from e
         say(f"Flower simulation (Ray backend) of {len(configs)} runs...")
-        trajectories = run_flower_grid(configs)
+        trajectories = run_flower_grid(configs, **(flower_options or {}))
     else:
         trajectories = (run_inprocess(cfg) for cfg in configs)  # lazily, one run at a time
     rounds, per_client, base, parts = [], [], [], []

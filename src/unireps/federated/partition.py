@@ -12,8 +12,12 @@ K, α and ``seed`` (``numpy.random.default_rng(seed)``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def dirichlet_partition(labels, n_clients: int, alpha: float, *, seed: int = 0, min_size: int = 10,
@@ -67,6 +71,8 @@ def partition_summary(labels, parts: list[np.ndarray], n_classes: int | None = N
     y = np.asarray(labels)
     n_classes = int(n_classes or y.max() + 1)
     counts = np.stack([np.bincount(y[p], minlength=n_classes) for p in parts])
+    import pandas as pd  # not on the clients' import path (Flower actors)
+
     table = pd.DataFrame(counts, columns=[f"class_{c}" for c in range(n_classes)])
     table.insert(0, "client", np.arange(len(parts)))
     table["n"] = counts.sum(1)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..data import Dataset, load_dataset
+if TYPE_CHECKING:
+    from ..data import Dataset
 
 IMAGE_SIZE = 32
 TRAIN_SEED, EVAL_SEED, PROBE_SEED = 0, 1, 2
@@ -47,6 +49,8 @@ class ZooData:
 @functools.lru_cache(maxsize=4)
 def zoo_data(n_train: int, n_eval: int = N_EVAL, n_probe: int = N_PROBE) -> ZooData:
     """Training, held-out, compositional and probe sets (memoised per process)."""
+    from ..data import load_dataset  # the datasets (pandas, PIL) load when the zoo's data does, not on import
+
     kw = dict(image_size=IMAGE_SIZE)
     return ZooData(
         train=load_dataset("shapes", n=int(n_train), seed=TRAIN_SEED, split="train", **kw),
@@ -59,4 +63,6 @@ def zoo_data(n_train: int, n_eval: int = N_EVAL, n_probe: int = N_PROBE) -> ZooD
 @functools.lru_cache(maxsize=1)
 def generator_fingerprint() -> str:
     """Content hash of a few shapes items: changes whenever the shapes generator's output changes."""
+    from ..data import load_dataset
+
     return load_dataset("shapes", n=8, seed=TRAIN_SEED, split="train", image_size=IMAGE_SIZE).content_hash[:16]

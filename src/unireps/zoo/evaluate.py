@@ -14,10 +14,12 @@ set, accuracy on the held-out eval set; chance = the majority class's share of t
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data import Dataset
+if TYPE_CHECKING:
+    from ..data import Dataset
 
 KEY = ("shape", "colour", "size", "position")
 PROBE_FACTORS = ("shape", "colour", "size", "position")
