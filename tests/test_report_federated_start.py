@@ -19,8 +19,21 @@ class FakeChild:
         self.stopped = True
 
 
+class InProcessChild(FakeChild):
+    started: list = []
+
+    def __init__(self, fn, *args):
+        super().__init__()
+        self.fn, self.args = fn, args
+        InProcessChild.started.append(self)
+
+    def result(self):
+        return self.fn(*self.args), 4.0, 2.0
+
+
 @pytest.fixture
 def stubbed(monkeypatch):
+    InProcessChild.started = []
     for name in dir(standard):
         if name.startswith("section_"):
             monkeypatch.setattr(standard, name, lambda *a, **k: ({}, {}, {}))
@@ -30,7 +43,9 @@ def stubbed(monkeypatch):
 
     monkeypatch.setattr(unireps.zoo, "build", lambda **kw: None)
 
-    def no_second_child(*a, **k):
+    def no_second_child(fn, *a, **k):
+        if fn is standard._applications_in_child:  # the applications' own child: run in-process here
+            return InProcessChild(fn, *a)
         raise AssertionError("run_standard started a second federated child")
 
     monkeypatch.setattr(standard, "ChildSection", no_second_child)
@@ -78,3 +93,31 @@ def test_a_child_that_fails_while_collected_is_stopped_and_its_error_raised():
     with pytest.raises(ValueError, match="grid failed"):
         standard.finish_federated(out, progress=None)
     assert child.stopped and out.pending_federated is None
+
+
+def test_the_applications_run_in_their_own_child_beside_the_zoo_sections(stubbed, monkeypatch):
+    monkeypatch.setattr(standard, "section_applications", lambda cfg: ({}, {}, {"applications_marker": cfg.seed}))
+    out = standard.run_standard(standard.RunConfig(seed=3), progress=None, federated=FakeChild())
+    [lane] = InProcessChild.started
+    assert lane.fn is standard._applications_in_child and out.numbers["applications_marker"] == 3
+    assert (out.timings["applications"], out.cpu_times["applications"]) == (4.0, 2.0)
+    assert out.timings["applications: wait"] >= 0
+
+
+def test_without_the_background_option_the_applications_run_in_process(stubbed, monkeypatch):
+    monkeypatch.setattr(standard, "section_applications", lambda cfg: ({}, {}, {"applications_marker": 1}))
+    out = standard.run_standard(standard.RunConfig(applications_background=False), progress=None,
+                                federated=FakeChild())
+    assert InProcessChild.started == [] and out.numbers["applications_marker"] == 1
+    assert "applications: wait" not in out.timings
+
+
+def test_a_failing_section_stops_the_applications_child_too(stubbed, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("section failed")
+
+    monkeypatch.setattr(standard, "section_layers", boom)
+    with pytest.raises(RuntimeError, match="section failed"):
+        standard.run_standard(standard.RunConfig(), progress=None, federated=FakeChild())
+    [lane] = InProcessChild.started
+    assert lane.stopped

@@ -8,8 +8,6 @@ states that reason instead of the figure.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -19,18 +17,15 @@ SHOTS = ("app_research.png", "app_explorer.png")
 
 
 def find_chromium() -> str | None:
-    """The system Chromium (``$BROWSER_PATH``, then ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH).
+    """The browser the screenshots use: :func:`unireps.viz.png.find_browser` (``$BROWSER_PATH``, then
+    ``chromium`` / ``chromium-browser`` / ``google-chrome`` / ``google-chrome-stable`` on PATH).
 
-    >>> find_chromium() is None or os.path.exists(find_chromium())
+    >>> find_chromium() is None or Path(find_chromium()).exists()
     True
     """
-    env = os.environ.get("BROWSER_PATH")
-    if env and os.path.exists(env):
-        return env
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
+    from ..viz.png import find_browser
+
+    return find_browser()
 
 
 def capture_app(out_dir, cache_dir=None, width: int = 1280, height: int = 800, **config_kw) -> dict:

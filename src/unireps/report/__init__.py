@@ -107,15 +107,14 @@ def _screenshots(results: RunResults, capture_app, folder: Path, progress) -> di
 def _browser_stamp() -> str:
     """Which browser the screenshots would use (its path, size and modification time), for their cache key."""
     import os
-    import shutil
 
-    stamps = []
-    for name in (os.environ.get("BROWSER_PATH"), "chromium", "chromium-browser", "google-chrome"):
-        path = name and shutil.which(name)
-        if path:
-            st = os.stat(path)
-            stamps.append(f"{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}")
-    return "|".join(stamps)
+    from ..viz.png import find_browser
+
+    path = find_browser()
+    if path is None:
+        return ""
+    st = os.stat(path)
+    return f"{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _provenance(cfg: RunConfig, results: RunResults, out: Path, run_time: float, load_start: str) -> dict:

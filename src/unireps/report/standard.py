@@ -45,13 +45,15 @@ class RunConfig:
     federated_engine: str = "flower"  # Flower's simulation (Ray); "inprocess": the reference loop, no Ray
     federated_seeds: int = 3  # seeds seed, seed + 1, ... of the federated grid (mean ± SD over them)
     federated_background: bool = True  # the federated section in a child process, beside the others (Ray stays there)
+    applications_background: bool = True  # the applications section (digits only, no zoo) in a child process,
+    # beside the zoo's sections (these run on one thread: on 2 cores the other is free once the federated child ends)
     cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
     result_cache: str | None = None  # folder of the result cache (unireps.report.cache); None: compute everything
     recompute: bool = False  # with result_cache: compute every section again and rewrite its cached copy
 
 
 # RunConfig fields that choose where and how a run computes, not what it computes (left out of the cache key)
-_NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background")
+_NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background", "applications_background")
 
 
 def result_cache(cfg: RunConfig) -> ResultCache:
@@ -538,8 +540,9 @@ def start_federated(cfg: RunConfig, progress: Callable[[str], None] | None = pri
     if not (cfg.applications and cfg.federated_background):
         return None
     cache = result_cache(cfg)
-    if cache.load("federated") is not None:
-        return _CachedSection(cache)
+    section = cache.load("federated")
+    if section is not None:
+        return _CachedSection(cache, section)
     if progress is not None:
         progress("analysis: federated (in a child process, beside the other sections)...")
     return ChildSection(_federated_in_child, cfg)
@@ -552,7 +555,9 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     ``federated``: the federated section's child process if :func:`start_federated` started it already (it is
     collected here, or stopped if a section fails); otherwise it is started here when ``cfg`` asks for it.
     ``collect_federated=False`` leaves it running in ``RunResults.pending_federated`` for the caller to collect
-    with :func:`finish_federated` after other work (the report takes its screenshots first)."""
+    with :func:`finish_federated` after other work (the report takes its screenshots first).  The applications
+    section (digits only: it needs no zoo) runs in a child process of its own beside the zoo's sections, which run
+    on one thread, unless ``cfg.applications_background`` is False or its copy is in the result cache."""
     from ..zoo import build
 
     cfg = cfg or RunConfig()
@@ -587,10 +592,14 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
              ("brain", lambda: section_brain(cfg, names))]
     steps += [("depth", lambda: section_depth(cfg, ds, names)),
               ("brain_depth", lambda: section_brain_depth(cfg, names))]
-    background = federated
+    background, lane = federated, None
     try:
         if cfg.applications:
-            steps.append(("applications", lambda: section_applications(cfg)))
+            if cfg.applications_background and (cfg.recompute or cache.load("applications") is None):
+                say("analysis: applications (in a child process, beside the zoo's sections)...")
+                lane = ChildSection(_applications_in_child, cfg)
+            else:
+                steps.append(("applications", lambda: section_applications(cfg)))
             if not cfg.federated_background:
                 steps.append(("federated", lambda: section_federated(cfg)))
             elif background is None:
@@ -600,12 +609,21 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
                 say(f"analysis: {name}...")
                 with times.step(name):
                     out.add(*cached_section(cache, name, fn, out))
+        if lane is not None:
+            say("analysis: applications (waiting for the child process)...")
+            with times.step("applications: wait"):
+                section, wall, cpu = lane.result()
+            lane = None
+            out.add(*section)
+            out.timings["applications"], out.cpu_times["applications"] = wall, cpu
+            cache.store("applications", section, wall, cpu)
         out.pending_federated, background = background, None
         if collect_federated:
             finish_federated(out, progress)
     finally:
-        if background is not None:  # a step failed: end the child too
-            background.stop()
+        for child in (lane, background):
+            if child is not None:  # a step failed: end the children too
+                child.stop()
     return out
 
 
@@ -637,23 +655,26 @@ def finish_federated(out: RunResults, progress: Callable[[str], None] | None = p
 
 
 class _CachedSection:
-    """The federated section's copy from the result cache, in place of its child process."""
+    """The federated section's copy from the result cache (read once, by :func:`start_federated`), in place of its
+    child process."""
 
-    def __init__(self, cache: ResultCache):
+    def __init__(self, cache: ResultCache, section):
         self.cache = cache
+        self._section = section
 
     def result(self):
-        t, c = time.perf_counter(), time.process_time()
-        section = self.cache.load("federated")
-        if section is None:
-            raise RuntimeError(f"the result cache's federated section in {self.cache.folder('federated')} was "
-                               "removed during the run; run again (or with --recompute)")
-        return section, time.perf_counter() - t, time.process_time() - c
+        return self._section, 0.0, 0.0
 
     def stop(self) -> None:
         pass
 
 
+def _applications_in_child(cfg: RunConfig):
+    """:func:`section_applications` in the child process :func:`run_standard` starts after the zoo (one thread for
+    small products, as in the parent; its models train with deterministic algorithms, so its numbers equal an
+    in-process run's)."""
+    with threads_for_small_ops():
+        return section_applications(cfg)
 
 
 def _federated_in_child(cfg: RunConfig):

@@ -12,6 +12,13 @@ _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-s
 
 
 def find_browser() -> str | None:
+    """The system Chromium or Chrome: ``$BROWSER_PATH`` when it exists, else the first of ``chromium``,
+    ``chromium-browser``, ``google-chrome``, ``google-chrome-stable`` on PATH; None when there is none.  The PNG
+    export, the app's screenshots and the report's screenshot cache key all use this one search.
+
+    >>> find_browser() is None or Path(find_browser()).exists()
+    True
+    """
     env = os.environ.get("BROWSER_PATH")
     if env and Path(env).exists():
         return env
