@@ -44,7 +44,7 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(unireps.zoo, "build", lambda **kw: None)
 
     def no_second_child(fn, *a, **k):
-        if fn is standard._applications_in_child:  # the applications' own child: run in-process here
+        if fn is standard._sections_in_child:  # the side sections' own child: run in-process here
             return InProcessChild(fn, *a)
         raise AssertionError("run_standard started a second federated child")
 
@@ -95,24 +95,39 @@ def test_a_child_that_fails_while_collected_is_stopped_and_its_error_raised():
     assert child.stopped and out.pending_federated is None
 
 
-def test_the_applications_run_in_their_own_child_beside_the_zoo_sections(stubbed, monkeypatch):
-    monkeypatch.setattr(standard, "section_applications", lambda cfg: ({}, {}, {"applications_marker": cfg.seed}))
+def test_the_side_sections_run_in_their_own_child_and_keep_their_order(stubbed, monkeypatch):
+    for name in ("brain", "depth", "brain_depth", "applications"):
+        monkeypatch.setattr(standard, f"section_{name}",
+                            lambda *a, name=name: ({}, {f"fig_{name}": 1}, {f"{name}_marker": 1}))
     out = standard.run_standard(standard.RunConfig(seed=3), progress=None, federated=FakeChild())
     [lane] = InProcessChild.started
-    assert lane.fn is standard._applications_in_child and out.numbers["applications_marker"] == 3
-    assert (out.timings["applications"], out.cpu_times["applications"]) == (4.0, 2.0)
-    assert out.timings["applications: wait"] >= 0
+    assert lane.fn is standard._sections_in_child and lane.args[2] == ["brain", "brain_depth", "applications"]
+    assert list(out.figures) == ["fig_brain", "fig_depth", "fig_brain_depth", "fig_applications"]
+    assert out.timings["applications"] >= 0 and out.timings["side sections: wait"] >= 0 and "depth" in out.timings
 
 
-def test_without_the_background_option_the_applications_run_in_process(stubbed, monkeypatch):
+def test_without_the_side_process_every_section_runs_in_process(stubbed, monkeypatch):
     monkeypatch.setattr(standard, "section_applications", lambda cfg: ({}, {}, {"applications_marker": 1}))
-    out = standard.run_standard(standard.RunConfig(applications_background=False), progress=None,
-                                federated=FakeChild())
+    out = standard.run_standard(standard.RunConfig(side_process=False), progress=None, federated=FakeChild())
     assert InProcessChild.started == [] and out.numbers["applications_marker"] == 1
-    assert "applications: wait" not in out.timings
+    assert "side sections: wait" not in out.timings
 
 
-def test_a_failing_section_stops_the_applications_child_too(stubbed, monkeypatch):
+def test_cached_side_sections_are_read_not_run(stubbed, monkeypatch, tmp_path):
+    cfg = standard.RunConfig(result_cache=str(tmp_path))
+    standard.run_standard(cfg, progress=None, federated=FakeChild())
+    assert len(InProcessChild.started) == 1
+
+    def never(*a, **k):
+        raise AssertionError("a cached section ran")
+
+    for name in standard.SIDE_SECTIONS:
+        monkeypatch.setattr(standard, f"section_{name}", never)
+    out = standard.run_standard(cfg, progress=None, federated=FakeChild())
+    assert len(InProcessChild.started) == 1 and set(standard.SIDE_SECTIONS) <= set(out.reused)
+
+
+def test_a_failing_section_stops_the_side_child_too(stubbed, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("section failed")
 

@@ -28,6 +28,9 @@ from .depth import section_brain_depth, section_depth, stitch_diagram
 HF_FAMILIES = ("clip", "siglip", "align", "blip", "flava")
 REPORT_PRESETS = ("default", "full")  # the tiny preset (tests) lacks the families, seeds and checkpoints compared
 SEED_BASE = "cnn16-gru-infonce"
+# sections that share no activations with the others (the 92 photos; the digits), run by run_standard in a child
+# process beside them
+SIDE_SECTIONS = ("brain", "brain_depth", "applications")
 
 
 @dataclass
@@ -45,15 +48,15 @@ class RunConfig:
     federated_engine: str = "flower"  # Flower's simulation (Ray); "inprocess": the reference loop, no Ray
     federated_seeds: int = 3  # seeds seed, seed + 1, ... of the federated grid (mean ± SD over them)
     federated_background: bool = True  # the federated section in a child process, beside the others (Ray stays there)
-    applications_background: bool = True  # the applications section (digits only, no zoo) in a child process,
-    # beside the zoo's sections (these run on one thread: on 2 cores the other is free once the federated child ends)
+    side_process: bool = True  # SIDE_SECTIONS in a child process beside the others (which run on one thread: on 2
+    # cores the second is free once the federated child has ended)
     cache_dir: str | None = None  # activation cache (the zoo lives where `zoo:` names load from: $UNIREPS_CACHE/zoo)
     result_cache: str | None = None  # folder of the result cache (unireps.report.cache); None: compute everything
     recompute: bool = False  # with result_cache: compute every section again and rewrite its cached copy
 
 
 # RunConfig fields that choose where and how a run computes, not what it computes (left out of the cache key)
-_NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background", "applications_background")
+_NOT_IN_KEY = ("cache_dir", "result_cache", "recompute", "federated_background", "side_process")
 
 
 def result_cache(cfg: RunConfig) -> ResultCache:
@@ -555,9 +558,10 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     ``federated``: the federated section's child process if :func:`start_federated` started it already (it is
     collected here, or stopped if a section fails); otherwise it is started here when ``cfg`` asks for it.
     ``collect_federated=False`` leaves it running in ``RunResults.pending_federated`` for the caller to collect
-    with :func:`finish_federated` after other work (the report takes its screenshots first).  The applications
-    section (digits only: it needs no zoo) runs in a child process of its own beside the zoo's sections, which run
-    on one thread, unless ``cfg.applications_background`` is False or its copy is in the result cache."""
+    with :func:`finish_federated` after other work (the report takes its screenshots first).  The sections of
+    :data:`SIDE_SECTIONS` (the 92 photos, the digits: no activations shared with the others) run in a child process
+    of their own beside the others, which run on one thread, unless ``cfg.side_process`` is False (those found in
+    the result cache are read from it)."""
     from ..zoo import build
 
     cfg = cfg or RunConfig()
@@ -592,31 +596,40 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
              ("brain", lambda: section_brain(cfg, names))]
     steps += [("depth", lambda: section_depth(cfg, ds, names)),
               ("brain_depth", lambda: section_brain_depth(cfg, names))]
+    if cfg.applications:
+        steps.append(("applications", lambda: section_applications(cfg)))
+    side = [n for n, _ in steps if n in SIDE_SECTIONS] if cfg.side_process else []
+    done: dict[str, tuple] = {n: hit for n in side if (hit := cache.load(n)) is not None}  # read once
+    out.reused.update({n: cache.meta(n) for n in done})
+    side = [n for n in side if n not in done]
     background, lane = federated, None
     try:
         if cfg.applications:
-            if cfg.applications_background and (cfg.recompute or cache.load("applications") is None):
-                say("analysis: applications (in a child process, beside the zoo's sections)...")
-                lane = ChildSection(_applications_in_child, cfg)
-            else:
-                steps.append(("applications", lambda: section_applications(cfg)))
             if not cfg.federated_background:
                 steps.append(("federated", lambda: section_federated(cfg)))
             elif background is None:
                 background = start_federated(cfg, progress)
+        if side:
+            say(f"analysis: {', '.join(side)} (in a child process, beside the other sections)...")
+            lane = ChildSection(_sections_in_child, cfg, sorted(names), side)
         with threads_for_small_ops():  # n = 500 and 92 stimuli: many small products (see threads_for_small_ops)
             for name, fn in steps:
+                if name in done or name in side:
+                    continue
                 say(f"analysis: {name}...")
                 with times.step(name):
-                    out.add(*cached_section(cache, name, fn, out))
+                    done[name] = cached_section(cache, name, fn, out)
         if lane is not None:
-            say("analysis: applications (waiting for the child process)...")
-            with times.step("applications: wait"):
-                section, wall, cpu = lane.result()
+            say(f"analysis: {', '.join(side)} (waiting for the child process)...")
+            with times.step("side sections: wait"):
+                timed = lane.result()[0]
             lane = None
-            out.add(*section)
-            out.timings["applications"], out.cpu_times["applications"] = wall, cpu
-            cache.store("applications", section, wall, cpu)
+            for name, (section, wall, cpu) in timed.items():
+                done[name] = section
+                out.timings[name], out.cpu_times[name] = wall, cpu
+                cache.store(name, section, wall, cpu)
+        for name, _ in steps:  # the tables, figures and numbers in the sections' order, wherever they ran
+            out.add(*done[name])
         out.pending_federated, background = background, None
         if collect_federated:
             finish_federated(out, progress)
@@ -669,12 +682,20 @@ class _CachedSection:
         pass
 
 
-def _applications_in_child(cfg: RunConfig):
-    """:func:`section_applications` in the child process :func:`run_standard` starts after the zoo (one thread for
-    small products, as in the parent; its models train with deterministic algorithms, so its numbers equal an
-    in-process run's)."""
+def _sections_in_child(cfg: RunConfig, names: list[str], which: list[str]) -> dict[str, tuple]:
+    """The sections ``which`` (of :data:`SIDE_SECTIONS`) in the child process :func:`run_standard` starts after the
+    zoo: ``{name: (section, wall_s, cpu_s)}``.  One thread for small products, as in the parent; the activations
+    come from the same on-disk cache; the digits models train with deterministic algorithms: the numbers equal an
+    in-process run's."""
+    run = {"brain": lambda: section_brain(cfg, set(names)),
+           "brain_depth": lambda: section_brain_depth(cfg, set(names)),
+           "applications": lambda: section_applications(cfg)}
+    out = {}
     with threads_for_small_ops():
-        return section_applications(cfg)
+        for name in which:
+            t, c = time.perf_counter(), time.process_time()
+            out[name] = (run[name](), time.perf_counter() - t, time.process_time() - c)
+    return out
 
 
 def _federated_in_child(cfg: RunConfig):
