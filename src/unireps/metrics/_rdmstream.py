@@ -291,7 +291,7 @@ class _Ranker:
 
         32-bit keys travel as one uint64 (key in the high half, payload in the low half) written through a uint32
         view, so one sort of plain integers orders both (in two threads with a ``pool``: see :func:`_sort`);
-        64-bit keys are argsorted with their payload beside."""
+        64-bit keys are argsorted with their payload beside (in two threads with a ``pool``: :func:`_argsort`)."""
         count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
@@ -310,7 +310,7 @@ class _Ranker:
                 halves[2 * cur + _LO:2 * (cur + n_in):2] = payload_of(o, idx, L)
             cur += n_in
         if self.wide:
-            order = np.argsort(keys)
+            order = _argsort(keys, pool)
             return keys[order], pay[order]
         _sort(keys, pool)
         return keys, None
@@ -457,6 +457,17 @@ def _sort(values: np.ndarray, pool) -> None:
         return
     values.partition(h)
     _both(pool, values[:h].sort, values[h:].sort)
+
+
+def _argsort(keys: np.ndarray, pool) -> np.ndarray:
+    """Indices sorting ``keys``; with a pool, in two threads: one partition at the median, then both halves'
+    argsorts at once (equal keys may lie on both sides of the median: the halves still concatenate in order)."""
+    h = keys.shape[0] // 2
+    if pool is None or h == 0:
+        return np.argsort(keys)
+    part = np.argpartition(keys, h)
+    lo, hi = part[:h], part[h:]
+    return np.concatenate(_both(pool, lambda: lo[np.argsort(keys[lo])], lambda: hi[np.argsort(keys[hi])]))
 
 
 def _pair_index(o, idx, L):
