@@ -41,7 +41,7 @@ def _rerun_reuses_every_section(first_dir, cfg, first):
     second_dir = first_dir / "second"
     again = generate_report(second_dir, cfg, date="2026-11-29", progress=None)
     assert again["problems"] == []
-    steps = {"zoo", "federated: wait", "snippets", "screenshots", "write tables and figures",
+    steps = {"zoo", "federated: wait", "side sections: wait", "snippets", "screenshots", "write tables and figures",
              "post, standalone and check"}
     assert set(again["results"].reused) == set(first["results"].timings) - steps
     assert {"convergence", "layers", "brain", "applications", "federated"} <= set(again["results"].reused)
