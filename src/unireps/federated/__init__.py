@@ -25,14 +25,13 @@ from .setting import INITS, STRATEGIES, FedConfig, FedData, accuracy, client_see
 if TYPE_CHECKING:  # for type checkers and the API docs
     from .analysis import analyse, baselines, features, layer_names
 
-_LAZY = {"analyse": "analysis", "baselines": "analysis", "features": "analysis", "layer_names": "analysis"}
+_LAZY = ("analyse", "baselines", "features", "layer_names")  # from .analysis, on first use
 
 
 def __getattr__(name: str):
-    home = _LAZY.get(name)
-    if home is None:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    value = getattr(importlib.import_module(".analysis", __name__), name)
     globals()[name] = value  # found directly from now on
     return value
 

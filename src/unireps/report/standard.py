@@ -585,19 +585,7 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     out.cache = cache
     ds = eval_set(cfg.n)
     out.numbers["n_stimuli"] = len(ds)
-    steps = [("models", lambda: section_models(cfg, names)),
-             ("embeddings", lambda: section_embeddings(cfg, ds, names)),
-             ("convergence", lambda: section_convergence(cfg, ds)),
-             ("seeds", lambda: section_seeds(cfg, ds, names)),
-             ("training", lambda: section_training(cfg, ds, names)),
-             ("layers", lambda: section_layers(cfg, ds, names)),
-             ("objectives", lambda: section_objectives(cfg, ds, names)),
-             ("crossmodal", lambda: section_crossmodal(cfg, ds, names)),
-             ("brain", lambda: section_brain(cfg, names))]
-    steps += [("depth", lambda: section_depth(cfg, ds, names)),
-              ("brain_depth", lambda: section_brain_depth(cfg, names))]
-    if cfg.applications:
-        steps.append(("applications", lambda: section_applications(cfg)))
+    steps = _steps(cfg, ds, names)
     side = [n for n, _ in steps if n in SIDE_SECTIONS] if cfg.side_process else []
     done: dict[str, tuple] = {n: hit for n in side if (hit := cache.load(n)) is not None}  # read once
     out.reused.update({n: cache.meta(n) for n in done})
@@ -682,19 +670,36 @@ class _CachedSection:
         pass
 
 
+def _steps(cfg: RunConfig, ds, names: set[str]) -> list[tuple[str, Callable]]:
+    """The in-process sections of :func:`run_standard`, in the post's order: ``[(name, fn)]`` (``ds``: the eval
+    set; the sections of :data:`SIDE_SECTIONS` do not use it)."""
+    steps = [("models", lambda: section_models(cfg, names)),
+             ("embeddings", lambda: section_embeddings(cfg, ds, names)),
+             ("convergence", lambda: section_convergence(cfg, ds)),
+             ("seeds", lambda: section_seeds(cfg, ds, names)),
+             ("training", lambda: section_training(cfg, ds, names)),
+             ("layers", lambda: section_layers(cfg, ds, names)),
+             ("objectives", lambda: section_objectives(cfg, ds, names)),
+             ("crossmodal", lambda: section_crossmodal(cfg, ds, names)),
+             ("brain", lambda: section_brain(cfg, names)),
+             ("depth", lambda: section_depth(cfg, ds, names)),
+             ("brain_depth", lambda: section_brain_depth(cfg, names))]
+    if cfg.applications:
+        steps.append(("applications", lambda: section_applications(cfg)))
+    return steps
+
+
 def _sections_in_child(cfg: RunConfig, names: list[str], which: list[str]) -> dict[str, tuple]:
     """The sections ``which`` (of :data:`SIDE_SECTIONS`) in the child process :func:`run_standard` starts after the
     zoo: ``{name: (section, wall_s, cpu_s)}``.  One thread for small products, as in the parent; the activations
     come from the same on-disk cache; the digits models train with deterministic algorithms: the numbers equal an
     in-process run's."""
-    run = {"brain": lambda: section_brain(cfg, set(names)),
-           "brain_depth": lambda: section_brain_depth(cfg, set(names)),
-           "applications": lambda: section_applications(cfg)}
-    out = {}
+    run, times, out = dict(_steps(cfg, None, set(names))), StepTimes(), {}
     with threads_for_small_ops():
         for name in which:
-            t, c = time.perf_counter(), time.process_time()
-            out[name] = (run[name](), time.perf_counter() - t, time.process_time() - c)
+            with times.step(name):
+                section = run[name]()
+            out[name] = (section, times.wall[name], times.cpu[name])
     return out
 
 
