@@ -182,6 +182,28 @@ def test_ranking_in_two_threads_equals_one_thread_and_scipy(dtype, m, narrow, mo
                                atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [3, 1001, 20_001])
+def test_spilled_ranking_in_two_threads_equals_one_thread_and_scipy(dtype, m, tiny_knobs, monkeypatch):
+    """The spilled route with two threads (both RDMs' keys written at once, each group gathered from the front and
+    the back of the key file by two threads, its sort split at the median, rank passes by halves) on heavily tied
+    values, in groups of 512 values read back in chunks of 997: equal to one thread and to scipy."""
+    a, b = _tied_vectors(12, m, dtype)
+    A, B = stream.VectorBlocks(torch.from_numpy(a)), stream.VectorBlocks(torch.from_numpy(b))
+    monkeypatch.setattr(stream, "_READ_ELEMS", 997)
+    monkeypatch.setattr(stream, "_THREADS_MIN", 0)
+    pools = []
+    spill = stream._spill
+    monkeypatch.setattr(stream, "_spill", lambda *args, pool=None: pools.append(pool) or spill(*args, pool=pool))
+    both = stream.rank_terms(A, B)
+    monkeypatch.setattr(stream, "_THREADS_MIN", 1 << 40)
+    one = stream.rank_terms(A, B)
+    assert [p is not None for p in pools] == ([True, False] if m > 512 else [])  # spilled: with a pool, then without
+    assert both == pytest.approx(one, rel=1e-14)
+    np.testing.assert_allclose(both[0] / np.sqrt(both[1] * both[2]), _dense_spearman_rho_a(a, b)[0], rtol=0,
+                               atol=1e-12)
+
+
 def test_more_pairs_than_32_bit_ranks_hold_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(stream, "_MAX_PAIRS", 100)
     X, Y = _pair(0, 20)  # 190 pairs

@@ -17,7 +17,10 @@ Comparisons stream over the blocks:
   ranks are kept as one uint32 per pair (4 bytes × m); A's groups carry those ranks as the sort payload, so
   sum (2 r_a - m - 1)(2 r_b - m - 1) accumulates without any random access.  Memory: 4 m bytes plus the group
   buffer (``budget_bytes``); time: the two RDMs' products once, one read of the key file per group, the sorts:
-  O(m log m).  From 1 M pairs up to where both RDMs' sort buffers fit the budget together (16 M pairs from float32
+  O(m log m).  From 1 M pairs on (with two cores) this runs in two threads: the two RDMs' keys are written at
+  once, each group is gathered by two threads (the first half of the pairs into the buffer's front, the second
+  into its back: the order within a group is free), and its sort and rank passes are split as below.  From 1 M
+  pairs up to where both RDMs' sort buffers fit the budget together (16 M pairs from float32
   inputs by default), the same method runs in two threads (about 20 bytes per pair from float32 inputs): both
   RDMs' keys are computed into memory (pair order) at once, every sort of 32-bit keys is split at its median by
   one partition and its halves sorted at once, and the rank passes (B's scatter, A's cross sum) run by halves.
@@ -28,6 +31,7 @@ Comparisons stream over the blocks:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -40,6 +44,7 @@ import torch
 from . import _validate
 
 _BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
+_READ_ELEMS = 1 << 20  # keys per chunk read back from memory or the spill file (small: two threads' temporaries)
 _BUDGET_BYTES = 256 << 20  # group buffer of the exact ranking (float32: 32 M values; float64 inputs: 8 M values)
 _PREFIX_SHIFT = 12  # histogram bins: the top 20 bits of the 32-bit keys
 _SUB = 1 << 20  # ranks are assigned in sub-chunks of this many sorted values
@@ -235,25 +240,33 @@ class _Ranker:
         a = _np(v)
         return _keys64(a.astype(np.float64, copy=False)) if self.wide else _keys32(a.astype(np.float32, copy=False))
 
-    def chunks(self):
-        """(offset, keys) over all pairs: from memory or read back from the spill file when there is one (so the
-        RDM's products are computed once however many groups there are), else computed from the source."""
+    def chunks(self, span=None):
+        """(offset, keys) over the pairs ``span`` (start, stop; default all): from memory or read back from the
+        spill file when there is one (so the RDM's products are computed once however many groups there are), else
+        computed from the source (all pairs only)."""
+        start, stop = span or (0, self.m)
         if self.held is not None:
-            for o in range(0, self.m, _BLOCK_ELEMS):
-                yield o, self.held[o:o + _BLOCK_ELEMS]
+            for o in range(start, stop, _READ_ELEMS):
+                yield o, self.held[o:min(stop, o + _READ_ELEMS)]
             return
         if self.path is None:
+            assert span is None, "a span of pairs is read from held or spilled keys only"
             for o, v in self.src:
                 yield o, self.keys(v)
             return
         with open(self.path, "rb") as f:
-            o = 0
-            while o < self.m:
-                k = np.fromfile(f, dtype=self.key_dtype, count=min(_BLOCK_ELEMS, self.m - o))
+            f.seek(start * np.dtype(self.key_dtype).itemsize)
+            o = start
+            while o < stop:
+                k = np.fromfile(f, dtype=self.key_dtype, count=min(_READ_ELEMS, stop - o))
                 if k.shape[0] == 0:
                     raise OSError(f"the temporary key file {self.path} ended early (removed while in use?)")
                 yield o, k
                 o += k.shape[0]
+
+    def stored(self) -> bool:
+        """Whether the keys are held in memory or spilled (so any span of pairs can be read)."""
+        return self.held is not None or self.path is not None
 
     def groups(self, hist: np.ndarray | None):
         """[(lo_bin, hi_bin, count, below)]: key-bin ranges holding at most ``cap`` values where possible."""
@@ -295,25 +308,36 @@ class _Ranker:
         count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
-        halves = None if self.wide else keys.view(np.uint32)
-        cur = 0
-        for o, k in self.chunks():
-            idx = self.select(k, group)
-            L = k.shape[0]
-            if idx is not None:
-                k = k[idx]
-            n_in = k.shape[0]
-            if self.wide:
-                keys[cur:cur + n_in], pay[cur:cur + n_in] = k, payload_of(o, idx, L)
-            else:
-                halves[2 * cur + _HI:2 * (cur + n_in):2] = k
-                halves[2 * cur + _LO:2 * (cur + n_in):2] = payload_of(o, idx, L)
-            cur += n_in
+        if pool is not None and self.stored():  # first half of the pairs filled from the front, second from the back
+            h = self.m // 2
+            _both(pool, lambda: self._fill(group, payload_of, keys, pay, (0, h), False),
+                  lambda: self._fill(group, payload_of, keys, pay, (h, self.m), True))
+        else:
+            self._fill(group, payload_of, keys, pay, None, False)
         if self.wide:
             order = _argsort(keys, pool)
             return keys[order], pay[order]
         _sort(keys, pool)
         return keys, None
+
+    def _fill(self, group, payload_of, keys, pay, span, from_back: bool) -> None:
+        """Write the group's keys and payloads among the pairs ``span`` into ``keys`` (and ``pay``), from its front
+        or from its back: the order within a group is free, since it is sorted next."""
+        halves = None if self.wide else keys.view(np.uint32)
+        cur = keys.shape[0] if from_back else 0
+        for o, k in self.chunks(span):
+            idx = self.select(k, group)
+            L = k.shape[0]
+            if idx is not None:
+                k = k[idx]
+            n_in = k.shape[0]
+            lo = cur - n_in if from_back else cur
+            if self.wide:
+                keys[lo:lo + n_in], pay[lo:lo + n_in] = k, payload_of(o, idx, L)
+            else:
+                halves[2 * lo + _HI:2 * (lo + n_in):2] = k
+                halves[2 * lo + _LO:2 * (lo + n_in):2] = payload_of(o, idx, L)
+            cur = lo if from_back else lo + n_in
 
     def ranks(self, group, sorted_keys, pay, span=None):
         """Yield (doubled average ranks as int64, uint32 payloads, sum of t^2 - 1 over the elements) over the sorted
@@ -385,26 +409,33 @@ def _tie_term(s: np.ndarray, e: np.ndarray, lens: np.ndarray, L: int) -> float:
     return ties
 
 
-def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str):
-    """One pass over both sources: their keys go to two files in ``folder`` (4 or 8 bytes per pair each) and
-    their top-20-bit histograms are returned.  Later passes read the files instead of recomputing the RDMs."""
+def _spill(A, B, ra: _Ranker, rb: _Ranker, folder: str, pool=None):
+    """One pass over each source: their keys go to two files in ``folder`` (4 or 8 bytes per pair each) and their
+    top-20-bit histograms are returned (with a pool, A's pass in it while B's runs here).  Later passes read the
+    files instead of recomputing the RDMs."""
     need = sum(np.dtype(r.key_dtype).itemsize * r.m for r in (ra, rb))
     free = shutil.disk_usage(folder).free
     if need > free:
         raise OSError(f"exact Spearman ranks of {A.m} pairs write {need / 2**30:.1f} GiB of sort keys to a temporary "
                       f"folder, but {folder} has {free / 2**30:.1f} GiB free; set TMPDIR to a folder with more space, "
                       "or compare with compare='pearson' (streaming, no temporary files)")
+    paths = os.path.join(folder, "a.keys"), os.path.join(folder, "b.keys")
+    if pool is None:
+        return _spill_one(ra, paths[0]), _spill_one(rb, paths[1])
+    return _both(pool, lambda: _spill_one(ra, paths[0]), lambda: _spill_one(rb, paths[1]))
+
+
+def _spill_one(r: _Ranker, path: str) -> np.ndarray:
+    """Write the keys of ``r``'s source to ``path`` (then read from there) and return their histogram."""
     bins = 1 << 20
-    ha, hb = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
-    ra.path, rb.path = os.path.join(folder, "a.keys"), os.path.join(folder, "b.keys")
-    with open(ra.path, "wb") as fa, open(rb.path, "wb") as fb:
-        for (_, a), (_, b) in zip(A, B, strict=True):
-            ka, kb = ra.keys(a), rb.keys(b)
-            ha += np.bincount(ra.prefix(ka), minlength=bins)
-            hb += np.bincount(rb.prefix(kb), minlength=bins)
-            ka.tofile(fa)
-            kb.tofile(fb)
-    return ha, hb
+    hist = np.zeros(bins, dtype=np.int64)
+    with open(path, "wb") as f:
+        for _, v in r.src:
+            k = r.keys(v)
+            hist += np.bincount(r.prefix(k), minlength=bins)
+            k.tofile(f)
+    r.path = path
+    return hist
 
 
 def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, float]:
@@ -413,7 +444,7 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
     When both RDMs' sort buffers fit the budget at once (and m is at least ``_THREADS_MIN``, about 1 M, below
     which threads cost more than they save) the ranking runs in two threads (the sorts and products release the
     GIL); when one group holds each, in this thread; otherwise the keys are spilled once to a temporary folder
-    (removed on return).
+    (removed on return) and ranked group by group, in two threads from ``_THREADS_MIN`` pairs on.
 
     The sums of squares need no pass of their own: doubled centred ranks of m values sum in square to (m^3 - m)/3
     without ties, and each tie run of length t takes away (t^3 - t)/3 (Kendall's tie correction)."""
@@ -424,13 +455,29 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
         raise ValueError(f"exact Spearman ranks hold pair indices and ranks as 32-bit integers: {m:,} pairs are more "
                          f"than {_MAX_PAIRS:,} (about 65,500 stimuli); compare a random subset of stimuli or use "
                          "compare='pearson' (streaming, any n)")
-    if _THREADS_MIN <= m and 2 * m <= min(ra.cap, rb.cap) and (os.cpu_count() or 1) > 1:
+    threads = _THREADS_MIN <= m and (os.cpu_count() or 1) > 1
+    if threads and 2 * m <= min(ra.cap, rb.cap):
         return _rank_terms_in_two_threads(ra, rb)
     if m <= min(ra.cap, rb.cap):
         return _rank_terms(ra, None, _ranks_by_pair(rb, None))
-    with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder:
-        hist_a, hist_b = _spill(A, B, ra, rb, folder)
-        return _rank_terms(ra, hist_a, _ranks_by_pair(rb, hist_b))
+    with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder, _two_threads(threads) as pool:
+        hist_a, hist_b = _spill(A, B, ra, rb, folder, pool=pool)
+        return _rank_terms(ra, hist_a, _ranks_by_pair(rb, hist_b, pool), pool)
+
+
+@contextlib.contextmanager
+def _two_threads(wanted: bool = True):
+    """A pool of two threads (None if not ``wanted``), with one intra-op thread for torch and the BLAS inside:
+    two threads' products with two threads apiece would oversubscribe the cores."""
+    if not wanted:
+        yield None
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..runtime import threads_for_small_ops
+
+    with threads_for_small_ops(), ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
+        yield pool
 
 
 def _both(pool, f, g):
@@ -576,12 +623,7 @@ def _rank_terms_in_two_threads(ra: _Ranker, rb: _Ranker) -> tuple[float, float, 
     """:func:`_rank_terms` with one group each, in two threads: A's keys are computed (its products) while B is
     ranked (through a table when its keys span a narrow range: :func:`_ranks_by_table`), and every later stage is
     split in halves."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..runtime import threads_for_small_ops
-
-    # one intra-op thread each: two threads' products with two threads apiece would oversubscribe the cores
-    with threads_for_small_ops(), ThreadPoolExecutor(2, thread_name_prefix="unireps-rsa-ranks") as pool:
+    with _two_threads() as pool:
         a_keys = pool.submit(ra.hold)
         rb.hold()
         b_ranks = _ranks_by_table(rb, pool) or _ranks_by_pair(rb, None, pool)
