@@ -91,3 +91,29 @@ class StepTimes:
         """{"wall_s": {...}, "cpu_s": {...}} rounded to 0.01 s."""
         return {"wall_s": {k: round(v, 2) for k, v in self.wall.items()},
                 "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()}}
+
+
+def release_free_memory() -> bool:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim(0)``); False where there is no glibc.
+
+    Threads that allocate and free many buffers of a few MiB (below glibc's mmap threshold) leave them in per-thread
+    arenas: free for the process to reuse, but still counted in its resident memory, so a large buffer allocated
+    next adds to them.  Measured on RSA at n = 20,000: 400 MiB resident but free after the keys' pass, 200 MiB after
+    this call; the process's peak fell from about 1,910 to 1,790 MiB.  Values are unchanged.
+
+    >>> from unireps.runtime import release_free_memory
+    >>> release_free_memory() in (True, False)
+    True
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to give back this way
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True

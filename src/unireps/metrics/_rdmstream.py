@@ -41,6 +41,7 @@ import tempfile
 import numpy as np
 import torch
 
+from ..runtime import release_free_memory
 from . import _validate
 
 _BLOCK_ELEMS = 1 << 22  # values per block (about 16 MiB in float32)
@@ -462,7 +463,10 @@ def rank_terms(A, B, budget_bytes: int | None = None) -> tuple[float, float, flo
         return _rank_terms(ra, None, _ranks_by_pair(rb, None))
     with tempfile.TemporaryDirectory(prefix="unireps-rsa-ranks-") as folder, _two_threads(threads) as pool:
         hist_a, hist_b = _spill(A, B, ra, rb, folder, pool=pool)
-        return _rank_terms(ra, hist_a, _ranks_by_pair(rb, hist_b, pool), pool)
+        release_free_memory()  # the two threads' freed block buffers, before the ranks' 4 m bytes
+        b_ranks = _ranks_by_pair(rb, hist_b, pool)
+        release_free_memory()
+        return _rank_terms(ra, hist_a, b_ranks, pool)
 
 
 @contextlib.contextmanager
