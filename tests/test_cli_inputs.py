@@ -116,12 +116,12 @@ def test_datasets_table_shows_no_nan(capsys):
 
 
 def test_oserror_is_one_line(tmp_path, capsys, monkeypatch):
-    import unireps.cli.cmd_datasets as cd
+    import unireps.data
 
     def boom():
         raise PermissionError(13, "Permission denied", "/root/x")
 
-    monkeypatch.setattr(cd, "list_datasets", boom)
+    monkeypatch.setattr(unireps.data, "list_datasets", boom)  # (the command imports it when it runs)
     assert main(["datasets"]) == 2
     assert "Permission denied" in _err(capsys)
 

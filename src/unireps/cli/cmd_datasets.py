@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-
-from ..data import list_datasets
 from .common import add_json, emit
 
 
@@ -17,6 +14,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import pandas as pd
+
+    from ..data import list_datasets
+
     rows = [dataclasses.asdict(d) if dataclasses.is_dataclass(d) else dict(d) for d in list_datasets()]
     table = pd.DataFrame(rows)[["name", "n", "modalities", "description"]]
     table["n"] = [int(v) if isinstance(v, int | float) and v == v else "any" for v in table["n"]]  # not 92.0 / NaN

@@ -4,10 +4,12 @@ datasets, written as a self-describing dataset (Parquet shards, manifest.json, d
 from __future__ import annotations
 
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .common import add_json, emit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DESCRIPTION = """\
 Run the zoo models of --preset (and any MODEL you name) on the standard datasets and write the shared-space
@@ -18,7 +20,7 @@ See docs/embeddings_dataset.md."""
 
 
 def register(sub) -> None:
-    from ..export import DEFAULT_DATASETS
+    from ..export.defaults import DEFAULT_DATASETS
 
     p = sub.add_parser("export-embeddings", help="write zoo and named models' embeddings/activations as a dataset",
                        description=DESCRIPTION)
@@ -60,6 +62,8 @@ def _licences(items: list[str]) -> dict[str, str]:
 
 
 def _summary(emb) -> tuple[dict, pd.DataFrame]:
+    import pandas as pd
+
     idx = emb.index()
     table = (idx.groupby(["model", "dataset", "modality"], sort=False)
              .agg(layers=("layer", "size"), n=("n", "first"), max_dim=("dim", "max")).reset_index()

@@ -8,12 +8,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from ..metrics import UninformativeWarning, bootstrap_ci, get_metric, list_metrics, permutation_test
 from .common import add_json, emit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(sub) -> None:
@@ -47,6 +47,8 @@ def _one(tensors: dict, p: Path) -> np.ndarray:
 
 def load_array(path: str) -> np.ndarray:
     """The array saved in ``path``: .npy, .npz / .safetensors with one array, or .pt / .pth with one tensor."""
+    import numpy as np
+
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such file: {p}")
@@ -136,6 +138,8 @@ def _progress(name: str, what: str, seconds: float):
 
 def _evaluate(info, X, Y, args) -> dict:
     """One measure's row: value, optional CI and p-value, and a note when the value is uninformative."""
+    from ..metrics import UninformativeWarning, bootstrap_ci, permutation_test
+
     opts = _options(info, args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UninformativeWarning)
@@ -163,6 +167,10 @@ def _hint(message: str) -> str:
 
 
 def run(args) -> int:
+    import pandas as pd
+
+    from ..metrics import get_metric, list_metrics
+
     if args.x is None:
         infos = [m.as_dict() for m in list_metrics()]
         table = pd.DataFrame(infos)[["name", "kind", "range", "invariances", "symmetric", "equal_dims", "reference"]]

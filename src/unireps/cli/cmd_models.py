@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from .common import (
     add_dataset,
     add_engine,
@@ -42,6 +39,8 @@ def register(sub) -> None:
 
 
 def run_list(args) -> int:
+    import pandas as pd
+
     from ..models import describe_model, list_models
 
     rows = [m.to_dict() | {"description": describe_model(m)} for m in list_models()
@@ -53,6 +52,9 @@ def run_list(args) -> int:
 
 
 def run_extract(args) -> int:
+    import numpy as np
+    import pandas as pd
+
     from ..io import atomic_write, write_json
     from ..models import extract, load_model
     from ..provenance import provenance

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .common import add_json, emit
 
 REPORT_PRESETS = ("default", "full")  # unireps.report.standard.REPORT_PRESETS (importing it loads torch)
@@ -342,6 +340,8 @@ def run_demo(args) -> int:
 
 
 def run_zoo(args) -> int:
+    import pandas as pd
+
     from ..models import describe_model
     from ..zoo import build, list_zoo
     from ..zoo.adapter import zoo_model_infos

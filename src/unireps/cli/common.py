@@ -6,9 +6,12 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_CELL = 100  # characters of a note shown in a terminal table (the CSV/Parquet files keep the full text)
 SHORTENED = ("note", "notes", "reason")
@@ -38,6 +41,8 @@ def json_safe(obj):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     try:
+        import pandas as pd  # (only objects of no type above reach this)
+
         if pd.isna(obj):
             return None
     except (TypeError, ValueError):
@@ -51,6 +56,8 @@ def _short(v):
 
 def emit(obj, as_json: bool, table: pd.DataFrame | None = None) -> None:
     """JSON on stdout (strictly valid: NaN is written as null), or a table for people (long notes cut short)."""
+    import pandas as pd
+
     if as_json:
         json.dump(json_safe(obj), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")

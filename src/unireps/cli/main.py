@@ -46,13 +46,13 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # transformers' per-load "Loading weights" bars drown the CLI's own progress: transformers reads this switch
+    # when it is imported (importing it here would cost every command seconds); if it already is, switch it off
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:  # transformers' per-load "Loading weights" bars drown the CLI's own progress
+    if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -43,8 +43,8 @@ from ..models import extract, load_model
 from ..provenance import provenance
 from ..zoo import list_zoo, load_card
 from .datasheet import datasheet
+from .defaults import DEFAULT_DATASETS
 
-DEFAULT_DATASETS = ("shapes:n=500,seed=0", "kriegeskorte92", "digits:image_size=32,n=500")
 ZOO_LICENCE = "MIT (trained by unireps on its generated shapes data; see the zoo card)"
 
 __all__ = ["DEFAULT_DATASETS", "ExportConfig", "export_embeddings"]
