@@ -8,7 +8,7 @@ call these; so can any other view.
 
 from __future__ import annotations
 
-from .registry import ModelInfo, list_models
+from .registry import ModelInfo, _version, list_models
 
 # zoo families trained here as small versions of a published model's architecture (unireps.zoo.hf)
 STAND_IN_FOR = {"clip": "CLIP", "siglip": "SigLIP", "siglip2": "SigLIP 2", "align": "ALIGN", "blip": "BLIP",
@@ -18,15 +18,25 @@ REAL_LABELS = {"efficientnet-lite": "pretrained on ImageNet (real weights)",
                "bridge": "real image tower + real text tower joined by a linear map fit here (not CLIP)"}
 
 
+_INDEX: dict[str, ModelInfo] = {}  # name -> info, built once per state of the registry (``_INDEX_AT``)
+_INDEX_AT = [-1]
+
+
 def _info(model: str | ModelInfo) -> ModelInfo:
+    """``model``'s registry entry.  Listing every model checks each one's availability (the zoo's ~130 entries:
+    about 0.1 s), so names are looked up in an index built once per state of the registry, and again for a name
+    it lacks; what a model is does not depend on whether it is available now."""
     if isinstance(model, ModelInfo):
         return model
     name = str(model)
-    for info in list_models():
-        if info.name == name:
-            return info
-    raise ValueError(f"{name!r} is not a registered model; `unireps models` (or unireps.models.list_models()) "
-                     "lists the names")
+    if _INDEX_AT[0] != _version() or name not in _INDEX:
+        _INDEX.clear()
+        _INDEX.update((info.name, info) for info in list_models())
+        _INDEX_AT[0] = _version()
+    if name not in _INDEX:
+        raise ValueError(f"{name!r} is not a registered model; `unireps models` (or unireps.models.list_models()) "
+                         "lists the names")
+    return _INDEX[name]
 
 
 def model_kind(model: str | ModelInfo) -> str:

@@ -139,11 +139,13 @@ def register_model(
         name=name, loader=loader_fn, family=family, modalities=tuple(modalities), source=source,
         source_kind=kind, available=available, description=description, extra=dict(extra),
     )
+    _changed()
 
 
 def unregister_model(name: str) -> None:
     """Remove a name added with :func:`register_model` (no error if it is not there)."""
     _REGISTRY.pop(name, None)
+    _changed()
 
 
 def register_source(
@@ -171,6 +173,7 @@ def register_source(
     if prefix in _SOURCES and not overwrite:
         raise ValueError(f"source prefix {prefix!r}: is already registered (pass overwrite=True to replace it)")
     _SOURCES[prefix] = ModelSource(prefix, load, list_models, description, stamp)
+    _changed()
 
 
 def source_stamp(name: str) -> str | None:
@@ -193,6 +196,20 @@ def source_stamp(name: str) -> str | None:
 def unregister_source(prefix: str) -> None:
     """Remove a source added with :func:`register_source` (no error if it is not there)."""
     _SOURCES.pop(prefix, None)
+    _changed()
+
+
+_VERSION = [0]  # bumped by every (un)registration of a model or a source
+
+
+def _changed() -> None:
+    _VERSION[0] += 1
+
+
+def _version() -> int:
+    """The registry's state: equal numbers, the same names with the same families and descriptions (what
+    :mod:`unireps.models.describe` caches on)."""
+    return _VERSION[0]
 
 
 def model_sources() -> list[str]:
