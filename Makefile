@@ -10,20 +10,21 @@ PYTEST_ARGS ?=
 
 .PHONY: venv demo test test-slow lint docs bench clean
 
+# Python caches the bytecode it compiles (in __pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE is
+# set, as on this project's machines: otherwise every process of the demo and the tests compiles torch,
+# transformers, gradio ... again at each import (importing torch, transformers, pandas, scipy and scikit-learn
+# took 21 s without bytecode, 8.7 s with it).  Compiling all of the environment at install instead took 59 s
+# more on the same machine, to save less on one demo.
+unexport PYTHONDONTWRITEBYTECODE
+
 # torch through pip (it honours the machine's pip configuration and local wheels); the rest through uv, which
 # resolves and installs the package's ~200 dependencies in under half a minute (pip: about 3 minutes), falling
-# back to pip where uv cannot be installed.  Then all bytecode at once, on every core: where
-# PYTHONDONTWRITEBYTECODE is set (as on this project's machines) Python never caches it, so every process of the
-# demo and the tests would compile torch, transformers, gradio ... again at each import (importing torch,
-# transformers, pandas, scipy and scikit-learn: 21 s without bytecode, 8.7 s with it).  A few files that ship
-# in packages without being Python 3 (templates, test data) do not compile; that is not a failure.
+# back to pip where uv cannot be installed.  Bytecode is compiled on first import (pip --no-compile, uv's default).
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile $(TORCH_SPEC)
 	($(PY) -m pip install -q uv && $(VENV)/bin/uv pip install --python $(PY) -q -e ".[dev]") \
 	  || $(PY) -m pip install -q -e ".[dev]"
-	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" src \
-	  > /dev/null || true
 	touch $@
 
 venv: $(VENV)/.stamp
