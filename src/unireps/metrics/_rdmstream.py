@@ -251,7 +251,7 @@ class _Ranker:
                 yield o, self.held[o:min(stop, o + _READ_ELEMS)]
             return
         if self.path is None:
-            assert span is None, "a span of pairs is read from held or spilled keys only"
+            assert (start, stop) == (0, self.m), "a span of pairs is read from held or spilled keys only"
             for o, v in self.src:
                 yield o, self.keys(v)
             return
@@ -309,21 +309,18 @@ class _Ranker:
         count = group[2]
         keys = np.empty(count, dtype=np.uint64)
         pay = np.empty(count, dtype=np.uint32) if self.wide else None
-        if pool is not None and self.stored():  # first half of the pairs filled from the front, second from the back
-            h = self.m // 2
-            _both(pool, lambda: self._fill(group, payload_of, keys, pay, (0, h), False),
-                  lambda: self._fill(group, payload_of, keys, pay, (h, self.m), True))
-        else:
-            self._fill(group, payload_of, keys, pay, None, False)
+        # with a pool (keys held or spilled), the first half of the pairs fills the front, the second the back
+        _halves(pool if self.stored() else None, self.m, self._fill, group, payload_of, keys, pay)
         if self.wide:
             order = _argsort(keys, pool)
             return keys[order], pay[order]
         _sort(keys, pool)
         return keys, None
 
-    def _fill(self, group, payload_of, keys, pay, span, from_back: bool) -> None:
-        """Write the group's keys and payloads among the pairs ``span`` into ``keys`` (and ``pay``), from its front
-        or from its back: the order within a group is free, since it is sorted next."""
+    def _fill(self, group, payload_of, keys, pay, span) -> None:
+        """Write the group's keys and payloads among the pairs ``span`` into ``keys`` (and ``pay``): from its front
+        for a span starting at pair 0, else from its back (the order within a group is free: it is sorted next)."""
+        from_back = span[0] > 0
         halves = None if self.wide else keys.view(np.uint32)
         cur = keys.shape[0] if from_back else 0
         for o, k in self.chunks(span):
