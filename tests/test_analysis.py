@@ -61,6 +61,24 @@ def test_compare_models_with_arrays_and_identity():
     assert res.table.value.iloc[0] == pytest.approx(1.0)
 
 
+def test_compare_models_jackknife_intervals_equal_jackknife_ci():
+    from unireps.metrics import jackknife_ci
+
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(30, 3))
+    reps = {"a": Z @ rng.normal(size=(3, 80)) + rng.normal(size=(30, 80)),
+            "b": Z @ rng.normal(size=(3, 50)) + rng.normal(size=(30, 50))}
+    t = compare_models(reps, None, metrics=("linear_cka",), n_boot=0, n_permutations=0, baselines=False,
+                       ci="jackknife").table
+    ref = jackknife_ci(reps["a"], reps["b"], "linear_cka")
+    assert (t.ci_low.iloc[0], t.ci_high.iloc[0]) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    assert t.ci_method.iloc[0] == "jackknife over stimuli, t interval"
+    boot = compare_models(reps, None, metrics=("linear_cka",), n_boot=20, n_permutations=0, baselines=False).table
+    assert boot.ci_method.iloc[0] == "percentile bootstrap over stimuli"
+    with pytest.raises(ValueError, match="ci must be one of 'bootstrap', 'jackknife'"):
+        compare_models(reps, None, metrics=("linear_cka",), baselines=False, ci="bca")
+
+
 def test_layerwise_identification_on_same_model(shapes, tmp_path):
     a = tiny_cnn(0)
     res = layerwise(a, a, shapes, cache_dir=tmp_path, comparison_metrics=("cca", "svcca"))

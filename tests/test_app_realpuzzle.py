@@ -25,7 +25,7 @@ def engine(tmp_path, models=PAIR):
     if not (tmp_path / "activations").exists():
         (tmp_path / "activations").symlink_to(shared, target_is_directory=True)
     return Engine(AppConfig(cache_dir=tmp_path, precompute=False, applications=False, toy_models=False,
-                            puzzle_models=models, puzzle_boot=10, puzzle_permutations=10))
+                            puzzle_models=models, puzzle_permutations=10))
 
 
 def puzzle_files(tmp_path):
@@ -72,7 +72,7 @@ def test_cache_key_names_models_data_and_counts():
 
     base = cache_key(PAIR, "h")
     assert base == cache_key(PAIR, "h")
-    others = {cache_key(PAIR[::-1], "h"), cache_key(PAIR, "h2"), cache_key(PAIR, "h", n_boot=100),
+    others = {cache_key(PAIR[::-1], "h"), cache_key(PAIR, "h2"), cache_key(PAIR, "h", n_permutations=100),
               cache_key(PAIR, "h", n_permutations=50), cache_key(PAIR, "h", seed=1),
               cache_key(PAIR, "h", metrics=("linear_cka",))}
     assert base not in others and len(others) == 6
@@ -100,7 +100,7 @@ def test_pair_table_null_is_the_shuffled_pairing():
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 10))
-    t = pair_table({"x": X, "noise": rng.normal(size=(60, 10))}, ("linear_cka", "mutual_knn"), 30, 50)
+    t = pair_table({"x": X, "noise": rng.normal(size=(60, 10))}, ("linear_cka", "mutual_knn"), 50)
     assert list(t.metric) == ["linear_cka", "mutual_knn"] and (t.n == 60).all()
     # unrelated representations: the value sits inside its own shuffled-pairing null
     assert (t.value < t.null_p95 + 0.05).all() and (t.p_value > 0.01).all()

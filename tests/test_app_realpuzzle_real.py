@@ -15,7 +15,7 @@ REAL = ("efficientnet-lite0", "efficientnet-lite2")
 
 
 def puzzle(tmp, cache):
-    with served_app(tmp, cache_dir=cache, puzzle_models=REAL, puzzle_boot=50, puzzle_permutations=50,
+    with served_app(tmp, cache_dir=cache, puzzle_models=REAL, puzzle_permutations=50,
                     precompute=False, applications=False) as srv:
         c = client(srv.url, "/unireps-multimodal")
         try:

@@ -22,7 +22,7 @@ def test_capture_app_writes_both_screenshots(tmp_path):
         pytest.skip("no Chromium")
     with tiny_zoo_env():
         res = capture_app(tmp_path / "img", cache_dir=ZOO_CACHE / "app-cache", puzzle_models=(TINY["a"], TINY["clip"]),
-                          puzzle_boot=10, puzzle_permutations=10, warm_bridges=False)
+                          puzzle_permutations=10, warm_bridges=False)
     assert res == {"files": list(SHOTS), "reason": ""}
     for name in SHOTS:
         with Image.open(tmp_path / "img" / name) as im:

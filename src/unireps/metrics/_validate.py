@@ -24,6 +24,12 @@ class UninformativeWarning(UserWarning):
     stimuli for the dimensionality, k close to n): it says little about shared structure."""
 
 
+class BootstrapShiftWarning(UserWarning):
+    """A percentile bootstrap interval does not contain the value it is the interval of: the resamples are shifted
+    from the estimate (e.g. linear CKA with more features than stimuli rises when stimuli repeat), so the interval
+    does not describe the estimate's uncertainty; ``jackknife_ci`` leaves stimuli out instead."""
+
+
 def warn_if_chance_high(measure: str, chance: float, value_kind: str, detail: str, threshold: float = 0.5) -> None:
     """Warn (``UninformativeWarning``) when the level expected by chance exceeds ``threshold``."""
     if chance > threshold:

@@ -8,20 +8,24 @@
   percentile interval.  Duplicated rows: kernel, CCA, Procrustes and regression measures keep copies as
   separate rows (the ordinary nonparametric bootstrap); RSA drops the pairs formed by two copies of one
   stimulus (their dissimilarity is 0 by construction; rsatoolbox does the same); k-NN measures exclude
-  copies of a stimulus from its own neighbour set.
+  copies of a stimulus from its own neighbour set.  Where the interval misses the value itself (linear CKA with
+  more features than stimuli: repeated stimuli raise it), a ``BootstrapShiftWarning`` says so and names
+  ``jackknife_ci`` (:mod:`unireps.metrics.jackknife`: stimuli left out, never repeated; a Student-t interval from
+  the jackknife standard error).
 * ``null_calibrated``: (value - null mean) / (1 - null mean) for similarities bounded by 1, so that
   chance is 0 and identity is 1, plus the z-score against the permutation null.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import knn as _knn
-from ._validate import center, check_k, check_pair
+from ._validate import BootstrapShiftWarning, center, check_k, check_pair
 from .cka import GramStats, _use_feature_form, cka_from_hsic
 from .registry import get_metric
 from .rsa import _triu, compare_vectors, rankdata, rdm_matrix
@@ -116,6 +120,21 @@ def _report(progress, done: int, total: int) -> None:
         progress(done, total)
 
 
+def _percentile_interval(value: float, samples: np.ndarray, level: float, what: str, n: int) -> tuple[float, float]:
+    """The percentile interval of ``samples``; warns (:class:`BootstrapShiftWarning`) when it misses ``value``."""
+    alpha = (1.0 - level) / 2.0
+    low, high = (float(q) for q in np.quantile(samples, [alpha, 1.0 - alpha]))
+    if not low <= value <= high:
+        warnings.warn(
+            f"{what}: the {level:.0%} percentile bootstrap interval [{low:.4g}, {high:.4g}] does not contain the "
+            f"value {value:.4g} itself (resamples' median {float(np.median(samples)):.4g}, n={n} stimuli). Resampling "
+            "with replacement repeats stimuli, and where the features outnumber the distinct stimuli, kernel "
+            "measures such as linear CKA rise as that number falls: the resamples are shifted, not spread around "
+            "the value. Use jackknife_ci (leave stimuli out, no copies) for this interval",
+            BootstrapShiftWarning, stacklevel=3)
+    return low, high
+
+
 def permutation_test(X, Y, metric: str = "linear_cka", n_permutations: int = 1000, seed: int = 0,
                      progress=None, **metric_kwargs) -> PermutationResult:
     """Permutation test of the pairing of X's and Y's rows; see the module docstring for the p-value.
@@ -185,11 +204,12 @@ def _batched_scorer(name: str, x: torch.Tensor, y: torch.Tensor, kwargs: dict):
 def _weighted_gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
     """Biased linear CKA of many resamples at once, from two n×n Grams and the resamples' count vectors.
 
-    A resample ``idx`` with counts w (w_i = how often stimulus i was drawn, sum n) has Gram P K P^T (P selects the
-    rows ``idx``), and P^T H P = W - w w^T / n with W = diag(w), H the centring matrix.  Hence (K, L symmetric)
+    A resample ``idx`` with counts w (w_i = how often stimulus i was drawn, m = sum w rows: m = n for a bootstrap
+    resample, fewer for a jackknife replicate, whose counts are 0 or 1) has Gram P K P^T (P selects the rows
+    ``idx``), and P^T H P = W - w w^T / m with W = diag(w), H the m×m centring matrix.  Hence (K, L symmetric)
 
-        HSIC(idx) = tr(K M L M),  M = W - w w^T / n
-                  = w^T (K∘L) w - (2/n) Σ_i w_i (K w)_i (L w)_i + (w^T K w)(w^T L w) / n^2
+        HSIC(idx) = tr(K M L M),  M = W - w w^T / m
+                  = w^T (K∘L) w - (2/m) Σ_i w_i (K w)_i (L w)_i + (w^T K w)(w^T L w) / m^2
 
     and CKA = HSIC_xy / sqrt(HSIC_xx HSIC_yy) (Kornblith et al. 2019, eq. 3), the same value as
     ``linear_cka(X[idx], Y[idx])`` to float64 rounding; a block of B resamples costs three n×n by n×B products.
@@ -208,15 +228,16 @@ def _weighted_gram_cka_bootstrap(x: torch.Tensor, y: torch.Tensor):
 
     def block(idx_list):
         W = torch.stack([torch.bincount(i.to(K.device), minlength=n) for i in idx_list], dim=1).to(K)  # (n, B)
+        m = W.sum(0)  # rows of each resample
         Kw, Lw = K @ W, L @ W
         wKw, wLw = (W * Kw).sum(0), (W * Lw).sum(0)
-        hxy = (W * (KL @ W)).sum(0) - 2.0 / n * (W * Kw * Lw).sum(0) + wKw * wLw / n**2
-        hxx = (W * (KK @ W)).sum(0) - 2.0 / n * (W * Kw * Kw).sum(0) + wKw * wKw / n**2
-        hyy = (W * (LL @ W)).sum(0) - 2.0 / n * (W * Lw * Lw).sum(0) + wLw * wLw / n**2
+        hxy = (W * (KL @ W)).sum(0) - 2.0 / m * (W * Kw * Lw).sum(0) + wKw * wLw / m**2
+        hxx = (W * (KK @ W)).sum(0) - 2.0 / m * (W * Kw * Kw).sum(0) + wKw * wKw / m**2
+        hyy = (W * (LL @ W)).sum(0) - 2.0 / m * (W * Lw * Lw).sum(0) + wLw * wLw / m**2
         ok = torch.ones(W.shape[1], dtype=torch.bool, device=W.device)
         for d, wq in ((dk, wKw), (dl, wLw)):
             raw = d @ W  # tr(P K P^T)
-            ok &= (raw - wq / n) > 1e-12 * raw  # tr of the resample's centred Gram
+            ok &= (raw - wq / m) > 1e-12 * raw  # tr of the resample's centred Gram
         out = hxy / torch.sqrt(hxx * hyy)
         out = torch.where(ok & (hxx * hyy > 0), out, torch.full_like(out, float("nan")))
         return np.array([float(v) for v in out])  # scalar reads: the tensors stay on their device
@@ -292,10 +313,8 @@ def bootstrap_ci(X, Y, metric: str = "linear_cka", n_boot: int = 1000, level: fl
         raise ValueError(f"{failed} of {n_boot} bootstrap resamples were degenerate for {info.name} "
                          f"(n={n} stimuli is too few); use more stimuli")
     s = np.asarray(samples)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(s, [alpha, 1.0 - alpha])
-    return BootstrapResult(float(value), float(low), float(high), float(s.std(ddof=1)), float(level),
-                           len(s), s)
+    low, high = _percentile_interval(float(value), s, level, info.name, n)
+    return BootstrapResult(float(value), low, high, float(s.std(ddof=1)), float(level), len(s), s)
 
 
 def bootstrap_pairs(reps: dict, pairs, metric: str = "linear_cka", n_boot: int = 1000, level: float = 0.95,
@@ -342,13 +361,11 @@ def bootstrap_pairs(reps: dict, pairs, metric: str = "linear_cka", n_boot: int =
             inter = _knn.overlap_counts(lists[(a, x.dtype)], lists[(b, y.dtype)]).double()
             samples[(a, b)][r] = float((inter / (2 * k - inter)).mean()) if info.name == "jaccard_knn" \
                 else float(inter.mean() / k)
-    alpha = (1.0 - level) / 2.0
     out = {}
     for (a, b), (x, y) in checked.items():
-        s = samples[(a, b)]
-        low, high = np.quantile(s, [alpha, 1.0 - alpha])
-        out[(a, b)] = BootstrapResult(float(info.fn(x, y, **metric_kwargs)), float(low), float(high),
-                                      float(s.std(ddof=1)), float(level), len(s), s)
+        s, value = samples[(a, b)], float(info.fn(x, y, **metric_kwargs))
+        low, high = _percentile_interval(value, s, level, f"{info.name} ({a} vs {b})", n)
+        out[(a, b)] = BootstrapResult(value, low, high, float(s.std(ddof=1)), float(level), len(s), s)
     return out
 
 
@@ -386,9 +403,8 @@ def bootstrap_rdms(A, B, compare: str = "spearman", n_boot: int = 1000, level: f
         except ValueError:
             continue
     s = np.asarray(samples)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(s, [alpha, 1.0 - alpha])
-    return BootstrapResult(float(value), float(low), float(high), float(s.std(ddof=1)), float(level), len(s), s)
+    low, high = _percentile_interval(float(value), s, level, f"rsa_rdms ({compare})", n)
+    return BootstrapResult(float(value), low, high, float(s.std(ddof=1)), float(level), len(s), s)
 
 
 def null_calibrated(X, Y, metric: str = "linear_cka", n_permutations: int = 200, seed: int = 0,
