@@ -184,8 +184,8 @@ def puzzle_pair(engine: Engine) -> tuple[str, str, str]:
 
 
 def puzzle(engine: Engine) -> dict[str, Any]:
-    """Linear CKA and mutual k-NN (with bootstrap CIs) between two seeds, a model and its untrained twin, and the
-    raw pixels — computed once per process (memoised)."""
+    """Linear CKA and mutual k-NN (with 95% CIs: :func:`compare_arrays`) between two seeds, a model and its untrained
+    twin, and the raw pixels — computed once per process (memoised)."""
     from ..analysis import raw_input
 
     def compute():
@@ -214,7 +214,8 @@ def puzzle_view(engine: Engine) -> tuple[str, Any, pd.DataFrame]:
         return r.iloc[0] if len(r) else None
 
     lines = [f"**Live result** — computed on this machine from {p['n']} `{p['dataset']}` images "
-             f"(linear CKA, Kornblith et al. 2019; mutual k-NN, Huh et al. 2024; 95% bootstrap CIs over images):", ""]
+             f"(linear CKA, Kornblith et al. 2019; mutual k-NN, Huh et al. 2024; 95% CIs over images: {ci_text(t)}):",
+             ""]
     for metric in PUZZLE_METRICS:
         seeds = row(a, b, metric)
         parts = [f"two independently trained seeds `{a}` vs `{b}`: **{_fmt_ci(seeds)}**"] if seeds is not None else []
