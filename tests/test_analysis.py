@@ -73,10 +73,32 @@ def test_compare_models_jackknife_intervals_equal_jackknife_ci():
     ref = jackknife_ci(reps["a"], reps["b"], "linear_cka")
     assert (t.ci_low.iloc[0], t.ci_high.iloc[0]) == pytest.approx((ref.low, ref.high), rel=1e-12)
     assert t.ci_method.iloc[0] == "jackknife over stimuli, t interval"
-    boot = compare_models(reps, None, metrics=("linear_cka",), n_boot=20, n_permutations=0, baselines=False).table
+    boot = compare_models(reps, None, metrics=("linear_cka",), n_boot=20, n_permutations=0, baselines=False,
+                          ci="bootstrap").table
     assert boot.ci_method.iloc[0] == "percentile bootstrap over stimuli"
-    with pytest.raises(ValueError, match="ci must be one of 'bootstrap', 'jackknife'"):
+    with pytest.raises(ValueError, match="ci must be one of 'auto', 'bootstrap', 'jackknife'"):
         compare_models(reps, None, metrics=("linear_cka",), baselines=False, ci="bca")
+
+
+def test_compare_models_auto_interval_is_chosen_per_pair_from_the_shapes():
+    """ci="auto": the jackknife for a pair with a representation of at least n features, else the bootstrap (the
+    same draws as ci="bootstrap" for those pairs); n_boot=0 means no intervals."""
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(40, 3))
+    reps = {"narrow": Z @ rng.normal(size=(3, 8)) + rng.normal(size=(40, 8)),
+            "narrow2": Z @ rng.normal(size=(3, 6)) + rng.normal(size=(40, 6)),
+            "wide": Z @ rng.normal(size=(3, 40)) + rng.normal(size=(40, 40))}
+    kw = dict(metrics=("linear_cka",), n_permutations=0, baselines=False)
+    auto = compare_models(reps, None, n_boot=30, **kw).table.set_index(["model_a", "model_b"])
+    assert auto.loc[("narrow", "narrow2"), "ci_method"] == "percentile bootstrap over stimuli"
+    jackknifed = auto.loc[[("narrow", "wide"), ("narrow2", "wide")], "ci_method"]
+    assert (jackknifed == "jackknife over stimuli, t interval").all()
+    boot = compare_models(reps, None, n_boot=30, ci="bootstrap", **kw).table.set_index(["model_a", "model_b"])
+    jack = compare_models(reps, None, n_boot=0, ci="jackknife", **kw).table.set_index(["model_a", "model_b"])
+    assert auto.loc[("narrow", "narrow2"), "ci_low"] == boot.loc[("narrow", "narrow2"), "ci_low"]
+    assert auto.loc[("narrow", "wide"), "ci_high"] == jack.loc[("narrow", "wide"), "ci_high"]
+    none = compare_models(reps, None, n_boot=0, **kw).table
+    assert "ci_low" not in none
 
 
 def test_layerwise_identification_on_same_model(shapes, tmp_path):

@@ -17,7 +17,7 @@
 from .allpairs import all_pairs_ray
 from .audit import Audit, audit, effective_rank
 from .brain import brain_layer_selection, brain_rsa, ceiling_table, noise_ceiling, reference_rows
-from .compare import Comparison, compare_models
+from .compare import Comparison, ci_method_for, compare_models
 from .crossmodal import cross_modal_alignment, retrieval_at_1
 from .explain import occlusion_images, occlusion_map, word_importance, zero_shot
 from .groundtruth import factor_alignment, factor_matrices
@@ -31,8 +31,8 @@ from .sweeps import pairwise_table, sweep
 __all__ = [
     "Audit", "Comparison", "LayerSelection", "Layerwise", "all_pairs_ray", "audit", "brain_layer_selection",
     "brain_rsa", "ceiling_table", "effective_rank",
-    "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices", "identification_ci",
-    "identification_cis",
+    "ci_method_for", "compare_models", "cross_modal_alignment", "factor_alignment", "factor_matrices",
+    "identification_ci", "identification_cis",
     "identification_rate", "invariance_table", "layerwise", "nearest_neighbours", "neighbour_labels",
     "noise_ceiling", "occlusion_images", "occlusion_map", "pairwise_table", "profile_variance", "raw_input",
     "reference_rows", "representations", "retrieval_at_1", "select_layer_cv", "sweep", "unit_rows",

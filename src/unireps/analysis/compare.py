@@ -53,11 +53,41 @@ def _measure(info, X, Y, kw, a: str, b: str, what: str = ""):
 
 
 CI_METHODS = {"bootstrap": "percentile bootstrap over stimuli", "jackknife": "jackknife over stimuli, t interval"}
+CI_CHOICES = ("auto", *CI_METHODS)
+
+
+def ci_method_for(*arrays) -> str:
+    """The interval method ``ci="auto"`` gives a pair: ``"jackknife"`` where some representation has at least as
+    many features as stimuli (there a bootstrap resample's repeated stimuli shift linear CKA above the value: see
+    :mod:`unireps.metrics.jackknife`), else ``"bootstrap"``.  Decided from the shapes alone, before any value.
+
+    >>> import numpy as np
+    >>> ci_method_for(np.zeros((92, 1280)), np.zeros((92, 64))), ci_method_for(np.zeros((500, 64)))
+    ('jackknife', 'bootstrap')
+    """
+    return "jackknife" if any(np.shape(a)[1] >= np.shape(a)[0] for a in arrays) else "bootstrap"
+
+
+def _intervals(reps: dict, pairs: list, metric: str, ci: str, n_boot: int, seed: int, kw: dict) -> dict:
+    """{(a, b): (interval result, method)} for the pairs that get an interval (``n_boot=0``: only an explicit
+    ``ci="jackknife"`` does); bootstrap pairs share their resamples, jackknife pairs their groups."""
+    method = {p: ci if ci != "auto" else ci_method_for(reps[p[0]], reps[p[1]]) for p in pairs}
+    if ci == "auto" and not n_boot:
+        return {}
+    out = {}
+    jack = [p for p in pairs if method[p] == "jackknife"]
+    boot = [p for p in pairs if method[p] == "bootstrap"]
+    if jack:
+        out.update({p: (r, "jackknife") for p, r in jackknife_pairs(reps, jack, metric, seed=seed, **kw).items()})
+    if boot and n_boot:
+        out.update({p: (r, "bootstrap") for p, r in
+                    bootstrap_pairs(reps, boot, metric, n_boot=n_boot, seed=seed, **kw).items()})
+    return out
 
 
 def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn"), modality: str = "image",
                    n_boot: int = 200, n_permutations: int = 200, seed: int = 0, baselines: bool = True,
-                   metric_kwargs: dict | None = None, cache_dir=None, ci: str = "bootstrap") -> Comparison:
+                   metric_kwargs: dict | None = None, cache_dir=None, ci: str = "auto") -> Comparison:
     """Compare every pair of ``models`` on ``dataset`` with each measure.
 
     models: list of names/Encoders/arrays or {label: model}. Baselines (``baselines=True``): each model's
@@ -65,13 +95,14 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
     the shuffled pairing (Y's rows permuted once: the value expected when stimuli do not correspond).
     Returns tidy rows with value, 95% CI over stimuli, permutation p-value and the shuffled value.
 
-    ``ci``: ``"bootstrap"`` (percentile, ``n_boot`` resamples; ``n_boot=0``: no CI) or ``"jackknife"``
-    (:func:`unireps.metrics.jackknife_ci`: stimuli left out, not repeated; choose it when the features outnumber
-    the stimuli, where repeated stimuli shift the bootstrap of linear CKA above the value and
-    ``BootstrapShiftWarning`` says so).  The table's ``ci_method`` column names the one used.
+    ``ci``: ``"bootstrap"`` (percentile, ``n_boot`` resamples), ``"jackknife"``
+    (:func:`unireps.metrics.jackknife_ci`: stimuli left out, not repeated), or ``"auto"`` (default): per pair,
+    :func:`ci_method_for` (the jackknife where a representation has at least as many features as stimuli, since
+    repeated stimuli shift the bootstrap of linear CKA above the value there, else the bootstrap).  ``n_boot=0``
+    gives no intervals unless ``ci="jackknife"``.  The table's ``ci_method`` column names each row's method.
     """
-    if ci not in CI_METHODS:
-        raise ValueError(f"ci must be one of {', '.join(map(repr, CI_METHODS))}; got {ci!r}")
+    if ci not in CI_CHOICES:
+        raise ValueError(f"ci must be one of {', '.join(map(repr, CI_CHOICES))}; got {ci!r}")
     named = _named(models)
     metrics = as_names(metrics)
     if len(named) < 2 and not baselines:
@@ -110,13 +141,9 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
         kw = metric_kwargs.get(metric, {})
         estimator = estimator_label(metric, **kw)
         M = pd.DataFrame(np.nan, index=labels, columns=labels)
-        boots = {}
-        with_ci = ci == "jackknife" or bool(n_boot)
-        if with_ci:  # every pair resamples the same stimuli (one seed): shared work done once per representation
-            pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
-                     if not (info.equal_dims and reps[a].shape[1] != reps[b].shape[1])]
-            boots = (jackknife_pairs(reps, pairs, metric, seed=seed, **kw) if ci == "jackknife"
-                     else bootstrap_pairs(reps, pairs, metric, n_boot=n_boot, seed=seed, **kw))
+        pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
+                 if not (info.equal_dims and reps[a].shape[1] != reps[b].shape[1])]
+        intervals = _intervals(reps, pairs, metric, ci, n_boot, seed, kw)
         for i, a in enumerate(labels):
             for j, b in enumerate(labels):
                 if j < i and info.symmetric:
@@ -133,8 +160,9 @@ def compare_models(models: Any, dataset: Any, metrics=("linear_cka", "mutual_knn
                     continue
                 row = {"model_a": a, "model_b": b, "role_a": roles[a], "role_b": roles[b], "metric": metric,
                        "estimator": estimator, "kind": info.kind, "value": value, "n": X.shape[0]}
-                if with_ci:
-                    row.update(ci_low=boots[a, b].low, ci_high=boots[a, b].high, ci_method=CI_METHODS[ci])
+                if (a, b) in intervals:
+                    r, method = intervals[a, b]
+                    row.update(ci_low=r.low, ci_high=r.high, ci_method=CI_METHODS[method])
                 if n_permutations:
                     pt = permutation_test(X, Y, metric, n_permutations=n_permutations, seed=seed, **kw)
                     row.update(p_value=pt.p_value, null_mean=pt.null_mean)

@@ -43,17 +43,6 @@ def n_boot(engine: Engine, metric: str, n_pairs: int = 1, n_measures: int = 1) -
     return max(10, n // 4) if metric in COSTLY else n
 
 
-def ci_for(*arrays) -> str:
-    """The interval method for representations of the same stimuli: ``"jackknife"`` where some representation has
-    at least as many features as stimuli (there repeated stimuli shift the bootstrap of linear CKA above the value:
-    see :mod:`unireps.metrics.jackknife`), else ``"bootstrap"``.  Decided from the shapes, before any value.
-
-    >>> ci_for(np.zeros((92, 1280)), np.zeros((92, 64))), ci_for(np.zeros((500, 64)))
-    ('jackknife', 'bootstrap')
-    """
-    return "jackknife" if any(a.shape[1] >= a.shape[0] for a in arrays) else "bootstrap"
-
-
 def _with_boots(table: pd.DataFrame, b: int) -> pd.DataFrame:
     """``n_boot`` = resamples per pair on the bootstrap rows; none (NA) on jackknife rows."""
     boot = table["ci_method"].str.startswith("percentile") if "ci_method" in table else False
@@ -77,9 +66,9 @@ def ci_text(table: pd.DataFrame) -> str:
 
 def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True,
                    cache: tuple | None = None):
-    """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure: the jackknife where the
-    features outnumber the stimuli, else the bootstrap (:func:`ci_for`; the table's ``ci_method`` column names it,
-    ``n_boot`` gives the resamples of bootstrap rows).
+    """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure and pair: the jackknife where
+    a representation has at least as many features as stimuli, else the bootstrap (``ci="auto"``: the table's
+    ``ci_method`` column names it, ``n_boot`` gives the resamples of bootstrap rows).
 
     With ``cache`` (a key naming what the rows of ``reps`` are, e.g. ``(reference set, modality)``; the labels must
     then name the models), each pair is compared on its own and memoised: a later request that shares a pair of
@@ -93,8 +82,7 @@ def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Seq
         tables, matrices = [], {}
         for m in metrics:
             b = n_boot(engine, m, pairs, len(metrics) if budgeted else 1)
-            c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0,
-                               ci=ci_for(*reps.values()))
+            c = compare_models(reps, ds, metrics=(m,), baselines=False, n_boot=b, n_permutations=0, ci="auto")
             tables.append(_with_boots(c.table, b))
             matrices.update(c.matrices)
         return pd.concat(tables, ignore_index=True), matrices
@@ -139,12 +127,12 @@ def compare_pair(engine: Engine, cache: tuple, metric: str, boots: int, a: str, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             c = compare_models({a: A, b: B}, ds, metrics=(metric,), baselines=False, n_boot=boots, n_permutations=0,
-                               ci=ci_for(A, B))
+                               ci="auto")
         if not len(c.table):
             return None
         return c.table.iloc[0].to_dict(), c.matrices[metric].loc[[a, b], [a, b]].to_numpy(float)
 
-    return engine.memo(("pair", cache, metric, boots, ci_for(A, B), a, b), compute)
+    return engine.memo(("pair", cache, metric, boots, a, b), compute)
 
 
 def precompute_pairs(engine: Engine, models: Sequence[str], dskey: str, modality: str = "image",

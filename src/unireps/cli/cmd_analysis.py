@@ -34,6 +34,10 @@ def register(sub) -> None:
     c.add_argument("--metric", action="append", help="measure (repeatable; default linear_cka and mutual_knn)")
     c.add_argument("--modality", choices=("image", "text"), default="image")
     c.add_argument("--n-boot", type=int, default=200)
+    c.add_argument("--ci", choices=("auto", "bootstrap", "jackknife"), default="auto",
+                   help="95%% CI over stimuli: the percentile bootstrap (--n-boot resamples), the jackknife (each "
+                   "stimulus left out in turn), or auto (default): the jackknife for a pair where a model has at "
+                   "least as many features as stimuli, else the bootstrap")
     c.add_argument("--permutations", type=int, default=200)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--no-baselines", action="store_true")
@@ -101,7 +105,8 @@ def run_compare(args) -> int:
     metrics = list(dict.fromkeys(args.metric or ["linear_cka", "mutual_knn"]))
     models = load_models(args)  # loaded Encoders find their untrained twins by registry name
     res = compare_models(models, ds, metrics=metrics, modality=args.modality, n_boot=args.n_boot,
-                         n_permutations=args.permutations, seed=args.seed, baselines=not args.no_baselines)
+                         n_permutations=args.permutations, seed=args.seed, baselines=not args.no_baselines,
+                         ci=args.ci)
     figs = {f"heatmap_{m}": similarity_heatmap(res.matrices[m], title=m,
                                                ci=ci_strings(res.table, m, list(res.matrices[m].index)))
             for m in metrics}
