@@ -43,6 +43,24 @@ def n_boot(engine: Engine, metric: str, n_pairs: int = 1, n_measures: int = 1) -
     return max(10, n // 4) if metric in COSTLY else n
 
 
+def outside_ci_note(t: pd.DataFrame) -> str:
+    """A note for a table whose 95% intervals miss their own value (a percentile bootstrap shifted by repeated
+    stimuli: ``ci="auto"`` gives the jackknife only where a representation has at least as many features as
+    stimuli, and the shift can appear below that), counted from the table; "" when every interval holds its value.
+
+    >>> t = pd.DataFrame({"metric": ["linear_cka"], "value": [0.34], "ci_low": [0.35], "ci_high": [0.4]})
+    >>> outside_ci_note(t)[:40], outside_ci_note(t.assign(value=0.36))
+    ('*Note:* for 1 of the 1 rows (linear_cka)', '')
+    """
+    out = t[(t.value < t.ci_low) | (t.value > t.ci_high)]
+    if not len(out):
+        return ""
+    metrics = ", ".join(dict.fromkeys(out.metric))
+    return (f"*Note:* for {len(out)} of the {len(t)} rows ({metrics}) the 95% interval does not contain the value "
+            "itself (its resamples repeat stimuli, which shifts them), so it does not describe the value's "
+            "uncertainty: read those values against their baselines only.")
+
+
 def _with_boots(table: pd.DataFrame, b: int) -> pd.DataFrame:
     """``n_boot`` = resamples per pair on the bootstrap rows; none (NA) on jackknife rows."""
     boot = table["ci_method"].str.startswith("percentile") if "ci_method" in table else False
@@ -215,6 +233,8 @@ def puzzle_view(engine: Engine) -> tuple[str, Any, pd.DataFrame]:
         if raw is not None:
             parts.append(f"trained vs raw pixels: **{_fmt_ci(raw)}**")
         lines.append(f"- `{metric}` — " + "; ".join(parts))
+    if note := outside_ci_note(t):
+        lines += ["", note]
     lines += ["", "Nothing forces the two seeds to agree: they start from different random weights and see the "
               "training images in a different order, and an embedding is only defined up to rotations, "
               "permutations and rescaling of its axes.  The measures above are invariant to exactly those, so what "

@@ -168,18 +168,6 @@ def real_puzzle_view(engine: Engine):
     return engine.memo(("real_puzzle_view", tuple(engine.config.puzzle_models or ())), lambda: _view(engine))
 
 
-def _outside_ci(t: pd.DataFrame) -> str:
-    """A note when intervals miss their own value (they should not: the jackknife interval is centred on it; a
-    table from another interval method would), counted from the table."""
-    out = t[(t.value < t.ci_low) | (t.value > t.ci_high)]
-    if not len(out):
-        return ""
-    metrics = ", ".join(dict.fromkeys(out.metric))
-    return (f"*Note:* for {len(out)} of the {len(t)} rows ({metrics}) the 95% interval does not contain the value "
-            "itself, so it does not describe the value's uncertainty: read each value against its shuffled-pairing "
-            "null only.")
-
-
 def heading(models) -> str:
     """The page heading, following :func:`unireps.models.describe_model`: "Real networks" only when every trained
     network of the pair has real pretrained weights; stand-ins (e.g. tiny zoo models in tests) are called stand-ins.
@@ -203,6 +191,7 @@ def heading(models) -> str:
 def _view(engine: Engine):
     from ..models import describe_model, model_kind
     from ..viz import ci_strings
+    from .compute import outside_ci_note
     from .figures import heatmap, placeholder
 
     p = real_puzzle(engine)
@@ -233,7 +222,7 @@ def _view(engine: Engine):
     lines.append("**What it shows** (decided from the values above, not written in advance): " + " ".join(
         verdict(_row(t, a, b, m), _row(t, ta, tb, m), m) for m in REAL_METRICS
         if _row(t, a, b, m) is not None and _row(t, ta, tb, m) is not None))
-    if note := _outside_ci(t):
+    if note := outside_ci_note(t):
         lines += ["", note]
     labels = [a, b, ta, tb]
     display = {x: x for x in labels}
