@@ -49,9 +49,11 @@ def outside_ci_note(t: pd.DataFrame) -> str:
     stimuli, and the shift can appear below that), counted from the table; "" when every interval holds its value.
 
     >>> t = pd.DataFrame({"metric": ["linear_cka"], "value": [0.34], "ci_low": [0.35], "ci_high": [0.4]})
-    >>> outside_ci_note(t)[:40], outside_ci_note(t.assign(value=0.36))
-    ('*Note:* for 1 of the 1 rows (linear_cka)', '')
+    >>> outside_ci_note(t)[:40], outside_ci_note(t.assign(value=0.36)), outside_ci_note(t.drop(columns="ci_low"))
+    ('*Note:* for 1 of the 1 rows (linear_cka)', '', '')
     """
+    if not {"ci_low", "ci_high"} <= set(t.columns):  # no intervals asked for (n_boot = 0)
+        return ""
     out = t[(t.value < t.ci_low) | (t.value > t.ci_high)]
     if not len(out):
         return ""
