@@ -68,6 +68,37 @@ def test_grouped_jackknife_of_cka_equals_the_plain_measure_per_group():
     assert got.se == pytest.approx(se, rel=1e-9)
 
 
+@pytest.mark.parametrize("metric", ["mutual_knn", "jaccard_knn"])
+@pytest.mark.parametrize("n,n_groups,dtype", [(120, 7, np.float64), (260, None, np.float32), (13, None, np.float64)])
+def test_knn_replicates_from_shared_lists_equal_the_measure_on_the_kept_rows(metric, n, n_groups, dtype):
+    """One neighbour search per representation (lists of k + the largest group) gives every replicate exactly:
+    groups of about 17 stimuli (G = 7), of one or two (n = 260 > MAX_GROUPS), and leave-one-out where k = 10
+    is the most the 12 kept stimuli allow."""
+    X, Y = _wide(n=n, d=50, seed=5)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    got = M.jackknife_ci(X, Y, metric, n_groups=n_groups, seed=2, k=10)
+    _, reps, se, _ = _brute_force(X, Y, metric, _groups(n, n_groups, 2), k=10)
+    assert np.array_equal(got.replicates, reps)
+    assert got.se == pytest.approx(se, rel=1e-12)
+
+
+def test_knn_jackknife_refuses_groups_that_leave_too_few_stimuli_for_k():
+    X, Y = _wide(n=20, d=10)
+    with pytest.raises(ValueError, match=r"leave 15 of n=20 stimuli in a replicate, too few for k=14.*smaller k"):
+        M.jackknife_ci(X, Y, "mutual_knn", n_groups=4, k=14)
+
+
+def test_jackknife_pairs_share_neighbour_lists_and_equal_each_pair_alone():
+    rng = np.random.default_rng(3)
+    reps = {name: rng.normal(size=(90, d)) for name, d in (("a", 5), ("b", 300), ("c", 8))}
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    got = M.jackknife_pairs(reps, pairs, "mutual_knn", n_groups=30, seed=4, k=7)
+    for a, b in pairs:
+        alone = M.jackknife_ci(reps[a], reps[b], "mutual_knn", n_groups=30, seed=4, k=7)
+        assert np.array_equal(got[a, b].replicates, alone.replicates)
+        assert (got[a, b].low, got[a, b].high) == (alone.low, alone.high)
+
+
 def test_bootstrap_shift_is_warned_and_the_jackknife_interval_holds_the_value():
     """d >> n: the percentile bootstrap of linear CKA lies above the value (repeats raise CKA); it says so."""
     X, Y = _wide(n=40, d=600, seed=4)

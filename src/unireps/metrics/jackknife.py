@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validate import check_pair
+from . import knn as _knn
+from ._validate import check_k, check_pair
 from .registry import get_metric
 from .stats import _batched_scorer, _bootstrap_scorer
 
@@ -51,17 +52,21 @@ class JackknifeResult:
         return {k: v for k, v in self.__dict__.items() if k != "replicates"}
 
 
-def _groups(n: int, n_groups: int | None, seed: int) -> list[torch.Tensor]:
-    """The kept rows of each replicate: all but one stimulus (G = n), or all but one group of a seeded split."""
+def _deleted(n: int, n_groups: int | None, seed: int) -> list[torch.Tensor]:
+    """The stimuli each replicate leaves out: one each (G = n), or the groups of a seeded split into G."""
     g = min(n, MAX_GROUPS) if n_groups is None else int(n_groups)
     if g == n:
-        rows = torch.arange(n)
-        return [torch.cat([rows[:i], rows[i + 1:]]) for i in range(n)]
+        return list(torch.arange(n).view(n, 1))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    return [torch.sort(perm[i::g]).values for i in range(g)]
+
+
+def _groups(n: int, n_groups: int | None, seed: int) -> list[torch.Tensor]:
+    """The kept rows of each replicate: all but the stimuli :func:`_deleted` leaves out."""
     out = []
-    for i in range(g):
+    for d in _deleted(n, n_groups, seed):
         keep = torch.ones(n, dtype=torch.bool)
-        keep[perm[i::g]] = False
+        keep[d] = False
         out.append(torch.nonzero(keep).flatten())
     return out
 
@@ -81,7 +86,8 @@ def jackknife_ci(X, Y, metric: str = "linear_cka", level: float = 0.95, n_groups
     """Jackknife interval of ``metric(X, Y)`` over stimuli (see the module docstring for the formulas).
 
     ``n_groups``: G (default: n up to :data:`MAX_GROUPS` stimuli, else :data:`MAX_GROUPS`); ``seed``: the split into
-    groups when G < n.  Linear CKA's replicates are scored together from two n×n Grams (one product per block).
+    groups when G < n.  Linear CKA's replicates are scored together from two n×n Grams (one product per block);
+    mutual and Jaccard k-NN's from one neighbour search per representation (:func:`_knn_replicates`).
 
     >>> import numpy as np
     >>> from unireps.metrics import jackknife_ci
@@ -92,6 +98,12 @@ def jackknife_ci(X, Y, metric: str = "linear_cka", level: float = 0.95, n_groups
     >>> bool(r.low <= r.value <= r.high), r.n_groups
     (True, 60)
     """
+    return _jackknife(X, Y, metric, level, n_groups, seed, metric_kwargs, {}, ("X", "Y"))
+
+
+def _jackknife(X, Y, metric: str, level: float, n_groups, seed: int, metric_kwargs: dict, lists: dict,
+               labels: tuple) -> JackknifeResult:
+    """:func:`jackknife_ci`; ``lists``: neighbour lists by (label, dtype), shared by the pairs of one call."""
     info = get_metric(metric)
     info.check_kwargs(metric_kwargs)
     if not 0.0 < level < 1.0:
@@ -100,18 +112,64 @@ def jackknife_ci(X, Y, metric: str = "linear_cka", level: float = 0.95, n_groups
     n = x.shape[0]
     _check_groups(n_groups, n, max(info.min_n, 3))
     value = float(info.fn(x, y, **metric_kwargs))
-    kept = [k.to(x.device) for k in _groups(n, n_groups, seed)]
-    batched = _batched_scorer(info.name, x, y, metric_kwargs)
-    if batched is not None:
-        reps = np.asarray(batched(kept), dtype=np.float64)
-    else:
-        score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
-        reps = np.array([float(score(k)) for k in kept])
+    deleted = _deleted(n, n_groups, seed)
+    reps = _knn_replicates(info.name, x, y, deleted, metric_kwargs, lists, labels)
+    if reps is None:
+        kept = [k.to(x.device) for k in _groups(n, n_groups, seed)]
+        batched = _batched_scorer(info.name, x, y, metric_kwargs)
+        if batched is not None:
+            reps = np.asarray(batched(kept), dtype=np.float64)
+        else:
+            score = _bootstrap_scorer(info.name, x, y, metric_kwargs)
+            reps = np.array([float(score(k)) for k in kept])
     if not np.all(np.isfinite(reps)):
         bad = int((~np.isfinite(reps)).sum())
         raise ValueError(f"{info.name}: {bad} of {len(reps)} jackknife replicates are undefined (a representation "
                          "without variance once a group of stimuli is left out); use more stimuli or fewer groups")
     return _result(value, reps, level, info.range)
+
+
+def _knn_replicates(name: str, x: torch.Tensor, y: torch.Tensor, deleted: list, kwargs: dict, lists: dict,
+                    labels: tuple) -> np.ndarray | None:
+    """Every replicate of ``mutual_knn`` / ``jaccard_knn`` from one neighbour search per representation (None for
+    other measures); a replicate with too few stimuli for k neighbours is refused.
+
+    With the stimuli of a group D left out, a kept stimulus's k nearest kept neighbours are the first k entries
+    of its full-set list of k + |D| nearest that are not in D (cosine similarities of the rows themselves do not
+    change).  So the lists of k + max|D| neighbours are searched once, and each replicate only filters and counts:
+    the same values as the measure on the kept rows, up to the rounding of the similarity products."""
+    if name not in ("mutual_knn", "jaccard_knn"):
+        return None
+    n = x.shape[0]
+    k = check_k(kwargs.get("k", 10), n)
+    largest = max(len(d) for d in deleted)
+    if k > n - largest - 2:
+        raise ValueError(f"{len(deleted)} jackknife groups leave {n - largest} of n={n} stimuli in a replicate, "
+                         f"too few for k={k} neighbours (at most {max(n - largest - 2, 0)}); use more groups or a "
+                         "smaller k")
+    width = k + largest
+    found = []
+    for label, t, side in ((labels[0], x, "X"), (labels[1], y, "Y")):
+        key = (label, t.dtype, t.device)
+        if key not in lists:
+            lists[key] = _knn.knn(_knn.unit_rows(t, side), width)[0]
+        found.append(lists[key][:, :width])
+    la, lb = found
+    same = la[:, :, None] == lb[:, None, :]  # (n, width, width): entry p of X's list is entry q of Y's
+    out = np.empty(len(deleted))
+    for r, d in enumerate(deleted):
+        gone = torch.zeros(n, dtype=torch.bool, device=la.device)
+        gone[d.to(la.device)] = True
+        sa, sb = _first_alive(la, gone, k), _first_alive(lb, gone, k)
+        inter = (same & sa[:, :, None] & sb[:, None, :]).sum(dim=(1, 2))[~gone].double()
+        out[r] = float((inter / (2 * k - inter)).mean()) if name == "jaccard_knn" else float(inter.mean() / k)
+    return out
+
+
+def _first_alive(lists: torch.Tensor, gone: torch.Tensor, k: int) -> torch.Tensor:
+    """(n, width) bool: the first k entries of each row's neighbour list that are not left out."""
+    alive = ~gone[lists]
+    return alive & (torch.cumsum(alive, dim=1) <= k)
 
 
 def _result(value: float, reps: np.ndarray, level: float, bounds: tuple[float, float]) -> JackknifeResult:
@@ -139,5 +197,6 @@ def jackknife_pairs(reps: dict, pairs, metric: str = "linear_cka", level: float 
     >>> got["a", "c"].se == jackknife_ci(reps["a"], reps["c"], "mutual_knn", k=5).se
     True
     """
-    return {(a, b): jackknife_ci(reps[a], reps[b], metric, level, n_groups, seed, **metric_kwargs)
+    lists: dict = {}  # mutual / Jaccard k-NN: each representation's neighbour lists, searched once for its pairs
+    return {(a, b): _jackknife(reps[a], reps[b], metric, level, n_groups, seed, metric_kwargs, lists, (a, b))
             for a, b in (tuple(p) for p in pairs)}
