@@ -136,3 +136,76 @@ def test_a_failing_section_stops_the_side_child_too(stubbed, monkeypatch):
         standard.run_standard(standard.RunConfig(), progress=None, federated=FakeChild())
     [lane] = InProcessChild.started
     assert lane.stopped
+
+
+def test_zoo_ready_is_called_once_the_zoo_is_built_and_before_the_sections(stubbed, monkeypatch):
+    import unireps.zoo
+
+    order = []
+    monkeypatch.setattr(unireps.zoo, "build", lambda **kw: order.append("zoo"))
+    monkeypatch.setattr(standard, "section_models", lambda *a: order.append("models") or ({}, {}, {}))
+    out = standard.run_standard(standard.RunConfig(), progress=None, federated=FakeChild(),
+                                zoo_ready=lambda res: order.append(("ready", res.cache)))
+    assert order[0] == "zoo" and order[1] == ("ready", out.cache) and order[2] == "models"
+
+
+def fake_capture(folder):
+    from pathlib import Path
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / "shot.png").write_bytes(b"png")
+    return {"files": ["shot.png"], "reason": ""}
+
+
+def failed_capture(folder):
+    return {"files": [], "reason": "no browser"}
+
+
+@pytest.fixture
+def in_process_children(monkeypatch):
+    import unireps.childproc
+
+    InProcessChild.started = []
+    monkeypatch.setattr(unireps.childproc, "ChildSection", InProcessChild)
+
+
+def test_the_screenshots_child_is_collected_timed_cached_and_reused(in_process_children, tmp_path):
+    from unireps import report
+    from unireps.report.cache import ResultCache
+
+    cache = ResultCache(str(tmp_path / "results"), "key")
+    first = standard.RunResults(cache=cache)
+    shots = report._Screenshots(fake_capture, tmp_path / "a" / "img", None)
+    shots.start(first)
+    [child] = InProcessChild.started
+    assert child.fn is fake_capture and child.args == (tmp_path / "a" / "img",)
+    assert shots.result(first) == {"files": ["shot.png"], "reason": ""}
+    assert (first.timings["screenshots"], first.cpu_times["screenshots"]) == (4.0, 2.0)
+    again = standard.RunResults(cache=cache)
+    shots = report._Screenshots(fake_capture, tmp_path / "b" / "img", None)
+    shots.start(again)  # the same key and folder name: read from the cache, no second child
+    assert len(InProcessChild.started) == 1 and "screenshots" in again.reused
+    assert shots.result(again)["files"] == ["shot.png"] and (tmp_path / "b" / "img" / "shot.png").is_file()
+
+
+def test_a_failed_capture_is_not_cached_and_a_pending_child_is_stopped(in_process_children, tmp_path):
+    from unireps import report
+    from unireps.report.cache import ResultCache
+
+    cache = ResultCache(str(tmp_path / "results"), "key")
+    shots = report._Screenshots(failed_capture, tmp_path / "img", None)
+    shots.start(standard.RunResults(cache=cache))
+    assert shots.result(standard.RunResults(cache=cache))["reason"] == "no browser"
+    shots = report._Screenshots(failed_capture, tmp_path / "img", None)
+    shots.start(standard.RunResults(cache=cache))  # tried again: nothing was cached
+    assert len(InProcessChild.started) == 2
+    shots.stop()
+    assert InProcessChild.started[1].stopped
+
+
+def test_no_capture_function_means_no_child_and_a_reason(in_process_children, tmp_path):
+    from unireps import report
+
+    shots = report._Screenshots(None, tmp_path / "img", None)
+    shots.start(standard.RunResults())
+    assert InProcessChild.started == [] and "without the app capture" in shots.result(standard.RunResults())["reason"]
