@@ -41,8 +41,8 @@ def _rerun_reuses_every_section(first_dir, cfg, first):
     second_dir = first_dir / "second"
     again = generate_report(second_dir, cfg, date="2026-11-29", progress=None)
     assert again["problems"] == []
-    steps = {"zoo", "federated: wait", "side sections: wait", "snippets", "screenshots", "screenshots: wait",
-             "write tables and figures", "post, standalone and check"}
+    steps = {"zoo", "federated: wait", "side sections: wait", "snippets", "screenshots", "write tables and figures",
+             "post, standalone and check"}
     assert set(again["results"].reused) == set(first["results"].timings) - steps
     assert {"convergence", "layers", "brain", "applications", "federated"} <= set(again["results"].reused)
     assert json.loads((second_dir / "numbers.json").read_text()) == json.loads((first_dir / "numbers.json")

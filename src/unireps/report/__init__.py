@@ -32,10 +32,9 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     submission tree, its standalone rendering, and check the post.
 
     ``capture_app(folder) -> {"files": [...], "reason": str}`` takes the screenshots of the interactive module
-    (the CLI passes :func:`unireps.app.screens.capture_app`; the report package does not import the app).  It
-    runs in a child process of its own, started once the zoo is built, beside the sections (so it must be a
-    module-level function), and is collected after them.  ``federated``: the federated section's child process, if
-    :func:`start_federated` started it earlier; it is collected after the snippets and the screenshots.  With ``cfg.result_cache`` set, sections
+    (the CLI passes :func:`unireps.app.screens.capture_app`; the report package does not import the app).
+    ``federated``: the federated section's child process, if :func:`start_federated` started it earlier; it is
+    collected after the snippets and screenshots, which run beside it.  With ``cfg.result_cache`` set, sections
     (and the screenshots) whose key is unchanged are reused from :mod:`unireps.report.cache`; the snippets always
     run.
     """
@@ -49,24 +48,18 @@ def generate_report(out_dir, cfg: RunConfig | None = None, date: str | None = No
     t0 = time.perf_counter()
     load_start = _load_average()
     warm_up()  # the figures' PNG browser starts beside the analyses
-    shots = _Screenshots(capture_app, out / "blog" / "assets" / "img" / f"{date}-{slug}", progress)
-    try:
-        results = run_standard(cfg, progress=progress, federated=federated, collect_federated=False,
-                               zoo_ready=shots.start)
-    except BaseException:
-        shots.stop()
-        raise
+    results = run_standard(cfg, progress=progress, federated=federated, collect_federated=False)
     times = StepTimes()
     times.wall, times.cpu = results.timings, results.cpu_times
     try:
         _add_realnets(results, times, out / "realnets")
         with times.step("snippets"):
             snippets = run_snippets(cfg.n, progress=progress)
-        with times.step("screenshots: wait"):
-            screens = shots.result(results)
+        with times.step("screenshots"):
+            screens = _screenshots(results, capture_app, out / "blog" / "assets" / "img" / f"{date}-{slug}",
+                                   progress)
         finish_federated(results, progress)
     except BaseException:
-        shots.stop()
         if results.pending_federated is not None:  # a later step failed: end the child too
             results.pending_federated.stop()
         raise
@@ -91,50 +84,24 @@ def _add_realnets(results: RunResults, times: StepTimes, folder: Path) -> None:
         results.reused["realnets"] = json.loads(meta.read_text(encoding="utf-8"))
 
 
-class _Screenshots:
-    """The app's screenshots in ``folder``, taken in a child process beside the sections (the app's pages compute
-    from the zoo alone, so :func:`run_standard` starts it once the zoo is built), or reused from the result cache
-    when the key, the folder's name and the browser are unchanged."""
-
-    def __init__(self, capture_app, folder: Path, progress):
-        self.capture_app, self.folder, self.progress = capture_app, folder, progress
-        self.child = self.screens = self.cache = None
-
-    def start(self, results: RunResults) -> None:
-        """Called by :func:`run_standard` once the zoo is built and ``results.cache`` has its variant."""
-        from ..childproc import ChildSection
-
-        if self.capture_app is None:
-            return
-        self.cache = results.cache.with_variant(results.cache.variant + self.folder.name + _browser_stamp())
-        self.screens = self.cache.load_json("screenshots", self.folder)
-        if self.screens is not None:
-            results.reused["screenshots"] = self.cache.meta("screenshots")
-            return
-        if self.progress:
-            self.progress("screenshots of the interactive module in headless Chromium (in a child process, beside "
-                          "the sections)...")
-        self.child = ChildSection(self.capture_app, self.folder)
-
-    def result(self, results: RunResults) -> dict:
-        """``{"files": [...], "reason": str}``; the child's wall and CPU seconds go to ``results`` as "screenshots"."""
-        if self.capture_app is None:
-            return {"files": [], "reason": "this report was generated without the app capture (the library call "
-                    "generate_report(capture_app=None); `unireps report` and `unireps demo` take the screenshots)"}
-        if self.child is not None:
-            if self.progress:
-                self.progress("screenshots of the interactive module (waiting for the child process)...")
-            child, self.child = self.child, None
-            self.screens, wall, cpu = child.result()
-            results.timings["screenshots"], results.cpu_times["screenshots"] = wall, cpu
-            if self.screens.get("files"):  # a capture that failed (no browser yet) is tried again next time
-                self.cache.store_json("screenshots", self.screens, self.folder, wall, cpu)
-        return self.screens
-
-    def stop(self) -> None:
-        if self.child is not None:
-            self.child.stop()
-            self.child = None
+def _screenshots(results: RunResults, capture_app, folder: Path, progress) -> dict:
+    """The app's screenshots in ``folder`` (reused from the result cache when the key, the folder's name and the
+    browser are unchanged)."""
+    if capture_app is None:
+        return {"files": [], "reason": "this report was generated without the app capture (the library call "
+                "generate_report(capture_app=None); `unireps report` and `unireps demo` take the screenshots)"}
+    cache = results.cache.with_variant(results.cache.variant + folder.name + _browser_stamp())
+    screens = cache.load_json("screenshots", folder)
+    if screens is not None:
+        results.reused["screenshots"] = cache.meta("screenshots")
+        return screens
+    if progress:
+        progress("screenshots of the interactive module in headless Chromium...")
+    t, c = time.perf_counter(), time.process_time()
+    screens = capture_app(folder)
+    if screens.get("files"):  # a capture that failed (no browser yet) is tried again next time
+        cache.store_json("screenshots", screens, folder, time.perf_counter() - t, time.process_time() - c)
+    return screens
 
 
 def _browser_stamp() -> str:

@@ -552,8 +552,7 @@ def start_federated(cfg: RunConfig, progress: Callable[[str], None] | None = pri
 
 
 def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] | None = print,
-                 federated: ChildSection | None = None, collect_federated: bool = True,
-                 zoo_ready: Callable[[RunResults], None] | None = None) -> RunResults:
+                 federated: ChildSection | None = None, collect_federated: bool = True) -> RunResults:
     """Build the zoo (cached), then every section; a section that fails raises (no silent gaps).
 
     ``federated``: the federated section's child process if :func:`start_federated` started it already (it is
@@ -562,8 +561,7 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
     with :func:`finish_federated` after other work (the report takes its screenshots first).  The sections of
     :data:`SIDE_SECTIONS` (the 92 photos, the digits: no activations shared with the others) run in a child process
     of their own beside the others, which run on one thread, unless ``cfg.side_process`` is False (those found in
-    the result cache are read from it).  ``zoo_ready(results)``: called once the zoo is built and ``results.cache``
-    keyed to it, before the sections (the report starts its screenshots' child process there)."""
+    the result cache are read from it)."""
     from ..zoo import build
 
     cfg = cfg or RunConfig()
@@ -585,8 +583,6 @@ def run_standard(cfg: RunConfig | None = None, progress: Callable[[str], None] |
 
         cache = cache.with_variant(folder_digest(zoo_dir()))
     out.cache = cache
-    if zoo_ready is not None:
-        zoo_ready(out)
     ds = eval_set(cfg.n)
     out.numbers["n_stimuli"] = len(ds)
     steps = _steps(cfg, ds, names)
