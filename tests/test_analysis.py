@@ -81,14 +81,14 @@ def test_compare_models_jackknife_intervals_equal_jackknife_ci():
 
 
 def test_compare_models_auto_interval_is_chosen_per_pair_from_the_shapes():
-    """ci="auto": the jackknife for a pair with a representation of at least n features, else the bootstrap (the
-    same draws as ci="bootstrap" for those pairs); n_boot=0 means no intervals."""
+    """ci="auto", mutual k-NN: the jackknife for a pair with a representation of at least n features, else the
+    bootstrap (the same draws as ci="bootstrap" for those pairs); n_boot=0 means no intervals."""
     rng = np.random.default_rng(5)
     Z = rng.normal(size=(40, 3))
     reps = {"narrow": Z @ rng.normal(size=(3, 8)) + rng.normal(size=(40, 8)),
             "narrow2": Z @ rng.normal(size=(3, 6)) + rng.normal(size=(40, 6)),
             "wide": Z @ rng.normal(size=(3, 40)) + rng.normal(size=(40, 40))}
-    kw = dict(metrics=("linear_cka",), n_permutations=0, baselines=False)
+    kw = dict(metrics=("mutual_knn",), n_permutations=0, baselines=False, metric_kwargs={"mutual_knn": {"k": 5}})
     auto = compare_models(reps, None, n_boot=30, **kw).table.set_index(["model_a", "model_b"])
     assert auto.loc[("narrow", "narrow2"), "ci_method"] == "percentile bootstrap over stimuli"
     jackknifed = auto.loc[[("narrow", "wide"), ("narrow2", "wide")], "ci_method"]
@@ -99,6 +99,16 @@ def test_compare_models_auto_interval_is_chosen_per_pair_from_the_shapes():
     assert auto.loc[("narrow", "wide"), "ci_high"] == jack.loc[("narrow", "wide"), "ci_high"]
     none = compare_models(reps, None, n_boot=0, **kw).table
     assert "ci_low" not in none
+
+
+def test_compare_models_auto_gives_linear_cka_the_jackknife_whatever_the_shapes():
+    rng = np.random.default_rng(6)
+    reps = {"a": rng.normal(size=(60, 4)), "b": rng.normal(size=(60, 5))}
+    kw = dict(n_permutations=0, baselines=False, metrics=("linear_cka",))
+    auto = compare_models(reps, None, n_boot=30, **kw).table
+    jack = compare_models(reps, None, n_boot=0, ci="jackknife", **kw).table
+    assert auto.ci_method.tolist() == ["jackknife over stimuli, t interval"]
+    assert (auto.ci_low.item(), auto.ci_high.item()) == (jack.ci_low.item(), jack.ci_high.item())
 
 
 def test_layerwise_identification_on_same_model(shapes, tmp_path):

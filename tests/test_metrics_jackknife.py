@@ -119,6 +119,29 @@ def test_bootstrap_pairs_warns_per_pair_too():
         M.bootstrap_pairs({"a": X, "b": Y}, [("a", "b")], "linear_cka", n_boot=100)
 
 
+def test_below_d_equals_n_the_bootstrap_of_noisy_cka_misses_and_the_jackknife_covers():
+    """The rule behind ci="auto" for linear CKA (benchmarks/ci_coverage.py, its second row): 100 draws of n = 100
+    stimuli, d = 10 features (5 shared directions under noise of sd 3).  The jackknife covers the estimator's mean
+    in at least 85% of draws; the percentile bootstrap, whose resamples sit above the value, in at most 70%."""
+    n, d = 100, 10
+    rng = np.random.default_rng(7)
+    A, B = rng.normal(size=(5, d)), rng.normal(size=(5, d))
+    draws = []
+    for _ in range(100):
+        Z = rng.normal(size=(n, 5))
+        draws.append((Z @ A + 3 * rng.normal(size=(n, d)), Z @ B + 3 * rng.normal(size=(n, d))))
+    target = np.mean([M.linear_cka(X, Y) for X, Y in draws])
+    jack = boot = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", M.BootstrapShiftWarning)
+        for i, (X, Y) in enumerate(draws):
+            j = M.jackknife_ci(X, Y, "linear_cka")
+            b = M.bootstrap_ci(X, Y, "linear_cka", n_boot=200, seed=i)
+            jack += j.low <= target <= j.high
+            boot += b.low <= target <= b.high
+    assert jack >= 85 and boot <= 70
+
+
 @pytest.mark.slow
 def test_jackknife_covers_the_estimators_mean_where_the_bootstrap_does_not():
     """Monte Carlo over 200 draws of n = 40 stimuli (d = 400, 5 shared directions): the target is the mean of the

@@ -45,8 +45,8 @@ def n_boot(engine: Engine, metric: str, n_pairs: int = 1, n_measures: int = 1) -
 
 def outside_ci_note(t: pd.DataFrame) -> str:
     """A note for a table whose 95% intervals miss their own value (a percentile bootstrap shifted by repeated
-    stimuli: ``ci="auto"`` gives the jackknife only where a representation has at least as many features as
-    stimuli, and the shift can appear below that), counted from the table; "" when every interval holds its value.
+    stimuli: ``ci="auto"`` gives linear CKA the jackknife, but the other measures only where a representation has
+    at least as many features as stimuli), counted from the table; "" when every interval holds its value.
 
     >>> t = pd.DataFrame({"metric": ["linear_cka"], "value": [0.34], "ci_low": [0.35], "ci_high": [0.4]})
     >>> outside_ci_note(t)[:40], outside_ci_note(t.assign(value=0.36)), outside_ci_note(t.drop(columns="ci_low"))
@@ -86,9 +86,9 @@ def ci_text(table: pd.DataFrame) -> str:
 
 def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True,
                    cache: tuple | None = None):
-    """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure and pair: the jackknife where
-    a representation has at least as many features as stimuli, else the bootstrap (``ci="auto"``: the table's
-    ``ci_method`` column names it, ``n_boot`` gives the resamples of bootstrap rows).
+    """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure and pair: the jackknife for
+    linear CKA and where a representation has at least as many features as stimuli, else the bootstrap
+    (``ci="auto"``: the table's ``ci_method`` column names it, ``n_boot`` gives the resamples of bootstrap rows).
 
     With ``cache`` (a key naming what the rows of ``reps`` are, e.g. ``(reference set, modality)``; the labels must
     then name the models), each pair is compared on its own and memoised: a later request that shares a pair of

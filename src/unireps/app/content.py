@@ -44,8 +44,9 @@ but the random seed.
 
 EXPLORER_HELP = """
 Choose 2–4 models, a reference set and up to three measures.  Heatmaps show each measure between every pair of
-models with a 95% confidence interval over stimuli (the percentile bootstrap; the jackknife, which never repeats a
-stimulus, for a pair where a model has at least as many features as there are stimuli).  Below them, each model's
+models with a 95% confidence interval over stimuli (the jackknife, which leaves stimuli out and never repeats one,
+for linear CKA and for a pair where a model has at least as many features as there are stimuli; otherwise the
+percentile bootstrap).  Below them, each model's
 space in 2-D (first two principal components, rotated onto the first model by orthogonal Procrustes so the panels
 are comparable): **hover over a point, or lasso-select points, in one panel and the same stimuli light up in every
 panel.**

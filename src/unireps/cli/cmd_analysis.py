@@ -36,8 +36,8 @@ def register(sub) -> None:
     c.add_argument("--n-boot", type=int, default=200)
     c.add_argument("--ci", choices=("auto", "bootstrap", "jackknife"), default="auto",
                    help="95%% CI over stimuli: the percentile bootstrap (--n-boot resamples), the jackknife (each "
-                   "stimulus left out in turn), or auto (default): the jackknife for a pair where a model has at "
-                   "least as many features as stimuli, else the bootstrap")
+                   "stimulus left out in turn), or auto (default): the jackknife for linear CKA and for a pair "
+                   "where a model has at least as many features as stimuli, else the bootstrap")
     c.add_argument("--permutations", type=int, default=200)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--no-baselines", action="store_true")
