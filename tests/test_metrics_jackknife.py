@@ -119,42 +119,18 @@ def test_bootstrap_pairs_warns_per_pair_too():
         M.bootstrap_pairs({"a": X, "b": Y}, [("a", "b")], "linear_cka", n_boot=100)
 
 
-def test_below_d_equals_n_the_bootstrap_of_noisy_cka_misses_and_the_jackknife_covers():
-    """The rule behind ci="auto" for linear CKA (benchmarks/ci_coverage.py, its second row): 100 draws of n = 100
-    stimuli, d = 10 features (5 shared directions under noise of sd 3).  The jackknife covers the estimator's mean
-    in at least 85% of draws; the percentile bootstrap, whose resamples sit above the value, in at most 70%."""
-    n, d = 100, 10
-    rng = np.random.default_rng(7)
+def _coverage(n: int, d: int, count: int, seed: int):
+    """Monte Carlo of linear CKA's 95% intervals: ``count`` draws of n stimuli, X = Z A + 3 E, Y = Z B + 3 E with 5
+    shared directions Z; the target is the estimator's mean over the draws.  Returns how many jackknife and
+    bootstrap (200 resamples) intervals cover it, the jackknife SEs and the estimator's sd over the draws."""
+    rng = np.random.default_rng(seed)
     A, B = rng.normal(size=(5, d)), rng.normal(size=(5, d))
     draws = []
-    for _ in range(100):
+    for _ in range(count):
         Z = rng.normal(size=(n, 5))
         draws.append((Z @ A + 3 * rng.normal(size=(n, d)), Z @ B + 3 * rng.normal(size=(n, d))))
-    target = np.mean([M.linear_cka(X, Y) for X, Y in draws])
-    jack = boot = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", M.BootstrapShiftWarning)
-        for i, (X, Y) in enumerate(draws):
-            j = M.jackknife_ci(X, Y, "linear_cka")
-            b = M.bootstrap_ci(X, Y, "linear_cka", n_boot=200, seed=i)
-            jack += j.low <= target <= j.high
-            boot += b.low <= target <= b.high
-    assert jack >= 85 and boot <= 70
-
-
-@pytest.mark.slow
-def test_jackknife_covers_the_estimators_mean_where_the_bootstrap_does_not():
-    """Monte Carlo over 200 draws of n = 40 stimuli (d = 400, 5 shared directions): the target is the mean of the
-    linear-CKA estimator at this n.  The jackknife t-interval covers it in at least 85% of draws (nominal 95%; the
-    jackknife SE errs wide); the percentile bootstrap's shifted interval covers it in under half."""
-    n, d, k = 40, 400, 5
-    rng = np.random.default_rng(11)
-    A, B = rng.normal(size=(k, d)), rng.normal(size=(k, d))
-    draws = []
-    for _ in range(200):
-        Z = rng.normal(size=(n, k))
-        draws.append((Z @ A + 3 * rng.normal(size=(n, d)), Z @ B + 3 * rng.normal(size=(n, d))))
-    target = np.mean([M.linear_cka(X, Y) for X, Y in draws])
+    values = [M.linear_cka(X, Y) for X, Y in draws]
+    target = np.mean(values)
     jack, boot, ses = 0, 0, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", M.BootstrapShiftWarning)
@@ -164,10 +140,26 @@ def test_jackknife_covers_the_estimators_mean_where_the_bootstrap_does_not():
             jack += j.low <= target <= j.high
             boot += b.low <= target <= b.high
             ses.append(j.se)
-    sd = np.std([M.linear_cka(X, Y) for X, Y in draws], ddof=1)
-    assert jack / len(draws) >= 0.85
-    assert boot / len(draws) < 0.5
-    assert 0.8 * sd < np.mean(ses) < 2.0 * sd  # the jackknife SE tracks the estimator's spread across draws
+    return jack, boot, np.array(ses), np.std(values, ddof=1)
+
+
+def test_below_d_equals_n_the_bootstrap_of_noisy_cka_misses_and_the_jackknife_covers():
+    """The rule behind ci="auto" for linear CKA (benchmarks/ci_coverage.py, its second row): 100 draws of n = 100
+    stimuli, d = 10 features (5 shared directions under noise of sd 3).  The jackknife covers the estimator's mean
+    in at least 85% of draws; the percentile bootstrap, whose resamples sit above the value, in at most 70%."""
+    jack, boot, _, _ = _coverage(n=100, d=10, count=100, seed=7)
+    assert jack >= 85 and boot <= 70
+
+
+@pytest.mark.slow
+def test_jackknife_covers_the_estimators_mean_where_the_bootstrap_does_not():
+    """Monte Carlo over 200 draws of n = 40 stimuli (d = 400, 5 shared directions): the target is the mean of the
+    linear-CKA estimator at this n.  The jackknife t-interval covers it in at least 85% of draws (nominal 95%; the
+    jackknife SE errs wide); the percentile bootstrap's shifted interval covers it in under half."""
+    jack, boot, ses, sd = _coverage(n=40, d=400, count=200, seed=11)
+    assert jack / 200 >= 0.85
+    assert boot / 200 < 0.5
+    assert 0.8 * sd < ses.mean() < 2.0 * sd  # the jackknife SE tracks the estimator's spread across draws
 
 
 @pytest.mark.parametrize("bad,match", [({"n_groups": 1}, "n_groups must be an integer from 2"),
