@@ -31,7 +31,7 @@ def test_metrics_compare_files(tmp_path, capsys):
 
 
 def test_metrics_jackknife_and_the_bootstrap_shift_note(tmp_path, capsys):
-    from unireps.metrics import jackknife_ci
+    from unireps.metrics import JackknifeResult, jackknife_ci
 
     rng = np.random.default_rng(4)
     Z = rng.normal(size=(40, 5))
@@ -42,7 +42,7 @@ def test_metrics_jackknife_and_the_bootstrap_shift_note(tmp_path, capsys):
     assert main(["metrics", *files, "--jackknife"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     ref = jackknife_ci(X, Y, "linear_cka")
-    assert (row["ci_low"], row["ci_high"], row["ci_method"]) == (ref.low, ref.high, "jackknife, t interval")
+    assert (row["ci_low"], row["ci_high"], row["ci_method"]) == (ref.low, ref.high, JackknifeResult.LABEL)
     assert main(["metrics", *files, "--bootstrap", "100"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert row["ci_low"] > row["value"] and "Use --jackknife" in row["note"]  # the shift is reported, not silent

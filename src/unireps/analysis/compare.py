@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import bootstrap_pairs, estimator_label, get_metric, jackknife_pairs, permutation_test
+from ..metrics import (
+    BootstrapResult,
+    JackknifeResult,
+    bootstrap_pairs,
+    estimator_label,
+    get_metric,
+    jackknife_pairs,
+    permutation_test,
+)
 from ._checks import as_array, as_names, check_metric_options, check_representation, check_same_rows
 from .reps import embedding, is_array_like, model_label, raw_input, untrained_twin
 
@@ -52,7 +60,7 @@ def _measure(info, X, Y, kw, a: str, b: str, what: str = ""):
         raise ValueError(f"{info.name}{what} between {a!r} (X) and {b!r} (Y) is undefined: {e}") from e
 
 
-CI_METHODS = {"bootstrap": "percentile bootstrap over stimuli", "jackknife": "jackknife over stimuli, t interval"}
+CI_METHODS = {"bootstrap": BootstrapResult.LABEL, "jackknife": JackknifeResult.LABEL}
 CI_CHOICES = ("auto", *CI_METHODS)
 
 

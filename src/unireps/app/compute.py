@@ -65,7 +65,9 @@ def outside_ci_note(t: pd.DataFrame) -> str:
 
 def _with_boots(table: pd.DataFrame, b: int) -> pd.DataFrame:
     """``n_boot`` = resamples per pair on the bootstrap rows; none (NA) on jackknife rows."""
-    boot = table["ci_method"].str.startswith("percentile") if "ci_method" in table else False
+    from ..metrics import BootstrapResult
+
+    boot = table["ci_method"].eq(BootstrapResult.LABEL) if "ci_method" in table else False
     return table.assign(n_boot=pd.Series(np.where(boot, b, None), index=table.index, dtype="Int64"))
 
 

@@ -157,10 +157,10 @@ def _evaluate(info, X, Y, args) -> dict:
         if args.bootstrap:
             ci = bootstrap_ci(X, Y, info.name, n_boot=args.bootstrap, seed=args.seed,
                               progress=_progress(info.name, "bootstrap", each * args.bootstrap), **opts)
-            row.update(ci_low=ci.low, ci_high=ci.high, ci_method="percentile bootstrap")
+            row.update(ci_low=ci.low, ci_high=ci.high, ci_method=ci.LABEL)
         if args.jackknife:
             ci = jackknife_ci(X, Y, info.name, seed=args.seed, **opts)
-            row.update(ci_low=ci.low, ci_high=ci.high, ci_method="jackknife, t interval")
+            row.update(ci_low=ci.low, ci_high=ci.high, ci_method=ci.LABEL)
         if args.permutations:
             row["p_value"] = permutation_test(
                 X, Y, info.name, n_permutations=args.permutations, seed=args.seed,

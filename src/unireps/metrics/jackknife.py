@@ -39,6 +39,8 @@ class JackknifeResult:
     """``value`` on all stimuli; ``low``, ``high``: the ``level`` interval; ``se``: jackknife standard error;
     ``bias``: jackknife estimate of the estimator's bias; ``replicates``: the G leave-group-out values."""
 
+    LABEL = "jackknife over stimuli, t interval"  # the interval's method, as tables and the CLI name it
+
     value: float
     low: float
     high: float

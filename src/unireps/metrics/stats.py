@@ -46,6 +46,8 @@ class PermutationResult:
 
 @dataclass
 class BootstrapResult:
+    LABEL = "percentile bootstrap over stimuli"  # the interval's method, as tables and the CLI name it
+
     value: float
     low: float
     high: float
