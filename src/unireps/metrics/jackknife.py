@@ -157,21 +157,21 @@ def _knn_replicates(name: str, x: torch.Tensor, y: torch.Tensor, deleted: list, 
             lists[key] = _knn.knn(_knn.unit_rows(t, side), width)[0]
         found.append(lists[key][:, :width])
     la, lb = found
-    same = la[:, :, None] == lb[:, None, :]  # (n, width, width): entry p of X's list is entry q of Y's
     out = np.empty(len(deleted))
     for r, d in enumerate(deleted):
         gone = torch.zeros(n, dtype=torch.bool, device=la.device)
         gone[d.to(la.device)] = True
-        sa, sb = _first_alive(la, gone, k), _first_alive(lb, gone, k)
-        inter = (same & sa[:, :, None] & sb[:, None, :]).sum(dim=(1, 2))[~gone].double()
+        kept = ~gone
+        inter = _knn.overlap_counts(_first_alive(la, gone, k)[kept], _first_alive(lb, gone, k)[kept]).double()
         out[r] = float((inter / (2 * k - inter)).mean()) if name == "jaccard_knn" else float(inter.mean() / k)
     return out
 
 
 def _first_alive(lists: torch.Tensor, gone: torch.Tensor, k: int) -> torch.Tensor:
-    """(n, width) bool: the first k entries of each row's neighbour list that are not left out."""
+    """(n, k): the first k entries of each row's neighbour list that are not left out (a list holds k + the
+    group's size entries, so every row has k)."""
     alive = ~gone[lists]
-    return alive & (torch.cumsum(alive, dim=1) <= k)
+    return lists[alive & (torch.cumsum(alive, dim=1) <= k)].view(-1, k)
 
 
 def _result(value: float, reps: np.ndarray, level: float, bounds: tuple[float, float]) -> JackknifeResult:
