@@ -86,6 +86,19 @@ def ci_text(table: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def _ci_short(table: pd.DataFrame, metric: str) -> str:
+    """The interval methods of ``metric``'s rows in a few words, for a figure title.
+
+    >>> _ci_short(pd.DataFrame({"metric": ["m", "m"], "ci_method": ["jackknife over stimuli, t interval",
+    ...                                                              "percentile bootstrap over stimuli"]}), "m")
+    'jackknife / percentile bootstrap'
+    """
+    if "ci_method" not in table:
+        return "none"
+    rows = table.loc[table["metric"] == metric, "ci_method"].dropna()
+    return " / ".join(sorted({m.split(" over ")[0] for m in rows})) or "none"
+
+
 def compare_arrays(engine: Engine, reps: dict[str, np.ndarray], ds, metrics: Sequence[str], budgeted: bool = True,
                    cache: tuple | None = None):
     """``unireps.analysis.compare_models`` on precomputed arrays, 95% CIs per measure and pair: the jackknife for
@@ -342,8 +355,8 @@ def explorer_figures(engine: Engine, result: dict, dskey: str, measures: Sequenc
     for m in measures:
         M = result["matrices"][m]
         info = get_metric(m)
-        figs.append(heatmap(M, f"{m} ({info.kind}; 95% bootstrap CI in each cell)", info.range,
-                            ci_strings(result["table"], m, list(M.index))))
+        figs.append(heatmap(M, f"{m} ({info.kind}; 95% CI in each cell: {_ci_short(result['table'], m)})",
+                            info.range, ci_strings(result["table"], m, list(M.index))))
     ds = engine.dataset(dskey)
     panels = linked_panels(result["coords"], list(ds.captions), engine.groups(dskey), highlight=highlight)
     return figs, panels

@@ -134,7 +134,7 @@ def explorer_tab(page: Page, ch: Choices) -> gr.Tab:
                      for i in range(MAX_MEASURES)]
         panels = gr.Plot(label="Linked 2-D views of each model's space", elem_classes=[LINKED_CLASS],
                          elem_id="ex-panels")
-        table = gr.Dataframe(label="Pairs: value and 95% bootstrap CI", interactive=False,
+        table = gr.Dataframe(label="Pairs: value and 95% CI (method in ci_method)", interactive=False,
                              headers=["model_a", "model_b", "metric", "value", "ci_low", "ci_high"])
         gr.Markdown("### Nearest neighbours of one item in each model")
         with gr.Row():
