@@ -79,21 +79,6 @@ def unlabelled_controls(page) -> list[str]:
       }); return bad; }""")
 
 
-def upload_image(page, box: str, path: Path) -> None:
-    """Give the upload box ``box`` the file ``path`` and wait until it shows the file's name.  One CI run (of
-    several) timed out here: the file was given but the box never showed it.  The file is given a second time if
-    the name has not appeared within 30 s; a box that never shows it still fails the test."""
-    shown = f"() => (document.querySelector('{box}')?.innerText || '').includes('{path.name}')"
-    for attempt, wait_ms in enumerate((30_000, TIMEOUT)):
-        page.locator(f"{box} input[type=file]").set_input_files(str(path))
-        try:
-            page.wait_for_function(shown, timeout=wait_ms)
-            return
-        except sync_api.TimeoutError:
-            if attempt:
-                raise
-
-
 def test_research_page_end_to_end(srv, browser, tmp_path):
     img = tmp_path / "upload.png"
     Image.fromarray((np.random.default_rng(1).random((90, 120, 3)) * 255).astype(np.uint8)).save(img)
@@ -128,7 +113,9 @@ def test_research_page_end_to_end(srv, browser, tmp_path):
     # cross-model comparison: upload an image, wait for the heatmap
     page.get_by_role("tab", name="Cross-model comparison").click()
     page.locator("#cm-image").wait_for(state="visible", timeout=TIMEOUT)  # the tab's upload box is mounted
-    upload_image(page, "#cm-image", img)
+    page.locator("#cm-image input[type=file]").set_input_files(str(img))
+    page.wait_for_function("() => (document.querySelector('#cm-image')?.innerText || '').includes('upload.png')",
+                           timeout=TIMEOUT)
     page.click("#cm-compare")
     page.wait_for_selector("#cm-heat-image .js-plotly-plot .heatmaplayer", timeout=TIMEOUT)
     assert page.locator("#cm-preview img[alt]").count() == 1
